@@ -1,0 +1,321 @@
+//! The wasmbus actor ABI: what a core module imports from the host, per call state, and
+//! the limits each store runs under.
+//!
+//! The imports are defined once on a `Linker` under the module names `wasmbus` and
+//! `wapc` (older guests). All parameters are i32 pointers and lengths into the guest's
+//! exported `memory`; a bad pointer traps the call, it never reaches outside the guest.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::{Caller, Engine, Extern, Linker, Memory, ResourceLimiter, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use crate::builtins;
+use crate::hostcalls::{Broker, HostCall};
+
+/// Module names the imports are offered under.
+const IMPORT_MODULES: [&str; 2] = ["wasmbus", "wapc"];
+/// Largest table a guest may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Returned by `__host_call` on success; anything else is failure.
+const HOST_CALL_OK: i32 = 1;
+const HOST_CALL_FAILED: i32 = 0;
+
+/// The state of one call in progress, reset before each.
+#[derive(Debug, Default)]
+pub struct CallState {
+    /// Operation name.
+    pub operation: String,
+    /// Request payload.
+    pub payload: Vec<u8>,
+    /// Lattice invocation id.
+    pub invocation_id: String,
+    /// Set by `__guest_response`.
+    pub response: Option<Vec<u8>>,
+    /// Set by `__guest_error`.
+    pub guest_error: Option<String>,
+    /// Pending result of the last host call.
+    pub host_response: Option<Vec<u8>>,
+    /// Pending error of the last host call.
+    pub host_error: Option<String>,
+}
+
+/// Caps linear memory growth and records that it was the cause of a failure.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    max_bytes: usize,
+    /// Set when a growth was refused.
+    pub exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            wasmtime::bail!(
+                "memory limit exceeded: the actor asked for {desired} bytes, the limit is {} bytes",
+                self.max_bytes
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Store data of an actor instance.
+pub struct HostState {
+    wasi: WasiP1Ctx,
+    /// Memory limit of this instance.
+    pub limiter: MemoryLimiter,
+    /// The call in progress.
+    pub call: CallState,
+    actor: Arc<str>,
+    broker: Arc<Broker>,
+    /// When the call in progress must end.
+    pub deadline: Instant,
+    /// Set when the epoch callback interrupted the call for its deadline.
+    pub timed_out: bool,
+}
+
+impl HostState {
+    /// Fresh state for an instance of `actor`.
+    #[must_use]
+    pub fn new(actor: Arc<str>, broker: Arc<Broker>, memory_limit: usize) -> HostState {
+        HostState {
+            // WASI preview 1 with nothing granted: no preopens, no env, no stdio.
+            wasi: WasiCtxBuilder::new().arg("main.wasm").build_p1(),
+            limiter: MemoryLimiter {
+                max_bytes: memory_limit,
+                exceeded: false,
+            },
+            call: CallState::default(),
+            actor,
+            broker,
+            deadline: Instant::now(),
+            timed_out: false,
+        }
+    }
+
+    /// Called at each epoch tick while wasm runs: interrupt past the deadline,
+    /// otherwise let other tasks run and check again at the next tick.
+    pub fn on_epoch(&mut self) -> UpdateDeadline {
+        if Instant::now() >= self.deadline {
+            self.timed_out = true;
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        }
+    }
+}
+
+/// Builds the linker with WASI preview 1 and the wasmbus imports.
+///
+/// # Errors
+/// Only if wasmtime refuses a definition, which would be a bug here.
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)?;
+    for module in IMPORT_MODULES {
+        define_guest_side(&mut linker, module)?;
+        define_host_side(&mut linker, module)?;
+    }
+    Ok(linker)
+}
+
+/// Imports the guest uses to read its request and hand back its answer.
+fn define_guest_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        module,
+        "__guest_request",
+        |mut caller: Caller<'_, HostState>, op_ptr: i32, payload_ptr: i32| {
+            let memory = memory(&mut caller)?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            write(data, op_ptr, state.call.operation.as_bytes())?;
+            write(data, payload_ptr, &state.call.payload)
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        "__guest_response",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+            let bytes = read(&mut caller, ptr, len)?;
+            caller.data_mut().call.response = Some(bytes);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        "__guest_error",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+            let bytes = read(&mut caller, ptr, len)?;
+            caller.data_mut().call.guest_error = Some(String::from_utf8_lossy(&bytes).into_owned());
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(module, "__console_log", |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+        let bytes = read(&mut caller, ptr, len)?;
+        let actor = caller.data().actor.clone();
+        tracing::debug!(actor = &*actor, text = %String::from_utf8_lossy(&bytes), "actor console");
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Imports through which the guest calls out and reads the results.
+fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<()> {
+    linker.func_wrap_async(
+        module,
+        "__host_call",
+        |mut caller: Caller<'_, HostState>,
+         (bd_ptr, bd_len, ns_ptr, ns_len, op_ptr, op_len, ptr, len): (
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+        )| {
+            Box::new(async move {
+                let binding = read_string(&mut caller, bd_ptr, bd_len)?;
+                let namespace = read_string(&mut caller, ns_ptr, ns_len)?;
+                let operation = read_string(&mut caller, op_ptr, op_len)?;
+                let payload = read(&mut caller, ptr, len)?;
+                let state = caller.data_mut();
+                state.call.host_response = None;
+                state.call.host_error = None;
+                let result = if namespace.starts_with(builtins::PREFIX) {
+                    builtins::call(&state.actor, &namespace, &operation, &payload)
+                } else {
+                    let call = HostCall {
+                        actor: state.actor.to_string(),
+                        binding,
+                        namespace,
+                        operation,
+                        payload,
+                        invocation_id: state.call.invocation_id.clone(),
+                    };
+                    let broker = state.broker.clone();
+                    broker.call(call).await
+                };
+                let state = caller.data_mut();
+                Ok(match result {
+                    Ok(bytes) => {
+                        state.call.host_response = Some(bytes);
+                        HOST_CALL_OK
+                    }
+                    Err(message) => {
+                        state.call.host_error = Some(message);
+                        HOST_CALL_FAILED
+                    }
+                })
+            })
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        "__host_response_len",
+        |caller: Caller<'_, HostState>| {
+            len_i32(
+                caller
+                    .data()
+                    .call
+                    .host_response
+                    .as_ref()
+                    .map_or(0, Vec::len),
+            )
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        "__host_response",
+        |mut caller: Caller<'_, HostState>, ptr: i32| {
+            let memory = memory(&mut caller)?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            let bytes = state.call.host_response.take().unwrap_or_default();
+            write(data, ptr, &bytes)
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        "__host_error_len",
+        |caller: Caller<'_, HostState>| {
+            len_i32(
+                caller
+                    .data()
+                    .call
+                    .host_error
+                    .as_ref()
+                    .map_or(0, String::len),
+            )
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        "__host_error",
+        |mut caller: Caller<'_, HostState>, ptr: i32| {
+            let memory = memory(&mut caller)?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            let text = state.call.host_error.take().unwrap_or_default();
+            write(data, ptr, text.as_bytes())
+        },
+    )?;
+    Ok(())
+}
+
+fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
+    match caller.get_export("memory") {
+        Some(Extern::Memory(memory)) => Ok(memory),
+        _ => wasmtime::bail!("the actor does not export its memory as \"memory\""),
+    }
+}
+
+fn span(ptr: i32, len: usize, size: usize) -> wasmtime::Result<std::ops::Range<usize>> {
+    // Pointers are u32 in wasm32; the i32 parameter is only their bit pattern.
+    let start = ptr as u32 as usize;
+    match start.checked_add(len) {
+        Some(end) if end <= size => Ok(start..end),
+        _ => wasmtime::bail!(
+            "the actor passed a pointer outside its memory ({start} + {len} > {size})"
+        ),
+    }
+}
+
+fn write(data: &mut [u8], ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let range = span(ptr, bytes.len(), data.len())?;
+    data[range].copy_from_slice(bytes);
+    Ok(())
+}
+
+fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+    let memory = memory(caller)?;
+    let data = memory.data(&*caller);
+    let range = span(ptr, len as u32 as usize, data.len())?;
+    Ok(data[range].to_vec())
+}
+
+fn read_string(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<String> {
+    Ok(String::from_utf8_lossy(&read(caller, ptr, len)?).into_owned())
+}
+
+fn len_i32(len: usize) -> wasmtime::Result<i32> {
+    i32::try_from(len).map_err(|_| {
+        wasmtime::format_err!("host result of {len} bytes is too large for a wasm32 guest")
+    })
+}

@@ -1,0 +1,233 @@
+//! The gRPC services of the data plane: `DataPlane` and `HostCalls`.
+//!
+//! Handlers convert at entry and call [`Host`]; errors become `Status` in `status()`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use kiln_proto::dataplane::v1 as pb;
+use pb::data_plane_server::DataPlane;
+use pb::host_calls_server::HostCalls;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::host::{CommandError, Host};
+use crate::workload::CallError;
+
+/// Largest artifact accepted (a wasm module or provider binary).
+const MAX_ARTIFACT_BYTES: u64 = 512 << 20;
+/// Responses queued per invoke stream before the sender waits.
+const STREAM_QUEUE: usize = 1024;
+
+/// Serves both services over one [`Host`].
+#[derive(Clone)]
+pub struct Service {
+    host: Arc<Host>,
+    tasks: TaskTracker,
+}
+
+impl Service {
+    /// Wraps a host; per-call tasks are spawned on `tasks` so shutdown can wait for them.
+    #[must_use]
+    pub fn new(host: Arc<Host>, tasks: TaskTracker) -> Service {
+        Service { host, tasks }
+    }
+}
+
+fn status(error: CommandError) -> Status {
+    match &error {
+        CommandError::MissingArtifact(_) | CommandError::NotRunning(_) => {
+            Status::not_found(error.to_string())
+        }
+        CommandError::Limit { .. } => Status::invalid_argument(error.to_string()),
+        CommandError::Artifact(_) | CommandError::Start(_) => {
+            Status::failed_precondition(format!("{error:#}"))
+        }
+    }
+}
+
+fn response(call_id: u64, result: Result<Vec<u8>, CallError>) -> pb::InvokeResponse {
+    let result = match result {
+        Ok(payload) => pb::invoke_response::Result::Payload(payload),
+        Err(error) => pb::invoke_response::Result::Error(pb::InvokeError {
+            kind: error.kind as i32,
+            message: error.message,
+        }),
+    };
+    pb::InvokeResponse {
+        call_id,
+        result: Some(result),
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl DataPlane for Service {
+    async fn push_artifact(
+        &self,
+        request: Request<Streaming<pb::PushArtifactRequest>>,
+    ) -> Result<Response<pb::PushArtifactResponse>, Status> {
+        let mut parts = request.into_inner();
+        let header = match parts.next().await {
+            Some(Ok(pb::PushArtifactRequest {
+                part: Some(pb::push_artifact_request::Part::Header(header)),
+            })) => header,
+            Some(Err(e)) => return Err(e),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message of a push must be the header",
+                ));
+            }
+        };
+        if header.size > MAX_ARTIFACT_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "artifact of {} bytes is above the limit of {MAX_ARTIFACT_BYTES} bytes",
+                header.size
+            )));
+        }
+        if self.host.artifacts().contains(&header.digest) {
+            return Ok(Response::new(pb::PushArtifactResponse {
+                digest: header.digest,
+                already_present: true,
+            }));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(header.size).unwrap_or(0));
+        while let Some(part) = parts.next().await {
+            match part?.part {
+                Some(pb::push_artifact_request::Part::Chunk(chunk)) => {
+                    if (bytes.len() + chunk.len()) as u64 > header.size {
+                        return Err(Status::invalid_argument(
+                            "artifact is larger than its header says",
+                        ));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                _ => {
+                    return Err(Status::invalid_argument(
+                        "only chunks may follow the header",
+                    ));
+                }
+            }
+        }
+        if bytes.len() as u64 != header.size {
+            return Err(Status::invalid_argument(format!(
+                "artifact ended after {} of {} bytes",
+                bytes.len(),
+                header.size
+            )));
+        }
+        self.host
+            .artifacts()
+            .put(&header.digest, bytes)
+            .await
+            .map_err(|e| status(e.into()))?;
+        tracing::info!(digest = %header.digest, size = header.size, "artifact received");
+        Ok(Response::new(pb::PushArtifactResponse {
+            digest: header.digest,
+            already_present: false,
+        }))
+    }
+
+    async fn start_actor(
+        &self,
+        request: Request<pb::StartActorRequest>,
+    ) -> Result<Response<pb::StartActorResponse>, Status> {
+        let r = request.into_inner();
+        self.host
+            .start_actor(&r.actor, &r.digest, r.instances, r.limits.as_ref())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::StartActorResponse {}))
+    }
+
+    async fn scale_actor(
+        &self,
+        request: Request<pb::ScaleActorRequest>,
+    ) -> Result<Response<pb::ScaleActorResponse>, Status> {
+        let r = request.into_inner();
+        self.host
+            .scale_actor(&r.actor, r.instances)
+            .map_err(status)?;
+        Ok(Response::new(pb::ScaleActorResponse {}))
+    }
+
+    async fn stop_actor(
+        &self,
+        request: Request<pb::StopActorRequest>,
+    ) -> Result<Response<pb::StopActorResponse>, Status> {
+        let was_running = self.host.stop_actor(&request.into_inner().actor);
+        Ok(Response::new(pb::StopActorResponse { was_running }))
+    }
+
+    async fn invoke(
+        &self,
+        request: Request<pb::InvokeRequest>,
+    ) -> Result<Response<pb::InvokeResponse>, Status> {
+        let r = request.into_inner();
+        let result = self
+            .host
+            .invoke(&r.actor, r.operation, r.payload, r.invocation_id)
+            .await;
+        Ok(Response::new(response(r.call_id, result)))
+    }
+
+    type InvokeStreamStream = BoxStream<pb::InvokeResponse>;
+
+    async fn invoke_stream(
+        &self,
+        request: Request<Streaming<pb::InvokeRequest>>,
+    ) -> Result<Response<Self::InvokeStreamStream>, Status> {
+        let mut requests = request.into_inner();
+        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+        let host = self.host.clone();
+        let tasks = self.tasks.clone();
+        self.tasks.spawn(async move {
+            // Each call runs as its own task, so a slow call never holds up the others.
+            while let Some(Ok(r)) = requests.next().await {
+                let host = host.clone();
+                let tx = tx.clone();
+                tasks.spawn(async move {
+                    let result = host
+                        .invoke(&r.actor, r.operation, r.payload, r.invocation_id)
+                        .await;
+                    let _ = tx.send(Ok(response(r.call_id, result))).await;
+                });
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn inventory(
+        &self,
+        _request: Request<pb::InventoryRequest>,
+    ) -> Result<Response<pb::InventoryResponse>, Status> {
+        Ok(Response::new(self.host.inventory()))
+    }
+}
+
+#[tonic::async_trait]
+impl HostCalls for Service {
+    type OpenStream = BoxStream<pb::HostCallRequest>;
+
+    async fn open(
+        &self,
+        request: Request<Streaming<pb::HostCallReply>>,
+    ) -> Result<Response<Self::OpenStream>, Status> {
+        let mut replies = request.into_inner();
+        let broker = self.host.runtime().broker.clone();
+        let (stream, requests) = broker.attach();
+        tracing::info!("control plane opened the host-call channel");
+        self.tasks.spawn(async move {
+            while let Some(Ok(reply)) = replies.next().await {
+                broker.reply(reply);
+            }
+            broker.detach(stream);
+            tracing::info!("host-call channel closed");
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(requests))))
+    }
+}

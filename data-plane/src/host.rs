@@ -1,0 +1,228 @@
+//! The data plane's state: artifacts, running actors, and the commands on them.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use kiln_proto::dataplane::v1 as pb;
+
+use crate::artifacts::{self, ArtifactError};
+use crate::config::Config;
+use crate::workload::{Actor, CallError, Limits, Runtime, StartError};
+
+/// A command that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The artifact has not been pushed (or was lost).
+    #[error("artifact {0} is not on this data plane; push it first")]
+    MissingArtifact(String),
+    /// The artifact failed.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// The actor failed to start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// No such actor.
+    #[error("actor {0} is not running on this data plane")]
+    NotRunning(String),
+    /// A limit above what this data plane was sized for.
+    #[error("memory limit of {asked} bytes is above this data plane's maximum of {max} bytes")]
+    Limit {
+        /// Asked for.
+        asked: u64,
+        /// Allowed.
+        max: u64,
+    },
+}
+
+/// Everything one data plane runs.
+pub struct Host {
+    runtime: Runtime,
+    artifacts: artifacts::Store,
+    actors: RwLock<HashMap<String, Arc<Actor>>>,
+    defaults: Limits,
+    boot_id: String,
+    started: Instant,
+}
+
+impl Host {
+    /// A host with nothing running.
+    #[must_use]
+    pub fn new(runtime: Runtime, artifacts: artifacts::Store, config: &Config) -> Host {
+        Host {
+            runtime,
+            artifacts,
+            actors: RwLock::new(HashMap::new()),
+            defaults: Limits {
+                deadline: config.deadline,
+                memory: usize::try_from(config.memory_limit).unwrap_or(usize::MAX),
+            },
+            boot_id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The artifact store.
+    #[must_use]
+    pub fn artifacts(&self) -> &artifacts::Store {
+        &self.artifacts
+    }
+
+    /// The runtime shared by all actors.
+    #[must_use]
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Starts `actor` from `digest`, or re-sizes it when it already runs from that digest.
+    /// A running actor with another digest is replaced; its calls in flight finish.
+    ///
+    /// # Errors
+    /// A missing artifact, a bad limit, or a module that will not start.
+    pub async fn start_actor(
+        &self,
+        actor: &str,
+        digest: &str,
+        instances: u32,
+        limits: Option<&pb::Limits>,
+    ) -> Result<(), CommandError> {
+        let limits = self.limits(limits)?;
+        if let Some(running) = self.actor(actor)
+            && running.digest() == digest
+        {
+            self.insert(actor, running.rescaled(instances, limits));
+            return Ok(());
+        }
+        let module = self
+            .artifacts
+            .get(digest)
+            .await?
+            .ok_or_else(|| CommandError::MissingArtifact(digest.to_string()))?;
+        let started =
+            Actor::start(&self.runtime, actor, digest, &module, limits, instances).await?;
+        self.insert(actor, started);
+        tracing::info!(actor, digest, instances, "actor started");
+        Ok(())
+    }
+
+    /// Changes the instance count of a running actor.
+    ///
+    /// # Errors
+    /// When the actor does not run here.
+    pub fn scale_actor(&self, actor: &str, instances: u32) -> Result<(), CommandError> {
+        let running = self
+            .actor(actor)
+            .ok_or_else(|| CommandError::NotRunning(actor.to_string()))?;
+        let limits = running.limits();
+        self.insert(actor, running.rescaled(instances, limits));
+        tracing::info!(actor, instances, "actor scaled");
+        Ok(())
+    }
+
+    /// Stops an actor; returns whether it ran. Calls in flight finish.
+    pub fn stop_actor(&self, actor: &str) -> bool {
+        let removed = self
+            .actors
+            .write()
+            .expect("invariant: actors lock is never poisoned")
+            .remove(actor)
+            .is_some();
+        if removed {
+            tracing::info!(actor, "actor stopped");
+        }
+        removed
+    }
+
+    /// Runs one call.
+    ///
+    /// # Errors
+    /// See [`Actor::invoke`]; also when the actor does not run here.
+    pub async fn invoke(
+        &self,
+        actor: &str,
+        operation: String,
+        payload: Vec<u8>,
+        invocation_id: String,
+    ) -> Result<Vec<u8>, CallError> {
+        let running = self.actor(actor).ok_or_else(|| CallError {
+            kind: pb::invoke_error::Kind::NotRunning,
+            message: format!("actor {actor} is not running on this host"),
+        })?;
+        running.invoke(operation, payload, invocation_id).await
+    }
+
+    /// Calls running now over all actors.
+    #[must_use]
+    pub fn busy(&self) -> u32 {
+        self.lock_read()
+            .values()
+            .map(|a| a.stats().busy.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// What runs here.
+    #[must_use]
+    pub fn inventory(&self) -> pb::InventoryResponse {
+        let mut actors: Vec<pb::ActorStatus> = self
+            .lock_read()
+            .iter()
+            .map(|(key, actor)| pb::ActorStatus {
+                actor: key.clone(),
+                digest: actor.digest().to_string(),
+                instances: actor.instances(),
+                busy: actor.stats().busy.load(Ordering::Relaxed),
+                calls: actor.stats().calls.load(Ordering::Relaxed),
+                failures: actor.stats().failures.load(Ordering::Relaxed),
+            })
+            .collect();
+        actors.sort_by(|a, b| a.actor.cmp(&b.actor));
+        pb::InventoryResponse {
+            boot_id: self.boot_id.clone(),
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            actors,
+            artifacts: self.artifacts.digests(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn limits(&self, asked: Option<&pb::Limits>) -> Result<Limits, CommandError> {
+        let mut limits = self.defaults;
+        if let Some(asked) = asked {
+            if asked.deadline_ms > 0 {
+                limits.deadline = Duration::from_millis(u64::from(asked.deadline_ms));
+            }
+            if asked.memory_bytes > 0 {
+                let max = self.defaults.memory as u64;
+                if asked.memory_bytes > max {
+                    return Err(CommandError::Limit {
+                        asked: asked.memory_bytes,
+                        max,
+                    });
+                }
+                limits.memory = usize::try_from(asked.memory_bytes).unwrap_or(usize::MAX);
+            }
+        }
+        Ok(limits)
+    }
+
+    fn actor(&self, key: &str) -> Option<Arc<Actor>> {
+        self.lock_read().get(key).cloned()
+    }
+
+    fn insert(&self, key: &str, actor: Actor) {
+        self.actors
+            .write()
+            .expect("invariant: actors lock is never poisoned")
+            .insert(key.to_string(), Arc::new(actor));
+    }
+
+    fn lock_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Actor>>> {
+        self.actors
+            .read()
+            .expect("invariant: actors lock is never poisoned")
+    }
+}
+
+#[cfg(test)]
+mod tests;

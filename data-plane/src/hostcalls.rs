@@ -1,0 +1,180 @@
+//! The data plane's end of the host-call back-channel.
+//!
+//! Actors' host calls (other than the builtins) leave through the one `HostCalls.Open`
+//! stream that the control plane keeps open, and their replies come back on it by id.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kiln_proto::dataplane::v1::{HostCallReply, HostCallRequest, host_call_reply};
+use tokio::sync::{mpsc, oneshot};
+
+/// A host call as the guest made it.
+#[derive(Debug, Clone)]
+pub struct HostCall {
+    /// Calling actor.
+    pub actor: String,
+    /// Link name.
+    pub binding: String,
+    /// Contract id, actor key or call alias.
+    pub namespace: String,
+    /// Operation.
+    pub operation: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// The invocation the actor is serving.
+    pub invocation_id: String,
+}
+
+type Pending = oneshot::Sender<Result<Vec<u8>, String>>;
+
+/// Routes host calls to the control plane and replies back to the waiting guests.
+#[derive(Debug, Default)]
+pub struct Broker {
+    outbound: Mutex<Option<(u64, mpsc::Sender<Result<HostCallRequest, tonic::Status>>)>>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_id: AtomicU64,
+    next_stream: AtomicU64,
+}
+
+/// Replies waiting on a stream beyond this are refused rather than queued.
+const OUTBOUND_QUEUE: usize = 1024;
+
+impl Broker {
+    /// Sends `call` to the control plane and waits for its reply.
+    ///
+    /// # Errors
+    /// The control plane's error text, or why the call could not be sent.
+    pub async fn call(&self, call: HostCall) -> Result<Vec<u8>, String> {
+        let sender = self
+            .outbound
+            .lock()
+            .expect("invariant: broker lock is never poisoned")
+            .as_ref()
+            .map(|(_, tx)| tx.clone())
+            .ok_or_else(|| "host call failed: no control plane is connected".to_string())?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(id, tx);
+        let request = HostCallRequest {
+            id,
+            actor: call.actor,
+            binding: call.binding,
+            namespace: call.namespace,
+            operation: call.operation,
+            payload: call.payload,
+            invocation_id: call.invocation_id,
+        };
+        if sender.send(Ok(request)).await.is_err() {
+            self.lock_pending().remove(&id);
+            return Err("host call failed: the control plane disconnected".into());
+        }
+        // A guest future dropped at its deadline leaves its entry behind; it is removed
+        // when the reply arrives or the stream closes.
+        rx.await
+            .unwrap_or_else(|_| Err("host call failed: the control plane disconnected".into()))
+    }
+
+    /// Makes a new stream the route for host calls, replacing any older one. Returns the
+    /// receiving end of requests and a token for [`Broker::detach`].
+    pub fn attach(&self) -> (u64, mpsc::Receiver<Result<HostCallRequest, tonic::Status>>) {
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let stream = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        *self
+            .outbound
+            .lock()
+            .expect("invariant: broker lock is never poisoned") = Some((stream, tx));
+        (stream, rx)
+    }
+
+    /// Forgets the route if `stream` is still the current one, and fails the calls
+    /// that wait on it.
+    pub fn detach(&self, stream: u64) {
+        let mut outbound = self
+            .outbound
+            .lock()
+            .expect("invariant: broker lock is never poisoned");
+        if outbound.as_ref().is_some_and(|(s, _)| *s == stream) {
+            *outbound = None;
+            drop(outbound);
+            for (_, waiter) in self.lock_pending().drain() {
+                let _ = waiter.send(Err(
+                    "host call failed: the control plane disconnected".into()
+                ));
+            }
+        }
+    }
+
+    /// Delivers a reply to the guest waiting for it; replies nobody waits for are dropped.
+    pub fn reply(&self, reply: HostCallReply) {
+        let Some(waiter) = self.lock_pending().remove(&reply.id) else {
+            return;
+        };
+        let result = match reply.result {
+            Some(host_call_reply::Result::Payload(bytes)) => Ok(bytes),
+            Some(host_call_reply::Result::Error(message)) => Err(message),
+            None => Err("host call failed: empty reply from the control plane".into()),
+        };
+        let _ = waiter.send(result);
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        self.pending
+            .lock()
+            .expect("invariant: broker lock is never poisoned")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> HostCall {
+        HostCall {
+            actor: "M1".into(),
+            binding: String::new(),
+            namespace: "demo/ponger".into(),
+            operation: "Ping".into(),
+            payload: b"hi".to_vec(),
+            invocation_id: "inv".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn fails_clearly_without_a_control_plane() {
+        let broker = Broker::default();
+        let err = broker.call(call()).await.unwrap_err();
+        assert_eq!(err, "host call failed: no control plane is connected");
+    }
+
+    #[tokio::test]
+    async fn routes_replies_by_id() {
+        let broker = std::sync::Arc::new(Broker::default());
+        let (_, mut requests) = broker.attach();
+        let waiting = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.call(call()).await }
+        });
+        let request = requests.recv().await.unwrap().unwrap();
+        assert_eq!(request.namespace, "demo/ponger");
+        broker.reply(HostCallReply {
+            id: request.id,
+            result: Some(host_call_reply::Result::Payload(b"pong".to_vec())),
+        });
+        assert_eq!(waiting.await.unwrap().unwrap(), b"pong");
+    }
+
+    #[tokio::test]
+    async fn detaching_fails_waiting_calls() {
+        let broker = std::sync::Arc::new(Broker::default());
+        let (stream, mut requests) = broker.attach();
+        let waiting = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.call(call()).await }
+        });
+        requests.recv().await.unwrap().unwrap();
+        broker.detach(stream);
+        assert!(waiting.await.unwrap().unwrap_err().contains("disconnected"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The JWT envelope of wascap tokens: Ed25519 over `header.payload`, signed with nkeys.
+//!
+//! Only the envelope lives here; what goes in the `wascap` field is up to the caller
+//! (`claims::Actor`, `invocation::InvocationClaims`).
+
+use data_encoding::BASE64URL_NOPAD;
+use nkeys::KeyPair;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The revision of the claims format that current signers write. Module hashes are
+/// checked by wascap only from this revision on; kiln checks them always.
+pub const WASCAP_REVISION: u32 = 3;
+
+/// The only header wascap writes, and the only one it accepts.
+const HEADER_JSON: &str = r#"{"typ":"jwt","alg":"Ed25519"}"#;
+
+/// The registered JWT claims plus the `wascap` namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims<T> {
+    /// Expiry, seconds since the epoch.
+    #[serde(rename = "exp", skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
+    /// Unique token id.
+    #[serde(rename = "jti", default)]
+    pub id: String,
+    /// Issued at, seconds since the epoch.
+    #[serde(rename = "iat", default)]
+    pub issued_at: u64,
+    /// Public key of the signer.
+    #[serde(rename = "iss")]
+    pub issuer: String,
+    /// Public key of the thing the claims are about.
+    #[serde(rename = "sub")]
+    pub subject: String,
+    /// Not valid before, seconds since the epoch.
+    #[serde(rename = "nbf", skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<u64>,
+    /// The wascap metadata.
+    #[serde(rename = "wascap", skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<T>,
+    /// Format revision; absent in tokens from before revision 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wascap_revision: Option<u32>,
+}
+
+impl<T> Claims<T> {
+    /// Checks `exp` and `nbf` against `now` (seconds since the epoch).
+    ///
+    /// # Errors
+    /// [`JwtError::Expired`] or [`JwtError::NotYetValid`].
+    pub fn check_times(&self, now: u64) -> Result<(), JwtError> {
+        if let Some(exp) = self.expires
+            && exp <= now
+        {
+            return Err(JwtError::Expired { at: exp });
+        }
+        if let Some(nbf) = self.not_before
+            && nbf > now
+        {
+            return Err(JwtError::NotYetValid { from: nbf });
+        }
+        Ok(())
+    }
+}
+
+/// A token that could not be made or did not verify.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JwtError {
+    /// Not three base64url segments of the expected content.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// The header names another algorithm or type.
+    #[error("unsupported token header (expected Ed25519 jwt)")]
+    Header,
+    /// `iss` is not an nkeys public key.
+    #[error("token issuer {0:?} is not a public key")]
+    Issuer(String),
+    /// The signature does not verify with the issuer's key.
+    #[error("token signature does not verify with issuer {0}")]
+    Signature(String),
+    /// `exp` is in the past.
+    #[error("token expired at {at} (unix seconds)")]
+    Expired {
+        /// The `exp` field.
+        at: u64,
+    },
+    /// `nbf` is in the future.
+    #[error("token not valid before {from} (unix seconds)")]
+    NotYetValid {
+        /// The `nbf` field.
+        from: u64,
+    },
+    /// The signing key could not sign.
+    #[error("could not sign token: {0}")]
+    Sign(String),
+}
+
+/// Serialises and signs the claims with `signer`, whose public key should be `issuer`.
+///
+/// # Errors
+/// When the signer holds no private key.
+pub fn encode<T: Serialize>(claims: &Claims<T>, signer: &KeyPair) -> Result<String, JwtError> {
+    let payload =
+        serde_json::to_vec(claims).map_err(|e| JwtError::Malformed(format!("encoding: {e}")))?;
+    let mut token = BASE64URL_NOPAD.encode(HEADER_JSON.as_bytes());
+    token.push('.');
+    token.push_str(&BASE64URL_NOPAD.encode(&payload));
+    let signature = signer
+        .sign(token.as_bytes())
+        .map_err(|e| JwtError::Sign(e.to_string()))?;
+    token.push('.');
+    token.push_str(&BASE64URL_NOPAD.encode(&signature));
+    Ok(token)
+}
+
+/// Decodes a token and verifies its signature against its own `iss` key. Times are not
+/// checked: see [`Claims::check_times`].
+///
+/// # Errors
+/// Any [`JwtError`] but the time ones.
+pub fn decode_verified<T: DeserializeOwned>(token: &str) -> Result<Claims<T>, JwtError> {
+    let mut parts = token.trim().splitn(3, '.');
+    let (Some(header), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::Malformed("expected three segments".into()));
+    };
+    check_header(header)?;
+    let payload_bytes = decode_segment(payload, "payload")?;
+    let signature = decode_segment(signature, "signature")?;
+    let claims: Claims<T> = serde_json::from_slice(&payload_bytes)
+        .map_err(|e| JwtError::Malformed(format!("payload: {e}")))?;
+    if claims.issuer.is_empty() || claims.subject.is_empty() {
+        return Err(JwtError::Malformed("empty iss or sub".into()));
+    }
+    let key = KeyPair::from_public_key(&claims.issuer)
+        .map_err(|_| JwtError::Issuer(claims.issuer.clone()))?;
+    let signed = &token.trim()[..header.len() + 1 + payload.len()];
+    key.verify(signed.as_bytes(), &signature)
+        .map_err(|_| JwtError::Signature(claims.issuer.clone()))?;
+    Ok(claims)
+}
+
+/// Reads the claims without checking the signature: for display only.
+///
+/// # Errors
+/// When the token is not well formed.
+pub fn decode_unverified<T: DeserializeOwned>(token: &str) -> Result<Claims<T>, JwtError> {
+    let payload = token
+        .trim()
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| JwtError::Malformed("expected three segments".into()))?;
+    serde_json::from_slice(&decode_segment(payload, "payload")?)
+        .map_err(|e| JwtError::Malformed(format!("payload: {e}")))
+}
+
+fn check_header(segment: &str) -> Result<(), JwtError> {
+    #[derive(Deserialize)]
+    struct Header {
+        typ: String,
+        alg: String,
+    }
+    let bytes = decode_segment(segment, "header")?;
+    if bytes == HEADER_JSON.as_bytes() {
+        return Ok(());
+    }
+    let header: Header =
+        serde_json::from_slice(&bytes).map_err(|e| JwtError::Malformed(format!("header: {e}")))?;
+    if header.alg == "Ed25519" && header.typ.eq_ignore_ascii_case("jwt") {
+        Ok(())
+    } else {
+        Err(JwtError::Header)
+    }
+}
+
+fn decode_segment(segment: &str, what: &str) -> Result<Vec<u8>, JwtError> {
+    BASE64URL_NOPAD
+        .decode(segment.as_bytes())
+        .map_err(|e| JwtError::Malformed(format!("{what} is not base64url: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyKind;
+
+    fn claims(issuer: &KeyPair) -> Claims<serde_json::Value> {
+        Claims {
+            expires: None,
+            id: "j1".into(),
+            issued_at: 100,
+            issuer: issuer.public_key(),
+            subject: "MSUBJECT".into(),
+            not_before: None,
+            metadata: Some(serde_json::json!({"x": 1})),
+            wascap_revision: Some(WASCAP_REVISION),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_verifies() {
+        let account = KeyKind::Account.generate();
+        let token = encode(&claims(&account), &account).unwrap();
+        let back: Claims<serde_json::Value> = decode_verified(&token).unwrap();
+        assert_eq!(back, claims(&account));
+    }
+
+    #[test]
+    fn rejects_a_token_signed_by_another_key() {
+        let account = KeyKind::Account.generate();
+        let other = KeyKind::Account.generate();
+        let token = encode(&claims(&account), &other).unwrap();
+        let err = decode_verified::<serde_json::Value>(&token).unwrap_err();
+        assert_eq!(err, JwtError::Signature(account.public_key()));
+    }
+
+    #[test]
+    fn rejects_a_changed_payload() {
+        let account = KeyKind::Account.generate();
+        let token = encode(&claims(&account), &account).unwrap();
+        let mut forged = claims(&account);
+        forged.subject = "MOTHER".into();
+        let forged_payload = BASE64URL_NOPAD.encode(&serde_json::to_vec(&forged).unwrap());
+        let parts: Vec<&str> = token.split('.').collect();
+        let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert!(matches!(
+            decode_verified::<serde_json::Value>(&tampered),
+            Err(JwtError::Signature(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_other_algorithms_and_garbage() {
+        let header = BASE64URL_NOPAD.encode(br#"{"typ":"jwt","alg":"none"}"#);
+        let token = format!("{header}.e30.AA");
+        assert_eq!(
+            decode_verified::<serde_json::Value>(&token).unwrap_err(),
+            JwtError::Header
+        );
+        assert!(matches!(
+            decode_verified::<serde_json::Value>("not a token"),
+            Err(JwtError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_verified::<serde_json::Value>("a.b.c"),
+            Err(JwtError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn checks_expiry_and_not_before() {
+        let account = KeyKind::Account.generate();
+        let mut c = claims(&account);
+        c.expires = Some(50);
+        assert_eq!(c.check_times(60), Err(JwtError::Expired { at: 50 }));
+        assert_eq!(c.check_times(40), Ok(()));
+        c.expires = None;
+        c.not_before = Some(70);
+        assert_eq!(c.check_times(60), Err(JwtError::NotYetValid { from: 70 }));
+        assert_eq!(c.check_times(70), Ok(()));
+    }
+}
