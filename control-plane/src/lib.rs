@@ -1,1 +1,108 @@
-//! placeholder
+//! The kiln control plane: the lattice-facing half of a kiln host.
+//!
+//! It holds the host and cluster keys, talks to NATS (invocations, the control
+//! interface), verifies claims and invocations, and drives its data plane over gRPC.
+//! It runs no wasm itself. Entry point: [`run`].
+
+pub mod actors;
+pub mod artifact;
+pub mod config;
+pub mod control;
+pub mod ctl;
+pub mod dataplane;
+pub mod host;
+pub mod hostcall;
+pub mod nats;
+pub mod rpc;
+pub mod subjects;
+pub mod supervisor;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+pub use config::Config;
+
+/// Runs the control plane until `shutdown`, then drains: actor subscriptions end, calls
+/// in flight get the grace period, NATS is flushed.
+///
+/// # Errors
+/// When NATS cannot be reached or a subscription is refused at start.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let host_id = config.host_id();
+    if config.cluster_key_generated {
+        tracing::warn!(
+            cluster = %config.cluster_key.public_key(),
+            "no cluster seed configured; generated one for this run. Set WASMCLOUD_CLUSTER_SEED so other hosts and tools can sign calls this host trusts"
+        );
+    }
+    let rpc = nats::connect(
+        &config.rpc,
+        &format!("kiln {host_id} rpc"),
+        config.rpc_timeout,
+    )
+    .await?;
+    let ctl = nats::connect(
+        &config.ctl,
+        &format!("kiln {host_id} ctl"),
+        config.rpc_timeout,
+    )
+    .await?;
+    let data_plane = dataplane::Link::new(&config.data_plane, config.invoke_path)?;
+    let tasks = TaskTracker::new();
+    let host = Arc::new(host::Host {
+        friendly_name: host::friendly_name(&host_id),
+        config,
+        rpc,
+        ctl,
+        data_plane,
+        actors: actors::Registry::default(),
+        subscriptions: rpc::Subscriptions::default(),
+        started: Instant::now(),
+        tasks: tasks.clone(),
+        shutdown: shutdown.clone(),
+    });
+    tasks.spawn(supervisor::run(host.clone()).instrument(tracing::info_span!("data_plane")));
+    let ctl_host = host.clone();
+    tasks.spawn(
+        async move {
+            if let Err(error) = ctl::serve(ctl_host).await {
+                tracing::error!("control interface stopped: {error:#}");
+            }
+        }
+        .instrument(tracing::info_span!("ctl")),
+    );
+    tracing::info!(host = %host_id, lattice = %host.config.lattice, name = %host.friendly_name, "control plane started");
+
+    for reference in host.config.autostart.clone() {
+        match control::start_actor(&host, &reference, 1, BTreeMap::new()).await {
+            Ok(started) => tracing::info!(actor = %started.key, %reference, "started at boot"),
+            Err(error) => tracing::error!(%reference, "could not start at boot: {error}"),
+        }
+    }
+
+    shutdown.cancelled().await;
+    tracing::info!("draining");
+    tasks.close();
+    if tokio::time::timeout(host.config.grace, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?host.config.grace, "tasks still running after the grace period");
+    }
+    host.rpc
+        .flush()
+        .await
+        .context("flushing NATS before exit")?;
+    host.ctl
+        .flush()
+        .await
+        .context("flushing NATS before exit")?;
+    tracing::info!("control plane stopped");
+    Ok(())
+}

@@ -28,11 +28,13 @@ pub struct HostCall {
 }
 
 type Pending = oneshot::Sender<Result<Vec<u8>, String>>;
+/// Where requests for the control plane go: the current stream's number and sender.
+type Route = (u64, mpsc::Sender<Result<HostCallRequest, tonic::Status>>);
 
 /// Routes host calls to the control plane and replies back to the waiting guests.
 #[derive(Debug, Default)]
 pub struct Broker {
-    outbound: Mutex<Option<(u64, mpsc::Sender<Result<HostCallRequest, tonic::Status>>)>>,
+    outbound: Mutex<Option<Route>>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_id: AtomicU64,
     next_stream: AtomicU64,

@@ -287,12 +287,11 @@ impl Actor {
             .await
             .map_err(|e| self.classify(&store, &e))?;
         // TinyGo and WASI command modules initialise their runtime in `_start`.
-        if let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start") {
-            if let Err(error) = start.call_async(&mut store, ()).await
-                && !exited_cleanly(&error)
-            {
-                return Err(self.classify(&store, &error));
-            }
+        if let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
+            && let Err(error) = start.call_async(&mut store, ()).await
+            && !exited_cleanly(&error)
+        {
+            return Err(self.classify(&store, &error));
         }
         let guest_call = instance
             .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")

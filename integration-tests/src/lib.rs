@@ -1,1 +1,330 @@
-//! placeholder
+//! Test harness: real `nats-server -js` on a free loopback port and both kiln planes as
+//! separate processes, with typed helpers to drive them the way lattice clients do.
+//!
+//! Binaries come from the cargo target directory of the running test (`cargo test
+//! --workspace` builds them); sample actors from `actors/build` (`actors/build.sh`).
+
+pub mod fixtures;
+pub mod http;
+pub mod process;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
+use kiln_types::keys::{KeyKind, KeyPair};
+use serde::{Deserialize, Serialize};
+
+pub use process::{Nats, Process, binary};
+
+/// A reply to a control command.
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Ack {
+    /// Carried out.
+    pub accepted: bool,
+    /// Why not.
+    pub error: String,
+}
+
+/// Options of a harness.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra flags for the control plane.
+    pub control_plane_args: Vec<String>,
+    /// Extra flags for the data plane.
+    pub data_plane_args: Vec<String>,
+}
+
+/// NATS plus one control plane and one data plane.
+pub struct Harness {
+    /// Scratch directory for sockets, caches and logs.
+    pub dir: tempfile::TempDir,
+    /// The NATS server.
+    pub nats: Nats,
+    /// The data plane process.
+    pub data_plane: Process,
+    /// The control plane process.
+    pub control_plane: Process,
+    /// The cluster key the host signs with and trusts.
+    pub cluster: KeyPair,
+    /// The host's key.
+    pub host: KeyPair,
+    /// Lattice prefix.
+    pub lattice: String,
+    /// A NATS client for the test.
+    pub client: async_nats::Client,
+    options: Options,
+}
+
+impl Harness {
+    /// Starts everything with default options.
+    pub async fn start() -> Harness {
+        Harness::with(Options::default()).await
+    }
+
+    /// Starts everything.
+    pub async fn with(options: Options) -> Harness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nats = Nats::start(dir.path()).await;
+        let cluster = KeyKind::Cluster.generate();
+        let host = KeyKind::Server.generate();
+        let lattice = format!("test{}", std::process::id());
+        let data_plane = start_data_plane(dir.path(), &options.data_plane_args);
+        let control_plane = Process::spawn(
+            "control-plane",
+            dir.path(),
+            binary("kiln-control-plane"),
+            control_plane_args(
+                dir.path(),
+                &nats,
+                &cluster,
+                &host,
+                &lattice,
+                &options.control_plane_args,
+            ),
+        );
+        let client = async_nats::connect(nats.url())
+            .await
+            .expect("test client connects to NATS");
+        let harness = Harness {
+            dir,
+            nats,
+            data_plane,
+            control_plane,
+            cluster,
+            host,
+            lattice,
+            client,
+            options,
+        };
+        harness.wait_until_serving().await;
+        harness
+    }
+
+    /// Waits until the control plane answers its inventory subject.
+    async fn wait_until_serving(&self) {
+        let subject = format!(
+            "wasmbus.ctl.{}.get.{}.inv",
+            self.lattice,
+            self.host.public_key()
+        );
+        let ok = eventually(Duration::from_secs(20), || async {
+            self.client
+                .request(subject.clone(), "".into())
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(ok, "control plane never answered; logs:\n{}", self.logs());
+    }
+
+    /// Kills the data plane with SIGKILL.
+    pub fn kill_data_plane(&mut self) {
+        self.data_plane.kill();
+    }
+
+    /// Starts a new data plane process in place of the old one.
+    pub fn restart_data_plane(&mut self) {
+        self.data_plane = start_data_plane(self.dir.path(), &self.options.data_plane_args);
+    }
+
+    /// Both planes' logs, for failure messages.
+    #[must_use]
+    pub fn logs(&self) -> String {
+        format!(
+            "--- control plane ---\n{}\n--- data plane ---\n{}",
+            self.control_plane.log(),
+            self.data_plane.log()
+        )
+    }
+
+    /// Sends a control command to this host.
+    pub async fn command(&self, command: &str, body: &serde_json::Value) -> Ack {
+        let subject = format!(
+            "wasmbus.ctl.{}.cmd.{}.{command}",
+            self.lattice,
+            self.host.public_key()
+        );
+        let reply = tokio::time::timeout(
+            Duration::from_secs(20),
+            self.client
+                .request(subject, serde_json::to_vec(body).expect("json").into()),
+        )
+        .await
+        .expect("control reply in time")
+        .expect("control request");
+        serde_json::from_slice(&reply.payload).expect("control reply is an ack")
+    }
+
+    /// Launches an actor from a file.
+    pub async fn launch(&self, path: &Path) -> Ack {
+        self.command(
+            "la",
+            &serde_json::json!({ "actor_ref": format!("file://{}", path.display()), "count": 1 }),
+        )
+        .await
+    }
+
+    /// Launches an actor from bytes written into the scratch directory.
+    pub async fn launch_bytes(&self, name: &str, bytes: &[u8]) -> Ack {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write module");
+        self.launch(&path).await
+    }
+
+    /// The host inventory (JSON, as the control interface returns it).
+    pub async fn inventory(&self) -> serde_json::Value {
+        let subject = format!(
+            "wasmbus.ctl.{}.get.{}.inv",
+            self.lattice,
+            self.host.public_key()
+        );
+        let reply = self
+            .client
+            .request(subject, "".into())
+            .await
+            .expect("inventory");
+        serde_json::from_slice(&reply.payload).expect("inventory JSON")
+    }
+
+    /// A correctly signed invocation of `actor`, from an actor origin.
+    #[must_use]
+    pub fn invocation(&self, actor: &str, operation: &str, payload: Vec<u8>) -> Invocation {
+        let origin = Entity::actor(KeyKind::Module.generate().public_key());
+        Invocation::new_signed(
+            &self.cluster,
+            origin,
+            Entity::actor(actor),
+            operation,
+            payload,
+            kiln_types::unix_now(),
+        )
+        .expect("signing")
+    }
+
+    /// Sends raw bytes to `actor`'s RPC subject and decodes the response.
+    pub async fn send_raw(&self, actor: &str, bytes: Vec<u8>) -> InvocationResponse {
+        let subject = format!("wasmbus.rpc.{}.{actor}", self.lattice);
+        let reply = tokio::time::timeout(
+            Duration::from_secs(10),
+            self.client.request(subject, bytes.into()),
+        )
+        .await
+        .expect("reply in time")
+        .expect("rpc request");
+        InvocationResponse::decode(&reply.payload).expect("an InvocationResponse")
+    }
+
+    /// Sends an invocation and decodes the response.
+    pub async fn send(&self, invocation: &Invocation) -> InvocationResponse {
+        self.send_raw(&invocation.target.public_key, invocation.encode())
+            .await
+    }
+
+    /// Calls `actor` with a signed invocation.
+    pub async fn invoke(
+        &self,
+        actor: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> InvocationResponse {
+        self.send(&self.invocation(actor, operation, payload)).await
+    }
+
+    /// Runs the `kiln` CLI against this lattice; returns (success, stdout, stderr).
+    pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = tokio::process::Command::new(binary("kiln"))
+            .args(args)
+            .env("WASMCLOUD_RPC_PORT", self.nats.port.to_string())
+            .env("WASMCLOUD_LATTICE_PREFIX", &self.lattice)
+            .env("WASMCLOUD_CLUSTER_SEED", self.cluster.seed().expect("seed"))
+            .output()
+            .await
+            .expect("run kiln");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+fn start_data_plane(dir: &Path, extra: &[String]) -> Process {
+    let mut args = vec![
+        "--listen".to_string(),
+        format!("unix:{}", dir.join("dp.sock").display()),
+        "--cache-dir".to_string(),
+        dir.join("dp-cache").display().to_string(),
+        "--max-instances".to_string(),
+        "200".to_string(),
+    ];
+    args.extend(extra.iter().cloned());
+    Process::spawn("data-plane", dir, binary("kiln-data-plane"), args)
+}
+
+fn control_plane_args(
+    dir: &Path,
+    nats: &Nats,
+    cluster: &KeyPair,
+    host: &KeyPair,
+    lattice: &str,
+    extra: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "--lattice-prefix".to_string(),
+        lattice.to_string(),
+        "--rpc-port".to_string(),
+        nats.port.to_string(),
+        "--ctl-port".to_string(),
+        nats.port.to_string(),
+        "--cluster-seed".to_string(),
+        cluster.seed().expect("seed"),
+        "--host-seed".to_string(),
+        host.seed().expect("seed"),
+        "--data-plane".to_string(),
+        format!("unix:{}", dir.join("dp.sock").display()),
+    ];
+    // Tests load actors from files unless they say otherwise.
+    if !extra.iter().any(|a| a == "--allow-file-load") {
+        args.extend(["--allow-file-load".to_string(), "true".to_string()]);
+    }
+    args.extend(extra.iter().cloned());
+    args
+}
+
+/// Polls `probe` until it returns true or `within` passes; returns whether it did.
+pub async fn eventually<F, Fut>(within: Duration, mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if probe().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Annotations for commands.
+#[must_use]
+pub fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+/// Root of the workspace.
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("integration-tests sits in the workspace")
+        .to_path_buf()
+}

@@ -1,0 +1,124 @@
+//! Desired state of the actors on this host: claims, module, instances. The data plane
+//! is brought in line with it, also after the data plane restarts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use kiln_types::claims::{Actor as ActorMeta, ActorClaims};
+use kiln_types::ids::{ActorKey, Digest};
+
+/// One instance as the lattice sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Random id.
+    pub id: String,
+    /// Annotations given at start.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An actor this host runs.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Public key.
+    pub key: ActorKey,
+    /// Verified claims.
+    pub claims: Arc<ActorClaims>,
+    /// Where it came from.
+    pub image_ref: String,
+    /// Digest of the stripped module.
+    pub digest: Digest,
+    /// The stripped module, kept to push again to a restarted data plane.
+    pub module: Arc<Vec<u8>>,
+    /// Instances.
+    pub instances: Vec<Instance>,
+}
+
+impl Entry {
+    /// The claims' metadata.
+    #[must_use]
+    pub fn meta(&self) -> &ActorMeta {
+        self.claims
+            .metadata
+            .as_ref()
+            .expect("invariant: only verified claims, which carry metadata, are registered")
+    }
+
+    /// Instance count as the data plane needs it.
+    #[must_use]
+    pub fn count(&self) -> u32 {
+        u32::try_from(self.instances.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// The actors of this host, and the call aliases they claim.
+#[derive(Debug, Default)]
+pub struct Registry {
+    actors: RwLock<HashMap<String, Arc<Entry>>>,
+    aliases: RwLock<HashMap<String, String>>,
+}
+
+impl Registry {
+    /// The entry of `key`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.read().get(key).cloned()
+    }
+
+    /// Every entry, sorted by key.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<_> = self.read().values().cloned().collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all
+    }
+
+    /// Stores `entry`, replacing any entry of the same key; registers its call alias if
+    /// nobody has claimed it yet (the first claimant keeps it, as on every wasmbus host).
+    pub fn put(&self, entry: Entry) -> Arc<Entry> {
+        if let Some(alias) = entry.meta().call_alias.clone().filter(|a| !a.is_empty()) {
+            self.aliases
+                .write()
+                .expect("invariant: alias lock is never poisoned")
+                .entry(alias)
+                .or_insert_with(|| entry.key.to_string());
+        }
+        let entry = Arc::new(entry);
+        self.actors
+            .write()
+            .expect("invariant: actor lock is never poisoned")
+            .insert(entry.key.to_string(), entry.clone());
+        entry
+    }
+
+    /// Removes `key`; its alias goes with it.
+    pub fn remove(&self, key: &str) -> Option<Arc<Entry>> {
+        let removed = self
+            .actors
+            .write()
+            .expect("invariant: actor lock is never poisoned")
+            .remove(key);
+        if removed.is_some() {
+            self.aliases
+                .write()
+                .expect("invariant: alias lock is never poisoned")
+                .retain(|_, owner| owner != key);
+        }
+        removed
+    }
+
+    /// The actor that claims `alias`.
+    #[must_use]
+    pub fn resolve_alias(&self, alias: &str) -> Option<String> {
+        self.aliases
+            .read()
+            .expect("invariant: alias lock is never poisoned")
+            .get(alias)
+            .cloned()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Entry>>> {
+        self.actors
+            .read()
+            .expect("invariant: actor lock is never poisoned")
+    }
+}

@@ -1,0 +1,103 @@
+//! Fetching actor modules by reference and checking their claims.
+
+use kiln_types::claims::{self, ClaimsError, Policy, VerifiedActor};
+
+/// Why a reference could not be turned into a verified actor.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// `file://` while file loading is off.
+    #[error(
+        "starting from files is disabled on this host (set WASMCLOUD_ALLOW_FILE_LOAD=true): {0}"
+    )]
+    FileLoadDisabled(String),
+    /// A scheme this host does not fetch from.
+    #[error("unsupported reference {0:?}: this host starts actors from file:// references")]
+    Unsupported(String),
+    /// The file could not be read.
+    #[error("could not read {path}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is too large to be a module.
+    #[error("{path} is {size} bytes, above the limit of {limit} bytes")]
+    TooLarge {
+        /// Path.
+        path: String,
+        /// Size.
+        size: u64,
+        /// Limit.
+        limit: u64,
+    },
+    /// The claims were refused.
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+}
+
+/// Largest module accepted.
+pub const MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// Reads the module behind `reference`.
+///
+/// # Errors
+/// See [`FetchError`].
+pub async fn fetch(reference: &str, allow_file_load: bool) -> Result<Vec<u8>, FetchError> {
+    let Some(path) = reference.strip_prefix("file://") else {
+        return Err(FetchError::Unsupported(reference.to_string()));
+    };
+    if !allow_file_load {
+        return Err(FetchError::FileLoadDisabled(reference.to_string()));
+    }
+    let read_error = |source| FetchError::Read {
+        path: path.to_string(),
+        source,
+    };
+    let size = tokio::fs::metadata(path).await.map_err(read_error)?.len();
+    if size > MAX_MODULE_BYTES {
+        return Err(FetchError::TooLarge {
+            path: path.to_string(),
+            size,
+            limit: MAX_MODULE_BYTES,
+        });
+    }
+    tokio::fs::read(path).await.map_err(read_error)
+}
+
+/// Fetches `reference` and verifies the actor's claims at the current time.
+///
+/// # Errors
+/// See [`FetchError`].
+pub async fn fetch_actor(
+    reference: &str,
+    allow_file_load: bool,
+    policy: &Policy,
+) -> Result<VerifiedActor, FetchError> {
+    let bytes = fetch(reference, allow_file_load).await?;
+    Ok(claims::verify_actor(
+        &bytes,
+        policy,
+        kiln_types::unix_now(),
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refuses_files_unless_allowed_and_other_schemes() {
+        let err = fetch("file:///etc/hostname", false).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("starting from files is disabled"),
+            "{err}"
+        );
+        let err = fetch("registry.example/echo:1", true).await.unwrap_err();
+        assert!(matches!(err, FetchError::Unsupported(_)), "{err}");
+        let err = fetch("file:///no/such/file.wasm", true).await.unwrap_err();
+        assert_eq!(err.to_string(), "could not read /no/such/file.wasm");
+    }
+}

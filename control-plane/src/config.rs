@@ -1,0 +1,461 @@
+//! Control-plane configuration: flags, the wasmbus host's `WASMCLOUD_*` variables
+//! (same names and defaults, so existing deployments carry over) and `KILN_CP_*`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kiln_types::claims::Policy;
+use kiln_types::endpoint::Endpoint;
+use kiln_types::keys::{KeyKind, KeyPair};
+
+const DEFAULT_LATTICE: &str = "default";
+const DEFAULT_NATS_HOST: &str = "127.0.0.1";
+const DEFAULT_NATS_PORT: u16 = 4222;
+const DEFAULT_RPC_TIMEOUT_MS: u64 = 2_000;
+const DEFAULT_CTL_PREFIX: &str = "wasmbus.ctl";
+const DEFAULT_DATA_PLANE: &str = "unix:/tmp/kiln/data-plane.sock";
+const DEFAULT_GRACE_MS: u64 = 5_000;
+
+/// How invocations travel to the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InvokePath {
+    /// All calls multiplexed on one long-lived bidirectional stream.
+    Stream,
+    /// Each call its own HTTP/2 stream (unary RPC).
+    Unary,
+}
+
+/// Flags of `kiln-control-plane`.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "kiln-control-plane",
+    version,
+    about = "The lattice-facing half of a kiln host"
+)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each is a separate wasmbus setting"
+)]
+pub struct Args {
+    /// Lattice prefix shared by every host of the lattice.
+    #[arg(long, env = "WASMCLOUD_LATTICE_PREFIX", default_value = DEFAULT_LATTICE)]
+    pub lattice_prefix: String,
+    /// Host identity seed (SN…); generated when absent.
+    #[arg(long, env = "WASMCLOUD_HOST_SEED", hide_env_values = true)]
+    pub host_seed: Option<String>,
+    /// Cluster seed (SC…) that signs invocations; generated when absent.
+    #[arg(long, env = "WASMCLOUD_CLUSTER_SEED", hide_env_values = true)]
+    pub cluster_seed: Option<String>,
+    /// Further cluster public keys (C…) whose invocations are trusted, comma-separated.
+    #[arg(long, env = "WASMCLOUD_CLUSTER_ISSUERS", value_delimiter = ',')]
+    pub cluster_issuers: Vec<String>,
+    /// Account keys (A…) allowed to sign actors, comma-separated; empty allows any.
+    #[arg(long, env = "KILN_CP_ALLOWED_ISSUERS", value_delimiter = ',')]
+    pub allowed_issuers: Vec<String>,
+
+    /// NATS host for RPC.
+    #[arg(long, env = "WASMCLOUD_RPC_HOST", default_value = DEFAULT_NATS_HOST)]
+    pub rpc_host: String,
+    /// NATS port for RPC.
+    #[arg(long, env = "WASMCLOUD_RPC_PORT", default_value_t = DEFAULT_NATS_PORT)]
+    pub rpc_port: u16,
+    /// NATS nkey seed for RPC.
+    #[arg(long, env = "WASMCLOUD_RPC_SEED", hide_env_values = true)]
+    pub rpc_seed: Option<String>,
+    /// NATS user JWT for RPC (used with the seed).
+    #[arg(long, env = "WASMCLOUD_RPC_JWT", hide_env_values = true)]
+    pub rpc_jwt: Option<String>,
+    /// Require TLS on the RPC connection.
+    #[arg(long, env = "WASMCLOUD_RPC_TLS", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub rpc_tls: bool,
+    /// Timeout of RPC requests, in milliseconds.
+    #[arg(long, env = "WASMCLOUD_RPC_TIMEOUT_MS", default_value_t = DEFAULT_RPC_TIMEOUT_MS)]
+    pub rpc_timeout_ms: u64,
+
+    /// NATS host for the control interface and events.
+    #[arg(long, env = "WASMCLOUD_CTL_HOST", default_value = DEFAULT_NATS_HOST)]
+    pub ctl_host: String,
+    /// NATS port for the control interface and events.
+    #[arg(long, env = "WASMCLOUD_CTL_PORT", default_value_t = DEFAULT_NATS_PORT)]
+    pub ctl_port: u16,
+    /// NATS nkey seed for the control connection.
+    #[arg(long, env = "WASMCLOUD_CTL_SEED", hide_env_values = true)]
+    pub ctl_seed: Option<String>,
+    /// NATS user JWT for the control connection.
+    #[arg(long, env = "WASMCLOUD_CTL_JWT", hide_env_values = true)]
+    pub ctl_jwt: Option<String>,
+    /// Require TLS on the control connection.
+    #[arg(long, env = "WASMCLOUD_CTL_TLS", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub ctl_tls: bool,
+    /// Prefix of control-interface subjects (two tokens).
+    #[arg(long, env = "WASMCLOUD_CTL_TOPIC_PREFIX", default_value = DEFAULT_CTL_PREFIX)]
+    pub ctl_topic_prefix: String,
+
+    /// NATS host handed to capability providers.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_HOST", default_value = DEFAULT_NATS_HOST)]
+    pub prov_rpc_host: String,
+    /// NATS port handed to capability providers.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_PORT", default_value_t = DEFAULT_NATS_PORT)]
+    pub prov_rpc_port: u16,
+    /// JetStream domain.
+    #[arg(long, env = "WASMCLOUD_JS_DOMAIN")]
+    pub js_domain: Option<String>,
+
+    /// Allow starting actors from file:// references.
+    #[arg(long, env = "WASMCLOUD_ALLOW_FILE_LOAD", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_file_load: bool,
+    /// Label key=value for this host (repeatable); HOST_* variables add more.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Actors to start at boot, by reference (repeatable or comma-separated).
+    #[arg(long = "actor", env = "KILN_CP_ACTORS", value_delimiter = ',')]
+    pub actors: Vec<String>,
+
+    /// The data plane's endpoint: unix:/path/to.sock or tcp:host:port.
+    #[arg(long, env = "KILN_CP_DATA_PLANE", default_value = DEFAULT_DATA_PLANE)]
+    pub data_plane: String,
+    /// How invocations travel to the data plane.
+    #[arg(long, env = "KILN_CP_INVOKE_PATH", value_enum, default_value_t = InvokePath::Stream)]
+    pub invoke_path: InvokePath,
+    /// How long calls in flight may finish after a shutdown signal, in milliseconds.
+    #[arg(long, env = "KILN_CP_GRACE_MS", default_value_t = DEFAULT_GRACE_MS)]
+    pub grace_ms: u64,
+}
+
+/// Booleans as the wasmbus host reads them: 1, true, yes, y, enabled, enable (any case).
+fn parse_flag(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" | "enabled" | "enable" => Ok(true),
+        "" | "0" | "false" | "no" | "n" | "disabled" | "disable" => Ok(false),
+        other => Err(format!("{other:?} is not a boolean (use true or false)")),
+    }
+}
+
+/// A value that must not reach logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One NATS connection's settings.
+#[derive(Debug, Clone)]
+pub struct Nats {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// nkey seed.
+    pub seed: Option<Secret>,
+    /// User JWT.
+    pub jwt: Option<Secret>,
+    /// Require TLS.
+    pub tls: bool,
+}
+
+impl Nats {
+    /// Plain local NATS at `url` (`host:port`), for tests.
+    #[must_use]
+    pub fn local(port: u16) -> Nats {
+        Nats {
+            host: DEFAULT_NATS_HOST.into(),
+            port,
+            seed: None,
+            jwt: None,
+            tls: false,
+        }
+    }
+
+    /// `host:port`.
+    #[must_use]
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// Validated control-plane configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Lattice prefix.
+    pub lattice: String,
+    /// Host identity (N…).
+    pub host_key: Arc<KeyPair>,
+    /// Cluster key (C…) that signs invocations.
+    pub cluster_key: Arc<KeyPair>,
+    /// Whether the cluster key was generated rather than configured.
+    pub cluster_key_generated: bool,
+    /// Trusted invocation signers; always includes our own cluster key.
+    pub cluster_issuers: Vec<String>,
+    /// Who may sign actors.
+    pub claims_policy: Policy,
+    /// RPC connection.
+    pub rpc: Nats,
+    /// Control connection.
+    pub ctl: Nats,
+    /// What providers are told.
+    pub prov_rpc: Nats,
+    /// Timeout of RPC requests.
+    pub rpc_timeout: Duration,
+    /// Control subject prefix.
+    pub ctl_prefix: String,
+    /// JetStream domain.
+    pub js_domain: Option<String>,
+    /// Whether `file://` references may be started.
+    pub allow_file_load: bool,
+    /// Host labels.
+    pub labels: BTreeMap<String, String>,
+    /// Actors to start at boot.
+    pub autostart: Vec<String>,
+    /// Data-plane endpoint.
+    pub data_plane: Endpoint,
+    /// Invocation path to the data plane.
+    pub invoke_path: InvokePath,
+    /// Drain grace.
+    pub grace: Duration,
+}
+
+impl Config {
+    /// Builds the configuration from flags and the process environment's `HOST_*`
+    /// variables (passed in; this module never reads the environment itself).
+    ///
+    /// # Errors
+    /// Every problem found, one line each.
+    pub fn from_args(
+        args: Args,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut seed = |kind: KeyKind, seed: Option<&str>, flag: &str| match seed
+            .filter(|s| !s.trim().is_empty())
+        {
+            Some(seed) => match kind.parse_seed(seed) {
+                Ok(pair) => Some((pair, false)),
+                Err(e) => {
+                    problems.push(format!("{flag}: {e}"));
+                    None
+                }
+            },
+            None => Some((kind.generate(), true)),
+        };
+        let host_key = seed(KeyKind::Server, args.host_seed.as_deref(), "--host-seed");
+        let cluster_key = seed(
+            KeyKind::Cluster,
+            args.cluster_seed.as_deref(),
+            "--cluster-seed",
+        );
+        for issuer in args.cluster_issuers.iter().filter(|s| !s.is_empty()) {
+            if KeyKind::of_public_key(issuer) != Some(KeyKind::Cluster) {
+                problems.push(format!(
+                    "--cluster-issuers: {issuer:?} is not a cluster (C…) public key"
+                ));
+            }
+        }
+        for issuer in args.allowed_issuers.iter().filter(|s| !s.is_empty()) {
+            if KeyKind::of_public_key(issuer) != Some(KeyKind::Account) {
+                problems.push(format!(
+                    "--allowed-issuers: {issuer:?} is not an account (A…) public key"
+                ));
+            }
+        }
+        if args.lattice_prefix.is_empty() || args.lattice_prefix.contains(['.', ' ', '*', '>']) {
+            problems.push(format!(
+                "--lattice-prefix: {:?} must be a non-empty NATS token (no dots, spaces or wildcards)",
+                args.lattice_prefix
+            ));
+        }
+        if args.ctl_topic_prefix.split('.').count() != 2 {
+            problems.push(format!(
+                "--ctl-topic-prefix: {:?} must have exactly two tokens, like wasmbus.ctl",
+                args.ctl_topic_prefix
+            ));
+        }
+        if args.rpc_timeout_ms == 0 {
+            problems.push("--rpc-timeout-ms must be above 0".into());
+        }
+        let data_plane = args
+            .data_plane
+            .parse::<Endpoint>()
+            .map_err(|e| problems.push(format!("--data-plane: {e}")))
+            .ok();
+        let mut labels = BTreeMap::new();
+        for (key, value) in env {
+            if let Some(name) = key.strip_prefix("HOST_")
+                && !name.is_empty()
+            {
+                labels.insert(name.to_ascii_lowercase(), value);
+            }
+        }
+        for label in &args.labels {
+            match label.split_once('=') {
+                Some((k, v)) if !k.is_empty() => {
+                    labels.insert(k.to_string(), v.to_string());
+                }
+                _ => problems.push(format!("--label: {label:?} is not KEY=VALUE")),
+            }
+        }
+        labels.insert("hostcore.arch".into(), std::env::consts::ARCH.into());
+        labels.insert("hostcore.os".into(), std::env::consts::OS.into());
+        labels.insert("hostcore.osfamily".into(), std::env::consts::FAMILY.into());
+
+        let (Some((host_key, _)), Some((cluster_key, cluster_key_generated)), Some(data_plane)) =
+            (host_key, cluster_key, data_plane)
+        else {
+            return Err(problems);
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut cluster_issuers = vec![cluster_key.public_key()];
+        for issuer in args.cluster_issuers.into_iter().filter(|s| !s.is_empty()) {
+            if !cluster_issuers.contains(&issuer) {
+                cluster_issuers.push(issuer);
+            }
+        }
+        let secret = |s: Option<String>| s.filter(|s| !s.is_empty()).map(Secret);
+        Ok(Config {
+            lattice: args.lattice_prefix,
+            host_key: Arc::new(host_key),
+            cluster_key: Arc::new(cluster_key),
+            cluster_key_generated,
+            cluster_issuers,
+            claims_policy: Policy {
+                allowed_issuers: args
+                    .allowed_issuers
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            },
+            rpc: Nats {
+                host: args.rpc_host,
+                port: args.rpc_port,
+                seed: secret(args.rpc_seed),
+                jwt: secret(args.rpc_jwt),
+                tls: args.rpc_tls,
+            },
+            ctl: Nats {
+                host: args.ctl_host,
+                port: args.ctl_port,
+                seed: secret(args.ctl_seed),
+                jwt: secret(args.ctl_jwt),
+                tls: args.ctl_tls,
+            },
+            prov_rpc: Nats {
+                host: args.prov_rpc_host,
+                port: args.prov_rpc_port,
+                seed: None,
+                jwt: None,
+                tls: false,
+            },
+            rpc_timeout: Duration::from_millis(args.rpc_timeout_ms),
+            ctl_prefix: args.ctl_topic_prefix,
+            js_domain: args.js_domain.filter(|d| !d.is_empty()),
+            allow_file_load: args.allow_file_load,
+            labels,
+            autostart: args.actors.into_iter().filter(|a| !a.is_empty()).collect(),
+            data_plane,
+            invoke_path: args.invoke_path,
+            grace: Duration::from_millis(args.grace_ms),
+        })
+    }
+
+    /// The host's public key.
+    #[must_use]
+    pub fn host_id(&self) -> String {
+        self.host_key.public_key()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn parse(flags: &[&str]) -> Result<Config, Vec<String>> {
+        let mut argv = vec!["kiln-control-plane"];
+        argv.extend_from_slice(flags);
+        Config::from_args(Args::try_parse_from(argv).unwrap(), Vec::new())
+    }
+
+    #[test]
+    fn defaults_generate_keys_and_trust_our_own_cluster_key() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.lattice, "default");
+        assert!(config.host_id().starts_with('N'));
+        assert!(config.cluster_key_generated);
+        assert_eq!(
+            config.cluster_issuers,
+            vec![config.cluster_key.public_key()]
+        );
+        assert_eq!(config.rpc_timeout, Duration::from_secs(2));
+        assert!(!config.allow_file_load);
+        assert_eq!(config.labels["hostcore.os"], std::env::consts::OS);
+    }
+
+    #[test]
+    fn reads_seeds_issuers_and_flags() {
+        let cluster = KeyKind::Cluster.generate();
+        let other = KeyKind::Cluster.generate().public_key();
+        let host = KeyKind::Server.generate();
+        let config = parse(&[
+            "--cluster-seed",
+            &cluster.seed().unwrap(),
+            "--host-seed",
+            &host.seed().unwrap(),
+            "--cluster-issuers",
+            &other,
+            "--allow-file-load",
+            "--rpc-tls",
+            "yes",
+        ])
+        .unwrap();
+        assert_eq!(config.host_id(), host.public_key());
+        assert!(!config.cluster_key_generated);
+        assert_eq!(config.cluster_issuers, vec![cluster.public_key(), other]);
+        assert!(config.allow_file_load);
+        assert!(config.rpc.tls);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let problems = parse(&[
+            "--host-seed",
+            "SNBAD",
+            "--cluster-issuers",
+            "NOTACLUSTERKEY",
+            "--lattice-prefix",
+            "a.b",
+            "--ctl-topic-prefix",
+            "one",
+            "--data-plane",
+            "nowhere",
+            "--label",
+            "novalue",
+        ])
+        .unwrap_err();
+        assert_eq!(problems.len(), 6, "{problems:#?}");
+    }
+
+    #[test]
+    fn labels_come_from_host_variables_and_flags() {
+        let args = Args::try_parse_from(["kiln-control-plane", "--label", "zone=a"]).unwrap();
+        let env = vec![
+            ("HOST_REGION".to_string(), "eu".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let config = Config::from_args(args, env).unwrap();
+        assert_eq!(config.labels["region"], "eu");
+        assert_eq!(config.labels["zone"], "a");
+        assert!(!config.labels.contains_key("path"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret("SUAAA".into())), "<redacted>");
+    }
+}

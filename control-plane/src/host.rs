@@ -1,0 +1,84 @@
+//! The control plane's shared state: configuration, NATS clients, the data-plane link,
+//! and the actors it runs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::actors::Registry;
+use crate::config::Config;
+use crate::dataplane::Link;
+use crate::rpc::Subscriptions;
+
+/// Everything the control plane's tasks share.
+pub struct Host {
+    /// Configuration.
+    pub config: Config,
+    /// The RPC connection: invocations in and host calls out.
+    pub rpc: async_nats::Client,
+    /// The control connection: control interface and events.
+    pub ctl: async_nats::Client,
+    /// The data plane.
+    pub data_plane: Link,
+    /// Actors of this host.
+    pub actors: Registry,
+    /// Actor RPC subscriptions.
+    pub subscriptions: Subscriptions,
+    /// Friendly name, `adjective-noun-NNNN`.
+    pub friendly_name: String,
+    /// Start time.
+    pub started: Instant,
+    /// Every background task.
+    pub tasks: TaskTracker,
+    /// Cancelled at shutdown.
+    pub shutdown: CancellationToken,
+}
+
+impl Host {
+    /// Whether `issuer` may sign invocations on this lattice.
+    #[must_use]
+    pub fn is_cluster_issuer(&self, issuer: &str) -> bool {
+        self.config.cluster_issuers.iter().any(|c| c == issuer)
+    }
+}
+
+/// A friendly name derived from the host key, stable for a given key.
+#[must_use]
+pub fn friendly_name(host_id: &str) -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "amber", "brisk", "calm", "dusty", "eager", "frosty", "gentle", "hollow", "icy", "jolly",
+        "keen", "lively", "misty", "noble", "quiet", "rustic",
+    ];
+    const NOUNS: [&str; 16] = [
+        "anvil", "brook", "cedar", "delta", "ember", "fjord", "grove", "harbor", "island", "jetty",
+        "kiln", "lagoon", "meadow", "nebula", "orchard", "prairie",
+    ];
+    let hash = host_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!(
+        "{}-{}-{:04}",
+        ADJECTIVES[(hash & 15) as usize],
+        NOUNS[((hash >> 4) & 15) as usize],
+        (hash >> 8) % 10_000
+    )
+}
+
+/// Shared handle.
+pub type Shared = Arc<Host>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn friendly_names_are_stable_and_shaped() {
+        let name = friendly_name("NABC");
+        assert_eq!(name, friendly_name("NABC"));
+        let parts: Vec<&str> = name.split('-').collect();
+        assert_eq!(parts.len(), 3, "{name}");
+        assert_eq!(parts[2].len(), 4);
+    }
+}

@@ -1,0 +1,181 @@
+//! Inbound invocations: one queue subscription per actor on
+//! `wasmbus.rpc.{lattice}.{actor}`, anti-forgery checks, then the data plane.
+//!
+//! Every refusal is answered with an `InvocationResponse` whose error says what failed;
+//! nothing that fails a check reaches wasm.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures::StreamExt as _;
+use kiln_types::invocation::{DecodeError, ForgeryError, Invocation, InvocationResponse};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::dataplane::InvokeFailure;
+use crate::host::Shared;
+use crate::subjects;
+
+/// Why an invocation was not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Not a msgpack invocation.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Failed an anti-forgery check.
+    #[error("anti-forgery check failed: {0}")]
+    Forgery(#[from] ForgeryError),
+    /// Sent to one actor's subject but addressed to another.
+    #[error("invocation is addressed to {target}, not to actor {actor}")]
+    WrongTarget {
+        /// Addressed to.
+        target: String,
+        /// Received by.
+        actor: String,
+    },
+    /// The actor stopped.
+    #[error("invocation received for actor {0} that is not running on this host")]
+    NotRunning(String),
+    /// The caller's contract is not in the actor's caps.
+    #[error(
+        "actor {actor} does not have the capability claim {contract} needed to receive calls from {origin}"
+    )]
+    MissingCapability {
+        /// Receiving actor.
+        actor: String,
+        /// The caller's contract.
+        contract: String,
+        /// The caller's key.
+        origin: String,
+    },
+    /// The call failed in the data plane.
+    #[error(transparent)]
+    Failed(#[from] InvokeFailure),
+}
+
+/// Live subscriptions by actor key.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    live: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl Subscriptions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.live
+            .lock()
+            .expect("invariant: subscription lock is never poisoned")
+    }
+}
+
+/// Starts serving `actor` on the lattice, unless already serving. Returns once the NATS
+/// server has registered the subscription, so a call sent after it returns arrives.
+///
+/// # Errors
+/// When NATS refuses the subscription.
+pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
+    if host.subscriptions.lock().contains_key(actor) {
+        return Ok(());
+    }
+    let subject = subjects::actor_rpc(&host.config.lattice, actor);
+    let mut subscriber = host
+        .rpc
+        .queue_subscribe(subject.clone(), subject.clone())
+        .await?;
+    host.rpc.flush().await?;
+    let stop = host.shutdown.child_token();
+    if let Some(previous) = host
+        .subscriptions
+        .lock()
+        .insert(actor.to_string(), stop.clone())
+    {
+        previous.cancel();
+    }
+    let task_host = host.clone();
+    let actor = actor.to_string();
+    host.tasks.spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    message = subscriber.next() => {
+                        let Some(message) = message else { break };
+                        let host = task_host.clone();
+                        let actor = actor.clone();
+                        task_host.tasks.spawn(async move { answer(&host, &actor, message).await });
+                    }
+                }
+            }
+            let _ = subscriber.unsubscribe().await;
+        }
+        .instrument(tracing::info_span!("actor_rpc", %subject)),
+    );
+    Ok(())
+}
+
+/// Stops taking invocations for `actor`; calls already received still finish.
+pub fn unsubscribe(host: &Shared, actor: &str) {
+    if let Some(stop) = host.subscriptions.lock().remove(actor) {
+        stop.cancel();
+    }
+}
+
+async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
+    let Some(reply) = message.reply else {
+        tracing::debug!(actor, "invocation without a reply subject dropped");
+        return;
+    };
+    let response = match Invocation::decode(&message.payload) {
+        Err(error) => {
+            tracing::warn!(actor, %error, "refused invocation");
+            InvocationResponse::failure("", error.to_string())
+        }
+        Ok(invocation) => {
+            let id = invocation.id.clone();
+            let operation = invocation.operation.clone();
+            match run(host, actor, invocation).await {
+                Ok(payload) => InvocationResponse::success(id, payload),
+                Err(refusal) => {
+                    tracing::warn!(actor, invocation = %id, %operation, error = %refusal, "invocation failed");
+                    InvocationResponse::failure(id, refusal.to_string())
+                }
+            }
+        }
+    };
+    if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
+        tracing::warn!(actor, %error, "could not publish invocation response");
+    }
+}
+
+/// Checks `invocation` and runs it on `actor`.
+///
+/// # Errors
+/// A [`Refusal`].
+pub async fn run(host: &Shared, actor: &str, invocation: Invocation) -> Result<Vec<u8>, Refusal> {
+    let claims = invocation.verify(
+        |issuer| host.is_cluster_issuer(issuer),
+        kiln_types::unix_now(),
+    )?;
+    invocation.check_hash(&claims, &invocation.msg)?;
+    if invocation.target.public_key != actor {
+        return Err(Refusal::WrongTarget {
+            target: invocation.target.public_key.clone(),
+            actor: actor.to_string(),
+        });
+    }
+    let entry = host
+        .actors
+        .get(actor)
+        .ok_or_else(|| Refusal::NotRunning(actor.to_string()))?;
+    let origin = &invocation.origin;
+    if !origin.is_actor() && !entry.meta().has_cap(&origin.contract_id) {
+        return Err(Refusal::MissingCapability {
+            actor: actor.to_string(),
+            contract: origin.contract_id.clone(),
+            origin: origin.public_key.clone(),
+        });
+    }
+    Ok(host
+        .data_plane
+        .invoke(actor, invocation.operation, invocation.msg, invocation.id)
+        .await?)
+}

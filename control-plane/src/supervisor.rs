@@ -1,0 +1,109 @@
+//! Keeps the data plane connected and in line with the desired state.
+//!
+//! The data plane is cattle: when its streams break, calls wait (briefly) while this
+//! loop reconnects, gives it back every actor the registry holds (pushing modules it
+//! lacks) and reopens the invoke and host-call streams.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tracing::Instrument as _;
+
+use crate::host::Shared;
+use crate::hostcall;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Runs until shutdown.
+pub async fn run(host: Shared) {
+    let mut backoff = FIRST_BACKOFF;
+    let mut boot_id: Option<String> = None;
+    let mut reported_down = false;
+    while !host.shutdown.is_cancelled() {
+        match connect(&host, &mut boot_id).await {
+            Ok(()) => {
+                backoff = FIRST_BACKOFF;
+                reported_down = false;
+                if host.shutdown.is_cancelled() {
+                    break;
+                }
+                tracing::warn!("lost the data plane; reconnecting");
+            }
+            Err(error) => {
+                if !reported_down {
+                    tracing::warn!(endpoint = %host.config.data_plane, "data plane unreachable: {error:#}");
+                    reported_down = true;
+                }
+                tokio::select! {
+                    () = host.shutdown.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    host.data_plane.set_ready(false);
+}
+
+/// One connection's life: sync, open streams, serve until they break.
+async fn connect(host: &Shared, boot_id: &mut Option<String>) -> anyhow::Result<()> {
+    let inventory = host.data_plane.inventory().await?;
+    if boot_id.as_deref() != Some(inventory.boot_id.as_str()) {
+        tracing::info!(boot = %inventory.boot_id, actors = inventory.actors.len(), "data plane connected");
+    }
+    sync(host, &inventory).await;
+    let (mut requests, replies) = host.data_plane.open_host_calls().await?;
+    let invoke_pump = host.data_plane.open_invoke_stream().await?;
+    *boot_id = Some(inventory.boot_id);
+    host.data_plane.set_ready(true);
+
+    let host_calls = async {
+        while let Some(Ok(request)) = requests.next().await {
+            let host = host.clone();
+            let replies = replies.clone();
+            host.tasks.clone().spawn(
+                async move {
+                    let reply = hostcall::answer(&host, request).await;
+                    let _ = replies.send(reply).await;
+                }
+                .instrument(tracing::debug_span!("host_call")),
+            );
+        }
+    };
+    tokio::select! {
+        () = host.shutdown.cancelled() => {}
+        () = invoke_pump => {}
+        () = host_calls => {}
+    }
+    host.data_plane.set_ready(false);
+    Ok(())
+}
+
+/// Makes the data plane run exactly the registry's actors.
+async fn sync(host: &Shared, inventory: &kiln_proto::dataplane::v1::InventoryResponse) {
+    for entry in host.actors.all() {
+        let key = entry.key.as_str();
+        let current = inventory.actors.iter().find(|a| a.actor == key);
+        let in_line = current
+            .is_some_and(|a| a.digest == entry.digest.as_str() && a.instances == entry.count());
+        if in_line {
+            continue;
+        }
+        match host
+            .data_plane
+            .ensure_actor(key, entry.digest.as_str(), &entry.module, entry.count())
+            .await
+        {
+            Ok(()) => tracing::info!(actor = key, "actor restored on the data plane"),
+            Err(status) => {
+                tracing::error!(actor = key, error = %status.message(), "could not restore actor on the data plane")
+            }
+        }
+    }
+    for running in &inventory.actors {
+        if host.actors.get(&running.actor).is_none() {
+            let _ = host.data_plane.stop(&running.actor).await;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Modules for tests: the signed sample actors and the `.wat` fixtures, signed on demand.
+
+use std::path::PathBuf;
+
+use kiln_types::claims::{self, ActorSpec};
+use kiln_types::keys::{KeyKind, KeyPair};
+
+/// Path of a sample actor built and signed by `actors/build.sh`.
+///
+/// # Panics
+/// When it has not been built.
+#[must_use]
+pub fn sample_actor(name: &str) -> PathBuf {
+    let dir = std::env::var_os("KILN_ACTORS_DIR").map_or_else(
+        || crate::workspace_root().join("actors").join("build"),
+        PathBuf::from,
+    );
+    let path = dir.join(format!("{name}_s.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run actors/build.sh (scripts/test does it)",
+        path.display()
+    );
+    path
+}
+
+/// The public key of a signed module.
+#[must_use]
+pub fn actor_key(bytes: &[u8]) -> String {
+    claims::verify_actor(bytes, &claims::Policy::default(), kiln_types::unix_now())
+        .expect("fixture verifies")
+        .key()
+        .to_string()
+}
+
+/// A `.wat` fixture as binary wasm.
+#[must_use]
+pub fn wat(name: &str) -> Vec<u8> {
+    let path = crate::workspace_root()
+        .join("integration-tests")
+        .join("fixtures")
+        .join(format!("{name}.wat"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Signs `module` with a fresh account and module key.
+#[must_use]
+pub fn sign(module: &[u8], spec: &ActorSpec) -> (Vec<u8>, KeyPair) {
+    let account = KeyKind::Account.generate();
+    let subject = KeyKind::Module.generate();
+    let signed =
+        claims::sign_actor(module, spec, &account, &subject, kiln_types::unix_now()).expect("sign");
+    (signed, subject)
+}

@@ -1,0 +1,162 @@
+//! Child processes the tests start: nats-server and the kiln binaries.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+/// A running child whose output goes to a log file; killed when dropped.
+pub struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts `program` with `args`, logging into `dir/<name>.log`.
+    pub fn spawn(name: &str, dir: &Path, program: PathBuf, args: Vec<String>) -> Process {
+        let mut index = 0;
+        let log = loop {
+            let candidate = dir.join(format!("{name}.{index}.log"));
+            if !candidate.exists() {
+                break candidate;
+            }
+            index += 1;
+        };
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(&program)
+            .args(&args)
+            .env("KILN_LOG", "info,kiln_control_plane=debug")
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", program.display()));
+        Process { child, log }
+    }
+
+    /// The process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the exit status.
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// What it logged so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `nats-server -js` on a free loopback port.
+pub struct Nats {
+    process: Process,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Nats {
+    /// Starts it with its JetStream store under `dir` and waits until it accepts clients.
+    pub async fn start(dir: &Path) -> Nats {
+        let port = free_port();
+        let store = dir.join("jetstream");
+        let process = Process::spawn(
+            "nats",
+            dir,
+            PathBuf::from("nats-server"),
+            vec![
+                "-js".into(),
+                "-a".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+                "-sd".into(),
+                store.display().to_string(),
+            ],
+        );
+        let up = crate::eventually(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(
+            up,
+            "nats-server did not start; is the nats-server package installed?"
+        );
+        Nats { process, port }
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's log.
+    #[must_use]
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// A port nobody listens on right now.
+#[must_use]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Path of a workspace binary, next to the running test's own directory.
+///
+/// # Panics
+/// When the binary has not been built.
+#[must_use]
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> or target/<profile>/<bin>
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}

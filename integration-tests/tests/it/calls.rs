@@ -1,0 +1,181 @@
+//! Calls that should work: echo, actor-to-actor by call alias, builtins, scaling.
+
+use std::time::Duration;
+
+use kiln_integration_tests::{Harness, fixtures, http};
+
+async fn launch_sample(h: &Harness, name: &str) -> String {
+    let path = fixtures::sample_actor(name);
+    let ack = h.launch(&path).await;
+    assert!(ack.accepted, "{name}: {ack:?}\n{}", h.logs());
+    fixtures::actor_key(&std::fs::read(path).unwrap())
+}
+
+#[tokio::test]
+async fn echo_answers_a_hand_built_signed_invocation() {
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    let response = h
+        .invoke(
+            &echo,
+            "HttpServer.HandleRequest",
+            http::request("POST", "/hello", b"wasm"),
+        )
+        .await;
+    assert_eq!(response.error, None, "{}", h.logs());
+    let reply = http::response(&response.msg);
+    assert_eq!(reply.status_code, 200);
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(body["path"], "/hello");
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["body"], "wasm");
+    assert_eq!(response.content_length, Some(response.msg.len() as u64));
+}
+
+#[tokio::test]
+async fn echo_answers_the_cli() {
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    let (ok, stdout, stderr) = h
+        .cli(&[
+            "call",
+            &echo,
+            "--http",
+            "GET",
+            "/from-cli?x=1",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(ok, "{stderr}\n{}", h.logs());
+    let reply: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reply["result"]["status"], 200);
+    let body: serde_json::Value =
+        serde_json::from_str(reply["result"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["path"], "/from-cli");
+    assert_eq!(body["query_string"], "x=1");
+}
+
+#[tokio::test]
+async fn pinger_reaches_ponger_by_call_alias() {
+    let h = Harness::start().await;
+    launch_sample(&h, "ponger").await;
+    let pinger = launch_sample(&h, "pinger").await;
+    let response = h
+        .invoke(&pinger, "HttpServer.HandleRequest", http::get("/"))
+        .await;
+    assert_eq!(response.error, None, "{}", h.logs());
+    let reply = http::response(&response.msg);
+    assert_eq!(
+        String::from_utf8_lossy(&reply.body),
+        "Ping pong",
+        "{}",
+        h.logs()
+    );
+}
+
+#[tokio::test]
+async fn pinger_reports_a_missing_ponger() {
+    let h = Harness::start().await;
+    let pinger = launch_sample(&h, "pinger").await;
+    let response = h
+        .invoke(&pinger, "HttpServer.HandleRequest", http::get("/"))
+        .await;
+    let reply = http::response(&response.msg);
+    assert_eq!(reply.status_code, 502);
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(
+        body.contains("missing link definition for demo/ponger"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn builtins_log_and_generate_numbers() {
+    let h = Harness::start().await;
+    let actor = launch_sample(&h, "randlogger").await;
+    let response = h
+        .invoke(&actor, "HttpServer.HandleRequest", http::get("/numbers"))
+        .await;
+    assert_eq!(response.error, None, "{}", h.logs());
+    let body: serde_json::Value =
+        serde_json::from_slice(&http::response(&response.msg).body).unwrap();
+    assert_eq!(body["message"], "I did it");
+    assert!(
+        uuid::Uuid::parse_str(body["guid"].as_str().unwrap()).is_ok(),
+        "{body}"
+    );
+    let in_range = body["in_range"].as_u64().unwrap();
+    assert!((10..20).contains(&in_range), "{body}");
+    assert!(body["random"].is_u64());
+    assert!(
+        h.data_plane
+            .log()
+            .contains("randlogger handling GET /numbers"),
+        "the log line reaches the host log:\n{}",
+        h.logs()
+    );
+}
+
+#[tokio::test]
+async fn scale_and_stop_change_the_inventory_and_the_subscription() {
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    let ack = h
+        .command(
+            "scale",
+            &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": 3}),
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    let inventory = h.inventory().await;
+    let actor = &inventory["actors"][0];
+    assert_eq!(actor["id"], echo);
+    assert_eq!(actor["name"], "Echo");
+    assert_eq!(actor["instances"].as_array().unwrap().len(), 3);
+    assert_eq!(actor["instances"][0]["revision"], 1);
+
+    // Three instances serve three calls at once.
+    let calls = (0..6).map(|i| {
+        h.invoke(
+            &echo,
+            "HttpServer.HandleRequest",
+            http::get(&format!("/{i}")),
+        )
+    });
+    for response in futures::future::join_all(calls).await {
+        assert_eq!(response.error, None);
+    }
+
+    let ack = h
+        .command("sa", &serde_json::json!({"actor_ref": echo, "count": 0}))
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    assert_eq!(h.inventory().await["actors"].as_array().unwrap().len(), 0);
+    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let gone = h
+        .client
+        .request(subject, h.invocation(&echo, "X.Y", vec![]).encode().into())
+        .await;
+    assert_eq!(
+        gone.unwrap_err().kind(),
+        async_nats::RequestErrorKind::NoResponders,
+        "a stopped actor no longer listens"
+    );
+}
+
+#[tokio::test]
+async fn ping_reports_the_host() {
+    let h = Harness::start().await;
+    let subject = format!("wasmbus.ctl.{}.ping.hosts", h.lattice);
+    let reply = tokio::time::timeout(Duration::from_secs(5), h.client.request(subject, "".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let host: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(host["id"], h.host.public_key());
+    assert_eq!(host["issuer"], h.cluster.public_key());
+    assert_eq!(host["cluster_issuers"], h.cluster.public_key());
+    assert_eq!(host["lattice_prefix"], h.lattice);
+    assert_eq!(host["labels"]["hostcore.os"], std::env::consts::OS);
+}

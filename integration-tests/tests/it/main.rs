@@ -1,0 +1,12 @@
+//! Integration tests: real nats-server, both planes as processes, real clients.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap is a failed test, with its location"
+)]
+
+mod calls;
+mod cli;
+mod hostile;
+mod interop;
+mod refusals;
+mod restart;
