@@ -17,6 +17,7 @@ const DEFAULT_RPC_TIMEOUT_MS: u64 = 2_000;
 const DEFAULT_CTL_PREFIX: &str = "wasmbus.ctl";
 const DEFAULT_DATA_PLANE: &str = "unix:/tmp/kiln/data-plane.sock";
 const DEFAULT_GRACE_MS: u64 = 5_000;
+const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
 
 /// How invocations travel to the data plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,6 +123,9 @@ pub struct Args {
     /// How long calls in flight may finish after a shutdown signal, in milliseconds.
     #[arg(long, env = "KILN_CP_GRACE_MS", default_value_t = DEFAULT_GRACE_MS)]
     pub grace_ms: u64,
+    /// Address of the status page and health endpoints; "off" disables them.
+    #[arg(long, env = "KILN_CP_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
+    pub http_addr: String,
 }
 
 /// Booleans as the wasmbus host reads them: 1, true, yes, y, enabled, enable (any case).
@@ -217,6 +221,8 @@ pub struct Config {
     pub invoke_path: InvokePath,
     /// Drain grace.
     pub grace: Duration,
+    /// Status page address, if on.
+    pub http_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -277,6 +283,15 @@ impl Config {
         if args.rpc_timeout_ms == 0 {
             problems.push("--rpc-timeout-ms must be above 0".into());
         }
+        let http_addr = match args.http_addr.as_str() {
+            "off" | "" => None,
+            addr => addr
+                .parse()
+                .map_err(|_| {
+                    problems.push(format!("--http-addr: {addr:?} is not host:port or off"))
+                })
+                .ok(),
+        };
         let data_plane = args
             .data_plane
             .parse::<Endpoint>()
@@ -360,6 +375,7 @@ impl Config {
             data_plane,
             invoke_path: args.invoke_path,
             grace: Duration::from_millis(args.grace_ms),
+            http_addr,
         })
     }
 

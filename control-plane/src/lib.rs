@@ -12,6 +12,7 @@ pub mod ctl;
 pub mod dataplane;
 pub mod host;
 pub mod hostcall;
+pub mod http;
 pub mod nats;
 pub mod rpc;
 pub mod subjects;
@@ -77,6 +78,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
         .instrument(tracing::info_span!("ctl")),
     );
+    if let Some(addr) = host.config.http_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the status page on {addr}"))?;
+        tracing::info!(%addr, "status page listening");
+        let http_host = host.clone();
+        tasks.spawn(
+            async move {
+                if let Err(error) = http::serve(listener, http_host).await {
+                    tracing::error!(%error, "status page stopped");
+                }
+            }
+            .instrument(tracing::info_span!("http")),
+        );
+    }
     tracing::info!(host = %host_id, lattice = %host.config.lattice, name = %host.friendly_name, "control plane started");
 
     for reference in host.config.autostart.clone() {

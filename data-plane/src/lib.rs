@@ -70,34 +70,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         );
     let stop_accepting = CancellationToken::new();
-    let serving = match &config.listen {
-        Endpoint::Unix(path) => {
-            let listener = bind_unix(path)?;
-            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            tasks.spawn(
-                router
-                    .serve_with_incoming_shutdown(
-                        incoming,
-                        stop_accepting.clone().cancelled_owned(),
-                    )
-                    .instrument(tracing::info_span!("grpc")),
-            )
-        }
-        Endpoint::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            tasks.spawn(
-                router
-                    .serve_with_incoming_shutdown(
-                        incoming,
-                        stop_accepting.clone().cancelled_owned(),
-                    )
-                    .instrument(tracing::info_span!("grpc")),
-            )
-        }
-    };
+    let stopped = stop_accepting.clone().cancelled_owned();
+    let serve: futures::future::BoxFuture<'static, Result<(), tonic::transport::Error>> =
+        match &config.listen {
+            Endpoint::Unix(path) => {
+                let incoming = tokio_stream::wrappers::UnixListenerStream::new(bind_unix(path)?);
+                Box::pin(router.serve_with_incoming_shutdown(incoming, stopped))
+            }
+            Endpoint::Tcp(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr}"))?;
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                Box::pin(router.serve_with_incoming_shutdown(incoming, stopped))
+            }
+        };
+    let serving = tasks.spawn(serve.instrument(tracing::info_span!("grpc")));
     tracing::info!(endpoint = %config.listen, mode = ?config.instance_mode, "data plane listening");
 
     tokio::select! {

@@ -34,6 +34,8 @@ pub struct Options {
     pub control_plane_args: Vec<String>,
     /// Extra flags for the data plane.
     pub data_plane_args: Vec<String>,
+    /// `KILN_LOG` of both planes; debug for the control plane when absent.
+    pub log: Option<String>,
 }
 
 /// NATS plus one control plane and one data plane.
@@ -54,6 +56,8 @@ pub struct Harness {
     pub lattice: String,
     /// A NATS client for the test.
     pub client: async_nats::Client,
+    /// Port of the control plane's status page.
+    pub http_port: u16,
     options: Options,
 }
 
@@ -70,17 +74,20 @@ impl Harness {
         let cluster = KeyKind::Cluster.generate();
         let host = KeyKind::Server.generate();
         let lattice = format!("test{}", std::process::id());
-        let data_plane = start_data_plane(dir.path(), &options.data_plane_args);
+        let data_plane = start_data_plane(dir.path(), &options);
+        let http_port = process::free_port();
         let control_plane = Process::spawn(
             "control-plane",
             dir.path(),
             binary("kiln-control-plane"),
+            log_level(&options),
             control_plane_args(
                 dir.path(),
                 &nats,
                 &cluster,
                 &host,
                 &lattice,
+                http_port,
                 &options.control_plane_args,
             ),
         );
@@ -96,6 +103,7 @@ impl Harness {
             host,
             lattice,
             client,
+            http_port,
             options,
         };
         harness.wait_until_serving().await;
@@ -117,6 +125,15 @@ impl Harness {
         })
         .await;
         assert!(ok, "control plane never answered; logs:\n{}", self.logs());
+        let ready = eventually(Duration::from_secs(20), || async {
+            self.http_get("/api/readyz").await.0 == 200
+        })
+        .await;
+        assert!(
+            ready,
+            "the data plane never connected; logs:\n{}",
+            self.logs()
+        );
     }
 
     /// Kills the data plane with SIGKILL.
@@ -126,7 +143,7 @@ impl Harness {
 
     /// Starts a new data plane process in place of the old one.
     pub fn restart_data_plane(&mut self) {
-        self.data_plane = start_data_plane(self.dir.path(), &self.options.data_plane_args);
+        self.data_plane = start_data_plane(self.dir.path(), &self.options);
     }
 
     /// Both planes' logs, for failure messages.
@@ -232,6 +249,32 @@ impl Harness {
         self.send(&self.invocation(actor, operation, payload)).await
     }
 
+    /// A plain HTTP/1.1 GET of `path` on the status server; returns (status, body).
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.http_port))
+            .await
+            .expect("connect to the status page");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send request");
+        let mut raw = String::new();
+        stream
+            .read_to_string(&mut raw)
+            .await
+            .expect("read response");
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        (status, body.to_string())
+    }
+
     /// Runs the `kiln` CLI against this lattice; returns (success, stdout, stderr).
     pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
         let output = tokio::process::Command::new(binary("kiln"))
@@ -250,7 +293,14 @@ impl Harness {
     }
 }
 
-fn start_data_plane(dir: &Path, extra: &[String]) -> Process {
+fn log_level(options: &Options) -> &str {
+    options
+        .log
+        .as_deref()
+        .unwrap_or("info,kiln_control_plane=debug")
+}
+
+fn start_data_plane(dir: &Path, options: &Options) -> Process {
     let mut args = vec![
         "--listen".to_string(),
         format!("unix:{}", dir.join("dp.sock").display()),
@@ -259,8 +309,14 @@ fn start_data_plane(dir: &Path, extra: &[String]) -> Process {
         "--max-instances".to_string(),
         "200".to_string(),
     ];
-    args.extend(extra.iter().cloned());
-    Process::spawn("data-plane", dir, binary("kiln-data-plane"), args)
+    args.extend(options.data_plane_args.iter().cloned());
+    Process::spawn(
+        "data-plane",
+        dir,
+        binary("kiln-data-plane"),
+        log_level(options),
+        args,
+    )
 }
 
 fn control_plane_args(
@@ -269,6 +325,7 @@ fn control_plane_args(
     cluster: &KeyPair,
     host: &KeyPair,
     lattice: &str,
+    http_port: u16,
     extra: &[String],
 ) -> Vec<String> {
     let mut args = vec![
@@ -284,6 +341,8 @@ fn control_plane_args(
         host.seed().expect("seed"),
         "--data-plane".to_string(),
         format!("unix:{}", dir.join("dp.sock").display()),
+        "--http-addr".to_string(),
+        format!("127.0.0.1:{http_port}"),
     ];
     // Tests load actors from files unless they say otherwise.
     if !extra.iter().any(|a| a == "--allow-file-load") {

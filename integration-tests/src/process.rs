@@ -12,8 +12,14 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `program` with `args`, logging into `dir/<name>.log`.
-    pub fn spawn(name: &str, dir: &Path, program: PathBuf, args: Vec<String>) -> Process {
+    /// Starts `program` with `args` and `KILN_LOG=log`, logging into `dir/<name>.N.log`.
+    pub fn spawn(
+        name: &str,
+        dir: &Path,
+        program: PathBuf,
+        log_level: &str,
+        args: Vec<String>,
+    ) -> Process {
         let mut index = 0;
         let log = loop {
             let candidate = dir.join(format!("{name}.{index}.log"));
@@ -25,7 +31,7 @@ impl Process {
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(&program)
             .args(&args)
-            .env("KILN_LOG", "info,kiln_control_plane=debug")
+            .env("KILN_LOG", log_level)
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
             .spawn()
@@ -95,6 +101,7 @@ impl Nats {
             "nats",
             dir,
             PathBuf::from("nats-server"),
+            "",
             vec![
                 "-js".into(),
                 "-a".into(),

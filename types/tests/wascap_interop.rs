@@ -1,7 +1,10 @@
 //! The token format proven from both sides: tokens made by the `wascap` crate (the
 //! reference reader and writer of wasmCloud) verify in kiln, and tokens kiln makes are
 //! read and validated by `wascap`.
-#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test, with its location")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap is a failed test, with its location"
+)]
 
 use kiln_types::claims::{self, ActorSpec, Policy};
 use kiln_types::invocation::{Entity, Invocation};

@@ -1,1 +1,320 @@
-fn main() {}
+//! `kiln-bench`: latency and throughput of the echo actor through the lattice and both
+//! planes, against a bare NATS request/reply echo measured in the same run; then the
+//! cold start from a launch command to the first reply.
+//!
+//! Run it with `scripts/bench` (release build). It prints a table and the ratios.
+#![allow(clippy::print_stdout, reason = "a benchmark's report is its output")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark that cannot run should stop loudly"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use kiln_integration_tests::{Harness, Options, fixtures, http};
+
+const LATENCY_CALLS: usize = 3_000;
+const WARMUP_CALLS: usize = 300;
+const CONCURRENCY: usize = 64;
+const THROUGHPUT_FOR: Duration = Duration::from_secs(4);
+const COLD_STARTS: usize = 30;
+
+#[derive(Clone, Copy)]
+struct Figures {
+    p50_us: f64,
+    p99_us: f64,
+    per_second: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    let echo_path = fixtures::sample_actor("echo");
+    let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
+    println!(
+        "kiln-bench: {LATENCY_CALLS} sequential calls for latency, {CONCURRENCY} in flight for {THROUGHPUT_FOR:?} for throughput"
+    );
+    println!(
+        "machine: {} cores\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let mut rows: Vec<(String, Figures)> = Vec::new();
+    let mut cold = None;
+    for (label, invoke_path, instance_mode) in [
+        ("echo actor (stream, reuse)", "stream", "reuse"),
+        ("echo actor (unary, reuse)", "unary", "reuse"),
+        ("echo actor (stream, fresh)", "stream", "fresh"),
+    ] {
+        // KILN_BENCH_ONLY=<substring> runs only matching paths (for profiling).
+        if std::env::var("KILN_BENCH_ONLY").is_ok_and(|only| !label.contains(&only)) {
+            continue;
+        }
+        let h = Harness::with(Options {
+            control_plane_args: vec!["--invoke-path".into(), invoke_path.into()],
+            data_plane_args: vec!["--instance-mode".into(), instance_mode.into()],
+            log: Some("warn".into()),
+        })
+        .await;
+        // Scale to the concurrency so that instances, not the pool, are never the limit.
+        let ack = h.launch(&echo_path).await;
+        assert!(ack.accepted, "{ack:?}\n{}", h.logs());
+        let ack = h
+            .command(
+                "scale",
+                &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": CONCURRENCY}),
+            )
+            .await;
+        assert!(ack.accepted, "{ack:?}");
+        if rows.is_empty() {
+            // Baseline in the same run, on the same NATS server, with the same bytes.
+            let payload = Bytes::from(
+                h.invocation(&echo, "HttpServer.HandleRequest", http::get("/bench"))
+                    .encode(),
+            );
+            let figures = bare_nats(&h, payload).await;
+            rows.push(("bare NATS request/reply".into(), figures));
+        }
+        let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+        let signed: Vec<Bytes> = (0..LATENCY_CALLS.max(20_000))
+            .map(|i| {
+                Bytes::from(
+                    h.invocation(
+                        &echo,
+                        "HttpServer.HandleRequest",
+                        http::get(&format!("/bench/{i}")),
+                    )
+                    .encode(),
+                )
+            })
+            .collect();
+        let figures = measure(&h.client, &subject, &signed, check_echo).await;
+        rows.push((label.into(), figures));
+        if invoke_path == "stream" && instance_mode == "reuse" {
+            rows.push((
+                "echo actor, client signs each call".into(),
+                signing_client(&h, &echo).await,
+            ));
+            cold = Some(cold_start(&h, &echo_path, &echo).await);
+        }
+    }
+
+    let base = rows[0].1;
+    println!(
+        "{:<38} {:>10} {:>10} {:>12} {:>9} {:>9}",
+        "path", "p50 µs", "p99 µs", "calls/s", "p50 ×", "tput ×"
+    );
+    for (label, f) in &rows {
+        println!(
+            "{label:<38} {:>10.0} {:>10.0} {:>12.0} {:>9.2} {:>9.2}",
+            f.p50_us,
+            f.p99_us,
+            f.per_second,
+            f.p50_us / base.p50_us,
+            f.per_second / base.per_second
+        );
+    }
+    if let Some((p50, p99, min)) = cold {
+        println!(
+            "\ncold start, launch command to first reply (compiled module cached), {COLD_STARTS} runs: p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms"
+        );
+    }
+}
+
+fn check_echo(reply: &[u8]) {
+    let response = kiln_types::invocation::InvocationResponse::decode(reply).unwrap();
+    assert!(response.error.is_none(), "{:?}", response.error);
+}
+
+/// A responder that sends every request back, and the same measurement against it.
+async fn bare_nats(h: &Harness, payload: Bytes) -> Figures {
+    let responder = async_nats::connect(h.nats.url()).await.unwrap();
+    let mut subscription = responder.subscribe("bench.echo").await.unwrap();
+    responder.flush().await.unwrap();
+    let task = tokio::spawn(async move {
+        while let Some(message) = subscription.next().await {
+            if let Some(reply) = message.reply {
+                let _ = responder.publish(reply, message.payload).await;
+            }
+        }
+    });
+    let payloads = vec![payload; 20_000];
+    let figures = measure(&h.client, "bench.echo", &payloads, |_| {}).await;
+    task.abort();
+    figures
+}
+
+/// Latency at concurrency 1 and throughput at `CONCURRENCY`, on one client connection.
+async fn measure(
+    client: &async_nats::Client,
+    subject: &str,
+    payloads: &[Bytes],
+    check: fn(&[u8]),
+) -> Figures {
+    let subject = subject.to_string();
+    for payload in payloads.iter().take(WARMUP_CALLS) {
+        check(
+            &client
+                .request(subject.clone(), payload.clone())
+                .await
+                .unwrap()
+                .payload,
+        );
+    }
+    let mut latencies = Vec::with_capacity(LATENCY_CALLS);
+    for payload in payloads.iter().cycle().take(LATENCY_CALLS) {
+        let started = Instant::now();
+        let reply = client
+            .request(subject.clone(), payload.clone())
+            .await
+            .unwrap();
+        latencies.push(started.elapsed());
+        check(&reply.payload);
+    }
+    latencies.sort();
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1e6
+    };
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let payloads: Arc<Vec<Bytes>> = Arc::new(payloads.to_vec());
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|worker| {
+            let client = client.clone();
+            let subject = subject.clone();
+            let done = done.clone();
+            let payloads = payloads.clone();
+            tokio::spawn(async move {
+                let mut i = worker;
+                while started.elapsed() < THROUGHPUT_FOR {
+                    let reply = client
+                        .request(subject.clone(), payloads[i % payloads.len()].clone())
+                        .await
+                        .unwrap();
+                    check(&reply.payload);
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += CONCURRENCY;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let per_second = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    Figures {
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        per_second,
+    }
+}
+
+/// The same echo calls when the client builds and signs each invocation in the loop.
+async fn signing_client(h: &Harness, echo: &str) -> Figures {
+    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let mut latencies = Vec::with_capacity(LATENCY_CALLS);
+    for i in 0..LATENCY_CALLS {
+        let started = Instant::now();
+        let invocation = h.invocation(
+            echo,
+            "HttpServer.HandleRequest",
+            http::get(&format!("/s/{i}")),
+        );
+        let reply = h
+            .client
+            .request(subject.clone(), invocation.encode().into())
+            .await
+            .unwrap();
+        latencies.push(started.elapsed());
+        check_echo(&reply.payload);
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[(latencies.len() as f64 * q) as usize].as_secs_f64() * 1e6;
+    let count = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let h = Arc::new((h.client.clone(), h.cluster.seed().unwrap()));
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let h = h.clone();
+            let subject = subject.clone();
+            let count = count.clone();
+            let echo = echo.to_string();
+            tokio::spawn(async move {
+                let cluster = kiln_types::keys::KeyKind::Cluster.parse_seed(&h.1).unwrap();
+                let origin = kiln_types::invocation::Entity::actor(
+                    kiln_types::keys::KeyKind::Module.generate().public_key(),
+                );
+                while started.elapsed() < THROUGHPUT_FOR {
+                    let invocation = kiln_types::invocation::Invocation::new_signed(
+                        &cluster,
+                        origin.clone(),
+                        kiln_types::invocation::Entity::actor(&echo),
+                        "HttpServer.HandleRequest",
+                        http::get("/t"),
+                        kiln_types::unix_now(),
+                    )
+                    .unwrap();
+                    let reply =
+                        h.0.request(subject.clone(), invocation.encode().into())
+                            .await
+                            .unwrap();
+                    check_echo(&reply.payload);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    Figures {
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        per_second: count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Stops echo, then times `la` until the first successful reply, `COLD_STARTS` times.
+async fn cold_start(h: &Harness, path: &std::path::Path, echo: &str) -> (f64, f64, f64) {
+    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let mut times = Vec::with_capacity(COLD_STARTS);
+    for i in 0..COLD_STARTS {
+        let ack = h
+            .command("sa", &serde_json::json!({"actor_ref": echo, "count": 0}))
+            .await;
+        assert!(ack.accepted, "{ack:?}");
+        let invocation = Bytes::from(
+            h.invocation(
+                echo,
+                "HttpServer.HandleRequest",
+                http::get(&format!("/cold/{i}")),
+            )
+            .encode(),
+        );
+        let started = Instant::now();
+        let ack = h.launch(path).await;
+        assert!(ack.accepted, "{ack:?}");
+        loop {
+            match h.client.request(subject.clone(), invocation.clone()).await {
+                Ok(reply) => {
+                    check_echo(&reply.payload);
+                    break;
+                }
+                Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    (
+        times[times.len() / 2],
+        times[(times.len() * 99 / 100).min(times.len() - 1)],
+        times[0],
+    )
+}

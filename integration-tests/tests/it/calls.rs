@@ -179,3 +179,17 @@ async fn ping_reports_the_host() {
     assert_eq!(host["lattice_prefix"], h.lattice);
     assert_eq!(host["labels"]["hostcore.os"], std::env::consts::OS);
 }
+
+#[tokio::test]
+async fn status_page_and_health_endpoints_answer_over_http() {
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    let (status, body) = h.http_get("/api/livez").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"live":true}"#));
+    let (status, body) = h.http_get("/api/readyz").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"ready":true}"#));
+    let (status, page) = h.http_get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&echo), "{page}");
+    assert!(page.contains("wasmcloud:httpserver"), "{page}");
+}

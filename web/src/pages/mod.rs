@@ -1,0 +1,5 @@
+//! One function per page.
+
+mod status;
+
+pub use status::{ActorRow, HostView, status};

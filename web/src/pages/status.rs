@@ -1,0 +1,117 @@
+//! The host status page: identity, data-plane state and actors.
+
+use maud::{Markup, html};
+
+use crate::layout;
+
+/// What the status page shows about the host.
+#[derive(Debug, Clone)]
+pub struct HostView {
+    /// Host public key.
+    pub id: String,
+    /// Friendly name.
+    pub name: String,
+    /// Lattice prefix.
+    pub lattice: String,
+    /// Cluster public key.
+    pub cluster: String,
+    /// Uptime, human.
+    pub uptime: String,
+    /// Whether the data plane is connected.
+    pub data_plane_ready: bool,
+    /// Actors.
+    pub actors: Vec<ActorRow>,
+}
+
+/// One actor line.
+#[derive(Debug, Clone)]
+pub struct ActorRow {
+    /// Display name.
+    pub name: String,
+    /// Public key.
+    pub key: String,
+    /// Instances.
+    pub instances: usize,
+    /// Capabilities.
+    pub caps: Vec<String>,
+    /// Where it came from.
+    pub image_ref: String,
+}
+
+/// Renders the status page.
+#[must_use]
+pub fn status(host: &HostView) -> Markup {
+    let body = html! {
+        h2 { (host.name) }
+        dl {
+            dt { "Host" } dd { code { (host.id) } }
+            dt { "Lattice" } dd { (host.lattice) }
+            dt { "Cluster key" } dd { code { (host.cluster) } }
+            dt { "Uptime" } dd { (host.uptime) }
+            dt { "Data plane" } dd {
+                @if host.data_plane_ready { span.badge.ok { "connected" } } @else { span.badge.down { "not connected" } }
+            }
+        }
+        h3 { "Actors" }
+        @if host.actors.is_empty() {
+            p.muted { "No actors run on this host." }
+        } @else {
+            table {
+                thead { tr { th { "Name" } th { "Key" } th { "Instances" } th { "Capabilities" } th { "Reference" } } }
+                tbody {
+                    @for actor in &host.actors {
+                        tr {
+                            td { (actor.name) }
+                            td { code { (actor.key) } }
+                            td { (actor.instances) }
+                            td { (actor.caps.join(", ")) }
+                            td { (actor.image_ref) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::page("Host status", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(actors: Vec<ActorRow>) -> HostView {
+        HostView {
+            id: "NHOST".into(),
+            name: "calm-kiln-0001".into(),
+            lattice: "default".into(),
+            cluster: "CCLUSTER".into(),
+            uptime: "0h 0m 5s".into(),
+            data_plane_ready: true,
+            actors,
+        }
+    }
+
+    #[test]
+    fn shows_actors_and_escapes_their_text() {
+        let page = status(&host(vec![ActorRow {
+            name: "<script>alert(1)</script>".into(),
+            key: "MECHO".into(),
+            instances: 3,
+            caps: vec!["wasmcloud:httpserver".into()],
+            image_ref: "file:///echo.wasm".into(),
+        }]))
+        .into_string();
+        assert!(page.contains("<td>3</td>"), "{page}");
+        assert!(page.contains("wasmcloud:httpserver"));
+        assert!(page.contains("&lt;script&gt;"), "names are escaped");
+        assert!(!page.contains("<script>alert"));
+        assert!(page.contains("connected"));
+    }
+
+    #[test]
+    fn says_when_nothing_runs() {
+        let page = status(&host(Vec::new())).into_string();
+        assert!(page.contains("No actors run on this host."));
+        assert!(page.starts_with("<!DOCTYPE html>"));
+    }
+}
