@@ -22,6 +22,8 @@ pub struct Host {
     pub ctl: async_nats::Client,
     /// The data plane.
     pub data_plane: Link,
+    /// Cluster keys whose invocations this host accepts, decoded once.
+    pub issuers: kiln_types::invocation::Issuers,
     /// Actors of this host.
     pub actors: Registry,
     /// Actor RPC subscriptions.
@@ -34,14 +36,6 @@ pub struct Host {
     pub tasks: TaskTracker,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
-}
-
-impl Host {
-    /// Whether `issuer` may sign invocations on this lattice.
-    #[must_use]
-    pub fn is_cluster_issuer(&self, issuer: &str) -> bool {
-        self.config.cluster_issuers.iter().any(|c| c == issuer)
-    }
 }
 
 /// A friendly name derived from the host key, stable for a given key.

@@ -55,6 +55,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     )
     .await?;
     let data_plane = dataplane::Link::new(&config.data_plane, config.invoke_path)?;
+    let issuers =
+        kiln_types::invocation::Issuers::new(&config.cluster_issuers).context("cluster issuers")?;
     let tasks = TaskTracker::new();
     let host = Arc::new(host::Host {
         friendly_name: host::friendly_name(&host_id),
@@ -62,6 +64,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         rpc,
         ctl,
         data_plane,
+        issuers,
         actors: actors::Registry::default(),
         subscriptions: rpc::Subscriptions::default(),
         started: Instant::now(),

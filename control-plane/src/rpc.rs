@@ -141,8 +141,23 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
             }
         }
     };
-    if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
-        tracing::warn!(actor, %error, "could not publish invocation response");
+    let bytes = response.encode();
+    let size = bytes.len();
+    match host.rpc.publish(reply.clone(), bytes.into()).await {
+        Ok(()) => {}
+        // Without an answer the caller would wait out its timeout: tell it why instead.
+        Err(error) if error.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
+            let message = format!(
+                "response of {size} bytes exceeds the lattice's maximum payload of {} bytes",
+                host.rpc.server_info().max_payload
+            );
+            tracing::warn!(actor, "{message}");
+            let failure = InvocationResponse::failure(response.invocation_id, message);
+            if let Err(error) = host.rpc.publish(reply, failure.encode().into()).await {
+                tracing::warn!(actor, %error, "could not publish invocation response");
+            }
+        }
+        Err(error) => tracing::warn!(actor, %error, "could not publish invocation response"),
     }
 }
 
@@ -151,10 +166,7 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
 /// # Errors
 /// A [`Refusal`].
 pub async fn run(host: &Shared, actor: &str, invocation: Invocation) -> Result<Vec<u8>, Refusal> {
-    let claims = invocation.verify(
-        |issuer| host.is_cluster_issuer(issuer),
-        kiln_types::unix_now(),
-    )?;
+    let claims = invocation.verify(&host.issuers, kiln_types::unix_now())?;
     invocation.check_hash(&claims, &invocation.msg)?;
     if invocation.target.public_key != actor {
         return Err(Refusal::WrongTarget {

@@ -76,6 +76,9 @@ pub enum JwtError {
     /// `iss` is not an nkeys public key.
     #[error("token issuer {0:?} is not a public key")]
     Issuer(String),
+    /// `iss` is not one of the keys the caller trusts.
+    #[error("token issuer {0} is not trusted")]
+    UnknownIssuer(String),
     /// The signature does not verify with the issuer's key.
     #[error("token signature does not verify with issuer {0}")]
     Signature(String),
@@ -120,7 +123,46 @@ pub fn encode<T: Serialize>(claims: &Claims<T>, signer: &KeyPair) -> Result<Stri
 /// # Errors
 /// Any [`JwtError`] but the time ones.
 pub fn decode_verified<T: DeserializeOwned>(token: &str) -> Result<Claims<T>, JwtError> {
-    let mut parts = token.trim().splitn(3, '.');
+    let parsed = parse::<T>(token)?;
+    let key = KeyPair::from_public_key(&parsed.claims.issuer)
+        .map_err(|_| JwtError::Issuer(parsed.claims.issuer.clone()))?;
+    parsed.verify(&key)
+}
+
+/// Like [`decode_verified`], but only for issuers that `trusted` knows: an unknown
+/// issuer is refused before any signature arithmetic, and known keys are not decoded
+/// again for every token.
+///
+/// # Errors
+/// [`JwtError::UnknownIssuer`], or any [`JwtError`] but the time ones.
+pub fn decode_trusted<'k, T: DeserializeOwned>(
+    token: &str,
+    trusted: impl FnOnce(&str) -> Option<&'k KeyPair>,
+) -> Result<Claims<T>, JwtError> {
+    let parsed = parse::<T>(token)?;
+    let key = trusted(&parsed.claims.issuer)
+        .ok_or_else(|| JwtError::UnknownIssuer(parsed.claims.issuer.clone()))?;
+    parsed.verify(key)
+}
+
+/// A token split and decoded, its signature not yet checked.
+struct Parsed<'t, T> {
+    claims: Claims<T>,
+    signed: &'t str,
+    signature: Vec<u8>,
+}
+
+impl<T> Parsed<'_, T> {
+    fn verify(self, key: &KeyPair) -> Result<Claims<T>, JwtError> {
+        key.verify(self.signed.as_bytes(), &self.signature)
+            .map_err(|_| JwtError::Signature(self.claims.issuer.clone()))?;
+        Ok(self.claims)
+    }
+}
+
+fn parse<T: DeserializeOwned>(token: &str) -> Result<Parsed<'_, T>, JwtError> {
+    let token = token.trim();
+    let mut parts = token.splitn(3, '.');
     let (Some(header), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed("expected three segments".into()));
@@ -133,12 +175,11 @@ pub fn decode_verified<T: DeserializeOwned>(token: &str) -> Result<Claims<T>, Jw
     if claims.issuer.is_empty() || claims.subject.is_empty() {
         return Err(JwtError::Malformed("empty iss or sub".into()));
     }
-    let key = KeyPair::from_public_key(&claims.issuer)
-        .map_err(|_| JwtError::Issuer(claims.issuer.clone()))?;
-    let signed = &token.trim()[..header.len() + 1 + payload.len()];
-    key.verify(signed.as_bytes(), &signature)
-        .map_err(|_| JwtError::Signature(claims.issuer.clone()))?;
-    Ok(claims)
+    Ok(Parsed {
+        claims,
+        signed: &token[..header.len() + 1 + payload.len()],
+        signature,
+    })
 }
 
 /// Reads the claims without checking the signature: for display only.
@@ -246,6 +287,27 @@ mod tests {
             decode_verified::<serde_json::Value>("a.b.c"),
             Err(JwtError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn trusted_decoding_refuses_strangers_and_checks_signatures() {
+        let account = KeyKind::Account.generate();
+        let token = encode(&claims(&account), &account).unwrap();
+        let trusted = KeyPair::from_public_key(&account.public_key()).unwrap();
+        let read: Claims<serde_json::Value> = decode_trusted(&token, |iss| {
+            (iss == account.public_key()).then_some(&trusted)
+        })
+        .unwrap();
+        assert_eq!(read, claims(&account));
+        assert_eq!(
+            decode_trusted::<serde_json::Value>(&token, |_| None).unwrap_err(),
+            JwtError::UnknownIssuer(account.public_key())
+        );
+        let other = KeyKind::Account.generate();
+        assert_eq!(
+            decode_trusted::<serde_json::Value>(&token, |_| Some(&other)).unwrap_err(),
+            JwtError::Signature(account.public_key())
+        );
     }
 
     #[test]

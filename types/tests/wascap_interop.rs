@@ -147,7 +147,10 @@ fn invocation_claims_agree_both_ways() {
     );
     theirs.encoded_claims = claims.encode(&cluster).unwrap();
     let verified = theirs
-        .verify(|iss| iss == cluster.public_key(), now)
+        .verify(
+            &kiln_types::invocation::Issuers::new([cluster.public_key()]).unwrap(),
+            now,
+        )
         .unwrap();
     theirs.check_hash(&verified, &theirs.msg).unwrap();
 }

@@ -193,3 +193,79 @@ async fn status_page_and_health_endpoints_answer_over_http() {
     assert!(page.contains(&echo), "{page}");
     assert!(page.contains("wasmcloud:httpserver"), "{page}");
 }
+
+#[tokio::test]
+async fn actors_call_actors_by_public_key() {
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    let (caller, key) = fixtures::sign(
+        &fixtures::wat("caller"),
+        &kiln_types::claims::ActorSpec::default(),
+    );
+    assert!(h.launch_bytes("caller.wasm", &caller).await.accepted);
+    let mut payload = echo.clone().into_bytes();
+    payload.extend(http::get("/by-key"));
+    let response = h.invoke(&key.public_key(), "Forward", payload).await;
+    assert_eq!(response.error, None, "{}", h.logs());
+    let body: serde_json::Value =
+        serde_json::from_slice(&http::response(&response.msg).body).unwrap();
+    assert_eq!(body["path"], "/by-key");
+
+    // A key nobody serves: the callee's absence comes back as the caller's error.
+    let mut payload = kiln_types::keys::KeyKind::Module
+        .generate()
+        .public_key()
+        .into_bytes();
+    payload.extend(http::get("/"));
+    let error = h
+        .invoke(&key.public_key(), "Forward", payload)
+        .await
+        .error
+        .unwrap();
+    assert!(error.ends_with("is not running on the lattice"), "{error}");
+}
+
+#[tokio::test]
+async fn wapc_imports_start_functions_and_wasi_work() {
+    let h = Harness::start().await;
+    let (wapc, wapc_key) = fixtures::sign(
+        &fixtures::wat("wapc_start"),
+        &kiln_types::claims::ActorSpec::default(),
+    );
+    assert!(h.launch_bytes("wapc.wasm", &wapc).await.accepted);
+    for _ in 0..3 {
+        let response = h.invoke(&wapc_key.public_key(), "Any", vec![]).await;
+        // 42 written by _start, then '1': _start ran once for this instance.
+        assert_eq!(response.msg, vec![42, b'1'], "{:?}", response.error);
+    }
+    let (wasi, wasi_key) = fixtures::sign(
+        &fixtures::wat("wasi_random"),
+        &kiln_types::claims::ActorSpec::default(),
+    );
+    assert!(h.launch_bytes("wasi.wasm", &wasi).await.accepted);
+    let first = h.invoke(&wasi_key.public_key(), "Any", vec![]).await.msg;
+    let second = h.invoke(&wasi_key.public_key(), "Any", vec![]).await.msg;
+    assert_eq!(first.len(), 16);
+    assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn a_response_too_large_for_the_lattice_is_an_error_not_a_hang() {
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    // Echo answers with the body as JSON text; 0xff bytes become three-byte characters,
+    // so 600 KB in is about 1.8 MB out: above the 1 MiB NATS payload limit.
+    let request = http::request("POST", "/big", &vec![0xff; 600_000]);
+    let started = std::time::Instant::now();
+    let error = h
+        .invoke(&echo, "HttpServer.HandleRequest", request)
+        .await
+        .error
+        .unwrap();
+    assert!(error.starts_with("response of "), "{error}");
+    assert!(
+        error.contains("exceeds the lattice's maximum payload"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -15,8 +15,8 @@ fn echo_call(cluster: &KeyPair, actor: &str) -> Invocation {
     .unwrap()
 }
 
-fn trusted(cluster: &KeyPair) -> impl Fn(&str) -> bool + '_ {
-    move |iss| iss == cluster.public_key()
+fn trusted(cluster: &KeyPair) -> Issuers {
+    Issuers::new([cluster.public_key()]).unwrap()
 }
 
 #[test]
@@ -34,7 +34,7 @@ fn signed_invocation_round_trips_and_verifies() {
     let inv = echo_call(&cluster, &KeyKind::Module.generate().public_key());
     let decoded = Invocation::decode(&inv.encode()).unwrap();
     assert_eq!(decoded, inv);
-    let claims = decoded.verify(trusted(&cluster), NOW).unwrap();
+    let claims = decoded.verify(&trusted(&cluster), NOW).unwrap();
     decoded.check_hash(&claims, &decoded.msg).unwrap();
     assert_eq!(decoded.host_id, cluster.public_key());
     assert_eq!(claims.subject, inv.id);
@@ -46,7 +46,7 @@ fn rejects_an_unknown_issuer() {
     let inv = echo_call(&cluster, "MACTOR");
     let other = KeyKind::Cluster.generate();
     assert_eq!(
-        inv.verify(trusted(&other), NOW).unwrap_err(),
+        inv.verify(&trusted(&other), NOW).unwrap_err(),
         ForgeryError::Issuer(cluster.public_key())
     );
 }
@@ -56,7 +56,7 @@ fn rejects_a_tampered_payload() {
     let cluster = KeyKind::Cluster.generate();
     let mut inv = echo_call(&cluster, "MACTOR");
     inv.msg = b"HELLO".to_vec();
-    let claims = inv.verify(trusted(&cluster), NOW).unwrap();
+    let claims = inv.verify(&trusted(&cluster), NOW).unwrap();
     assert_eq!(inv.check_hash(&claims, &inv.msg), Err(ForgeryError::Hash));
 }
 
@@ -66,7 +66,7 @@ fn rejects_a_redirected_target() {
     let mut inv = echo_call(&cluster, "MACTOR");
     inv.target.public_key = "MOTHER".into();
     assert!(matches!(
-        inv.verify(trusted(&cluster), NOW),
+        inv.verify(&trusted(&cluster), NOW),
         Err(ForgeryError::TargetUrl { .. })
     ));
 }
@@ -79,7 +79,7 @@ fn rejects_a_bad_signature() {
     parts[2] = data_encoding::BASE64URL_NOPAD.encode(&[7u8; 64]);
     inv.encoded_claims = parts.join(".");
     assert!(matches!(
-        inv.verify(trusted(&cluster), NOW),
+        inv.verify(&trusted(&cluster), NOW),
         Err(ForgeryError::Token(JwtError::Signature(_)))
     ));
 }
@@ -90,7 +90,7 @@ fn rejects_a_short_host_id() {
     let mut inv = echo_call(&cluster, "MACTOR");
     inv.host_id = "Nshort".into();
     assert!(matches!(
-        inv.verify(trusted(&cluster), NOW),
+        inv.verify(&trusted(&cluster), NOW),
         Err(ForgeryError::HostId(_))
     ));
 }
