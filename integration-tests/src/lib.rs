@@ -69,7 +69,12 @@ impl Harness {
 
     /// Starts everything.
     pub async fn with(options: Options) -> Harness {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let mut dir = tempfile::tempdir().expect("temp dir");
+        // KILN_TEST_KEEP_DIR=1 leaves logs and caches behind for a post-mortem.
+        if std::env::var_os("KILN_TEST_KEEP_DIR").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("harness directory: {}", dir.path().display());
+        }
         let nats = Nats::start(dir.path()).await;
         let cluster = KeyKind::Cluster.generate();
         let host = KeyKind::Server.generate();

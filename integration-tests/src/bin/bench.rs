@@ -17,10 +17,11 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, fixtures, http};
 
-const LATENCY_CALLS: usize = 3_000;
-const WARMUP_CALLS: usize = 300;
+const LATENCY_CALLS: usize = 2_000;
+const WARMUP_CALLS: usize = 200;
 const CONCURRENCY: usize = 64;
-const THROUGHPUT_FOR: Duration = Duration::from_secs(4);
+const THROUGHPUT_FOR: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 3;
 const COLD_STARTS: usize = 30;
 
 #[derive(Clone, Copy)]
@@ -30,20 +31,46 @@ struct Figures {
     per_second: f64,
 }
 
+impl Figures {
+    /// Each figure's median over rounds: the machine is shared and noisy, so single
+    /// rounds are not trusted.
+    fn median(rounds: &[Figures]) -> Figures {
+        let median = |f: fn(&Figures) -> f64| {
+            let mut values: Vec<f64> = rounds.iter().map(f).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Figures {
+            p50_us: median(|f| f.p50_us),
+            p99_us: median(|f| f.p99_us),
+            per_second: median(|f| f.per_second),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
     println!(
-        "kiln-bench: {LATENCY_CALLS} sequential calls for latency, {CONCURRENCY} in flight for {THROUGHPUT_FOR:?} for throughput"
+        "kiln-bench: {ROUNDS} interleaved rounds of baseline and host; per round {LATENCY_CALLS} sequential calls (latency) and {CONCURRENCY} in flight for {THROUGHPUT_FOR:?} (throughput); medians shown"
     );
     println!(
         "machine: {} cores\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-
-    let mut rows: Vec<(String, Figures)> = Vec::new();
-    let mut cold = None;
+    println!(
+        "{:<40} {:>8} {:>8} {:>9} | {:>8} {:>8} {:>9} | {:>6} {:>6}",
+        "host path (baseline: bare NATS echo)",
+        "p50 µs",
+        "p99 µs",
+        "calls/s",
+        "base p50",
+        "base p99",
+        "base c/s",
+        "p50 ×",
+        "tput ×"
+    );
     for (label, invoke_path, instance_mode) in [
         ("echo actor (stream, reuse)", "stream", "reuse"),
         ("echo actor (unary, reuse)", "unary", "reuse"),
@@ -69,17 +96,10 @@ async fn main() {
             )
             .await;
         assert!(ack.accepted, "{ack:?}");
-        if rows.is_empty() {
-            // Baseline in the same run, on the same NATS server, with the same bytes.
-            let payload = Bytes::from(
-                h.invocation(&echo, "HttpServer.HandleRequest", http::get("/bench"))
-                    .encode(),
-            );
-            let figures = bare_nats(&h, payload).await;
-            rows.push(("bare NATS request/reply".into(), figures));
-        }
-        let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
-        let signed: Vec<Bytes> = (0..LATENCY_CALLS.max(20_000))
+        // The baseline runs on the same NATS server with the same bytes, in turns with
+        // the host, so both see the same machine.
+        let _responder = bare_responder(&h).await;
+        let signed: Vec<Bytes> = (0..20_000)
             .map(|i| {
                 Bytes::from(
                     h.invocation(
@@ -91,36 +111,42 @@ async fn main() {
                 )
             })
             .collect();
-        let figures = measure(&h.client, &subject, &signed, check_echo).await;
-        rows.push((label.into(), figures));
-        if invoke_path == "stream" && instance_mode == "reuse" {
-            rows.push((
-                "echo actor, client signs each call".into(),
-                signing_client(&h, &echo).await,
-            ));
-            cold = Some(cold_start(&h, &echo_path, &echo).await);
+        let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+        let (mut base, mut host) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            base.push(measure(&h.client, "bench.echo", &signed, |_| {}).await);
+            host.push(measure(&h.client, &subject, &signed, check_echo).await);
         }
-    }
-
-    let base = rows[0].1;
-    println!(
-        "{:<38} {:>10} {:>10} {:>12} {:>9} {:>9}",
-        "path", "p50 µs", "p99 µs", "calls/s", "p50 ×", "tput ×"
-    );
-    for (label, f) in &rows {
+        let (b, f) = (Figures::median(&base), Figures::median(&host));
         println!(
-            "{label:<38} {:>10.0} {:>10.0} {:>12.0} {:>9.2} {:>9.2}",
+            "{label:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
             f.p50_us,
             f.p99_us,
             f.per_second,
-            f.p50_us / base.p50_us,
-            f.per_second / base.per_second
+            b.p50_us,
+            b.p99_us,
+            b.per_second,
+            f.p50_us / b.p50_us,
+            f.per_second / b.per_second
         );
-    }
-    if let Some((p50, p99, min)) = cold {
-        println!(
-            "\ncold start, launch command to first reply (compiled module cached), {COLD_STARTS} runs: p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms"
-        );
+        if invoke_path == "stream" {
+            let f = data_plane_alone(&h, &echo).await;
+            println!(
+                "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
+                "  data plane alone (gRPC stream + wasm)", f.p50_us, f.p99_us, f.per_second
+            );
+        }
+        if invoke_path == "stream" && instance_mode == "reuse" {
+            let f = signing_client(&h, &echo).await;
+            println!(
+                "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
+                "  same, client signs every call", f.p50_us, f.p99_us, f.per_second
+            );
+            let (p50, p99, min) = cold_start(&h, &echo_path, &echo).await;
+            println!(
+                "  cold start, launch command to first reply, compiled module cached ({COLD_STARTS} runs): p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms"
+            );
+        }
     }
 }
 
@@ -129,22 +155,80 @@ fn check_echo(reply: &[u8]) {
     assert!(response.error.is_none(), "{:?}", response.error);
 }
 
-/// A responder that sends every request back, and the same measurement against it.
-async fn bare_nats(h: &Harness, payload: Bytes) -> Figures {
+/// A responder on `bench.echo` that sends every request back; stops when dropped.
+async fn bare_responder(h: &Harness) -> tokio::task::JoinHandle<()> {
     let responder = async_nats::connect(h.nats.url()).await.unwrap();
     let mut subscription = responder.subscribe("bench.echo").await.unwrap();
     responder.flush().await.unwrap();
-    let task = tokio::spawn(async move {
+    tokio::spawn(async move {
         while let Some(message) = subscription.next().await {
             if let Some(reply) = message.reply {
                 let _ = responder.publish(reply, message.payload).await;
             }
         }
-    });
-    let payloads = vec![payload; 20_000];
-    let figures = measure(&h.client, "bench.echo", &payloads, |_| {}).await;
-    task.abort();
-    figures
+    })
+}
+
+/// The data plane's own share: a direct gRPC client on its socket, calling the echo
+/// actor the control plane started, on one multiplexed stream.
+async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
+    use kiln_proto::dataplane::v1 as pb;
+    let socket = h.dir.path().join("dp.sock");
+    let channel = tonic::transport::Endpoint::from_static("http://data-plane.local")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .unwrap();
+    let mut client = pb::data_plane_client::DataPlaneClient::new(channel);
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let mut responses = client
+        .invoke_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let request = |call_id| pb::InvokeRequest {
+        call_id,
+        actor: echo.to_string(),
+        operation: "HttpServer.HandleRequest".into(),
+        payload: http::get("/direct"),
+        invocation_id: String::new(),
+    };
+    let mut latencies = Vec::with_capacity(LATENCY_CALLS);
+    for i in 0..(WARMUP_CALLS + LATENCY_CALLS) as u64 {
+        let started = Instant::now();
+        tx.send(request(i)).await.unwrap();
+        let response = responses.next().await.unwrap().unwrap();
+        assert!(matches!(
+            response.result,
+            Some(pb::invoke_response::Result::Payload(_))
+        ));
+        if i >= WARMUP_CALLS as u64 {
+            latencies.push(started.elapsed());
+        }
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[(latencies.len() as f64 * q) as usize].as_secs_f64() * 1e6;
+    let started = Instant::now();
+    let (mut sent, mut received) = (0u64, 0u64);
+    while started.elapsed() < THROUGHPUT_FOR {
+        while sent - received < CONCURRENCY as u64 {
+            tx.send(request(sent)).await.unwrap();
+            sent += 1;
+        }
+        responses.next().await.unwrap().unwrap();
+        received += 1;
+    }
+    Figures {
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        per_second: received as f64 / started.elapsed().as_secs_f64(),
+    }
 }
 
 /// Latency at concurrency 1 and throughput at `CONCURRENCY`, on one client connection.
