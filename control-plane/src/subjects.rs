@@ -7,12 +7,6 @@ pub fn actor_rpc(lattice: &str, actor: &str) -> String {
     format!("wasmbus.rpc.{lattice}.{actor}")
 }
 
-/// `wasmbus.rpc.{lattice}.{provider}.{link}`: a provider's invocations.
-#[must_use]
-pub fn provider_rpc(lattice: &str, provider: &str, link: &str) -> String {
-    format!("wasmbus.rpc.{lattice}.{provider}.{link}")
-}
-
 /// `{ctl}.{lattice}.cmd.{host}.*`: commands to one host.
 #[must_use]
 pub fn host_commands(ctl: &str, lattice: &str, host: &str) -> String {
@@ -31,12 +25,6 @@ pub fn ping_hosts(ctl: &str, lattice: &str) -> String {
     format!("{ctl}.{lattice}.ping.hosts")
 }
 
-/// `{ctl}.{lattice}.cmd.{host}.{command}`: one command to one host.
-#[must_use]
-pub fn host_command(ctl: &str, lattice: &str, host: &str, command: &str) -> String {
-    format!("{ctl}.{lattice}.cmd.{host}.{command}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,16 +33,8 @@ mod tests {
     fn subjects_follow_the_wasmbus_protocol() {
         assert_eq!(actor_rpc("default", "MABC"), "wasmbus.rpc.default.MABC");
         assert_eq!(
-            provider_rpc("default", "VXYZ", "default"),
-            "wasmbus.rpc.default.VXYZ.default"
-        );
-        assert_eq!(
             host_commands("wasmbus.ctl", "default", "NH"),
             "wasmbus.ctl.default.cmd.NH.*"
-        );
-        assert_eq!(
-            host_command("wasmbus.ctl", "default", "NH", "la"),
-            "wasmbus.ctl.default.cmd.NH.la"
         );
         assert_eq!(
             host_inventory("wasmbus.ctl", "lat", "NH"),

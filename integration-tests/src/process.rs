@@ -131,6 +131,11 @@ impl Nats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Stops the server with SIGKILL.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
     /// The server's log.
     #[must_use]
     pub fn log(&self) -> String {

@@ -70,3 +70,21 @@ async fn both_planes_drain_and_exit_cleanly_on_sigterm() {
         h.logs()
     );
 }
+
+#[tokio::test]
+async fn the_control_plane_exits_even_when_nats_is_gone() {
+    let mut h = Harness::start().await;
+    h.nats.kill();
+    let started = std::time::Instant::now();
+    let status = h.control_plane.terminate(Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        h.logs()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
