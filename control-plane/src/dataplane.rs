@@ -2,8 +2,8 @@
 //! channel, the multiplexed invoke stream, and commands by digest.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -45,13 +45,23 @@ pub enum InvokeFailure {
 
 type Pending = oneshot::Sender<Result<Vec<u8>, InvokeFailure>>;
 
+/// The invoke stream and the calls waiting on it, under one lock: a call is either
+/// registered while its stream is open, or refused; it is never left waiting on a
+/// stream that already ended.
+#[derive(Default)]
+struct Calls {
+    /// Bumped by each new stream; a stream's end only touches its own generation.
+    generation: u64,
+    sender: Option<mpsc::Sender<pb::InvokeRequest>>,
+    waiting: HashMap<u64, (u64, Pending)>,
+}
+
 /// The connection to one data plane.
 pub struct Link {
     client: DataPlaneClient<Channel>,
     host_calls: HostCallsClient<Channel>,
     path: InvokePath,
-    invoke_tx: RwLock<Option<mpsc::Sender<pb::InvokeRequest>>>,
-    pending: Mutex<HashMap<u64, Pending>>,
+    calls: Mutex<Calls>,
     next_call: AtomicU64,
     ready: watch::Sender<bool>,
 }
@@ -95,8 +105,7 @@ impl Link {
             client,
             host_calls,
             path,
-            invoke_tx: RwLock::new(None),
-            pending: Mutex::new(HashMap::new()),
+            calls: Mutex::new(Calls::default()),
             next_call: AtomicU64::new(1),
             ready: watch::Sender::new(false),
         })
@@ -158,16 +167,19 @@ impl Link {
                 outcome(response.into_inner())
             }
             InvokePath::Stream => {
-                let sender = self
-                    .invoke_tx
-                    .read()
-                    .expect("invariant: invoke lock is never poisoned")
-                    .clone()
-                    .ok_or_else(|| InvokeFailure::Unavailable("no invoke stream".into()))?;
                 let (tx, rx) = oneshot::channel();
-                self.lock_pending().insert(call_id, tx);
+                let sender = {
+                    let mut calls = self.lock_calls();
+                    let sender = calls
+                        .sender
+                        .clone()
+                        .ok_or_else(|| InvokeFailure::Unavailable("no invoke stream".into()))?;
+                    let generation = calls.generation;
+                    calls.waiting.insert(call_id, (generation, tx));
+                    sender
+                };
                 if sender.send(request).await.is_err() {
-                    self.lock_pending().remove(&call_id);
+                    self.lock_calls().waiting.remove(&call_id);
                     return Err(InvokeFailure::Unavailable("invoke stream closed".into()));
                 }
                 rx.await.unwrap_or_else(|_| {
@@ -190,22 +202,25 @@ impl Link {
             .invoke_stream(ReceiverStream::new(rx))
             .await?
             .into_inner();
-        *self
-            .invoke_tx
-            .write()
-            .expect("invariant: invoke lock is never poisoned") = Some(tx);
+        let generation = {
+            let mut calls = self.lock_calls();
+            calls.generation += 1;
+            calls.sender = Some(tx);
+            calls.generation
+        };
+        // The guard ends the stream's life even if this future is dropped half-way
+        // (the supervisor drops it when the host-call stream breaks first).
+        let ending = StreamEnd {
+            link: self,
+            generation,
+        };
         Ok(async move {
+            let _ending = ending;
             while let Some(Ok(response)) = responses.next().await {
-                if let Some(waiter) = self.lock_pending().remove(&response.call_id) {
+                let waiter = self.lock_calls().waiting.remove(&response.call_id);
+                if let Some((_, waiter)) = waiter {
                     let _ = waiter.send(outcome(response));
                 }
-            }
-            *self
-                .invoke_tx
-                .write()
-                .expect("invariant: invoke lock is never poisoned") = None;
-            for (_, waiter) in self.lock_pending().drain() {
-                let _ = waiter.send(Err(InvokeFailure::Unavailable("connection lost".into())));
             }
         })
     }
@@ -337,10 +352,42 @@ impl Link {
             .into_inner())
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
-        self.pending
+    fn lock_calls(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.calls
             .lock()
-            .expect("invariant: pending lock is never poisoned")
+            .expect("invariant: calls lock is never poisoned")
+    }
+}
+
+/// Closes one generation of the invoke stream: no more calls are sent on it, and every
+/// call still waiting on it fails at once.
+struct StreamEnd<'a> {
+    link: &'a Link,
+    generation: u64,
+}
+
+impl Drop for StreamEnd<'_> {
+    fn drop(&mut self) {
+        let lost: Vec<Pending> = {
+            let mut calls = self.link.lock_calls();
+            if calls.generation == self.generation {
+                calls.sender = None;
+            }
+            let generation = self.generation;
+            let ids: Vec<u64> = calls
+                .waiting
+                .iter()
+                .filter(|(_, (g, _))| *g == generation)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter()
+                .filter_map(|id| calls.waiting.remove(id))
+                .map(|(_, waiter)| waiter)
+                .collect()
+        };
+        for waiter in lost {
+            let _ = waiter.send(Err(InvokeFailure::Unavailable("connection lost".into())));
+        }
     }
 }
 

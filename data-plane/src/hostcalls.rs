@@ -28,19 +28,28 @@ pub struct HostCall {
 }
 
 type Pending = oneshot::Sender<Result<Vec<u8>, String>>;
-/// Where requests for the control plane go: the current stream's number and sender.
-type Route = (u64, mpsc::Sender<Result<HostCallRequest, tonic::Status>>);
+type Sender = mpsc::Sender<Result<HostCallRequest, tonic::Status>>;
+
+const DISCONNECTED: &str = "host call failed: the control plane disconnected";
+
+/// The current stream and the calls waiting on any stream, under one lock: a call is
+/// either registered while its stream is open, or refused.
+#[derive(Debug, Default)]
+struct Route {
+    /// Number of the current stream; bumped by each attach.
+    stream: u64,
+    sender: Option<Sender>,
+    waiting: HashMap<u64, (u64, Pending)>,
+}
 
 /// Routes host calls to the control plane and replies back to the waiting guests.
 #[derive(Debug, Default)]
 pub struct Broker {
-    outbound: Mutex<Option<Route>>,
-    pending: Mutex<HashMap<u64, Pending>>,
+    route: Mutex<Route>,
     next_id: AtomicU64,
-    next_stream: AtomicU64,
 }
 
-/// Replies waiting on a stream beyond this are refused rather than queued.
+/// Requests queued on a stream before senders wait.
 const OUTBOUND_QUEUE: usize = 1024;
 
 impl Broker {
@@ -49,16 +58,18 @@ impl Broker {
     /// # Errors
     /// The control plane's error text, or why the call could not be sent.
     pub async fn call(&self, call: HostCall) -> Result<Vec<u8>, String> {
-        let sender = self
-            .outbound
-            .lock()
-            .expect("invariant: broker lock is never poisoned")
-            .as_ref()
-            .map(|(_, tx)| tx.clone())
-            .ok_or_else(|| "host call failed: no control plane is connected".to_string())?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.lock_pending().insert(id, tx);
+        let sender = {
+            let mut route = self.lock();
+            let sender = route
+                .sender
+                .clone()
+                .ok_or_else(|| "host call failed: no control plane is connected".to_string())?;
+            let stream = route.stream;
+            route.waiting.insert(id, (stream, tx));
+            sender
+        };
         let request = HostCallRequest {
             id,
             actor: call.actor,
@@ -69,48 +80,51 @@ impl Broker {
             invocation_id: call.invocation_id,
         };
         if sender.send(Ok(request)).await.is_err() {
-            self.lock_pending().remove(&id);
-            return Err("host call failed: the control plane disconnected".into());
+            self.lock().waiting.remove(&id);
+            return Err(DISCONNECTED.into());
         }
         // A guest future dropped at its deadline leaves its entry behind; it is removed
-        // when the reply arrives or the stream closes.
-        rx.await
-            .unwrap_or_else(|_| Err("host call failed: the control plane disconnected".into()))
+        // when the reply arrives or its stream closes.
+        rx.await.unwrap_or_else(|_| Err(DISCONNECTED.into()))
     }
 
     /// Makes a new stream the route for host calls, replacing any older one. Returns the
     /// receiving end of requests and a token for [`Broker::detach`].
     pub fn attach(&self) -> (u64, mpsc::Receiver<Result<HostCallRequest, tonic::Status>>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let stream = self.next_stream.fetch_add(1, Ordering::Relaxed);
-        *self
-            .outbound
-            .lock()
-            .expect("invariant: broker lock is never poisoned") = Some((stream, tx));
-        (stream, rx)
+        let mut route = self.lock();
+        route.stream += 1;
+        route.sender = Some(tx);
+        (route.stream, rx)
     }
 
     /// Forgets the route if `stream` is still the current one, and fails the calls
-    /// that wait on it.
+    /// that wait on that stream.
     pub fn detach(&self, stream: u64) {
-        let mut outbound = self
-            .outbound
-            .lock()
-            .expect("invariant: broker lock is never poisoned");
-        if outbound.as_ref().is_some_and(|(s, _)| *s == stream) {
-            *outbound = None;
-            drop(outbound);
-            for (_, waiter) in self.lock_pending().drain() {
-                let _ = waiter.send(Err(
-                    "host call failed: the control plane disconnected".into()
-                ));
+        let lost: Vec<Pending> = {
+            let mut route = self.lock();
+            if route.stream == stream {
+                route.sender = None;
             }
+            let ids: Vec<u64> = route
+                .waiting
+                .iter()
+                .filter(|(_, (s, _))| *s == stream)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter()
+                .filter_map(|id| route.waiting.remove(id))
+                .map(|(_, waiter)| waiter)
+                .collect()
+        };
+        for waiter in lost {
+            let _ = waiter.send(Err(DISCONNECTED.into()));
         }
     }
 
     /// Delivers a reply to the guest waiting for it; replies nobody waits for are dropped.
     pub fn reply(&self, reply: HostCallReply) {
-        let Some(waiter) = self.lock_pending().remove(&reply.id) else {
+        let Some((_, waiter)) = self.lock().waiting.remove(&reply.id) else {
             return;
         };
         let result = match reply.result {
@@ -121,8 +135,8 @@ impl Broker {
         let _ = waiter.send(result);
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
-        self.pending
+    fn lock(&self) -> std::sync::MutexGuard<'_, Route> {
+        self.route
             .lock()
             .expect("invariant: broker lock is never poisoned")
     }
