@@ -95,36 +95,31 @@ async fn refuses_bad_modules_with_the_reason() {
     assert_eq!(h.inventory().await["actors"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn refuses_actors_signed_by_issuers_not_allowed() {
-    let allowed = KeyKind::Account.generate().public_key();
+/// Starts a host with `args` for its control plane, launches echo, returns the refusal.
+async fn echo_refused_by_host_with(args: &[&str]) -> String {
     let h = Harness::with(Options {
-        control_plane_args: vec!["--allowed-issuers".into(), allowed],
+        control_plane_args: args.iter().map(ToString::to_string).collect(),
         ..Options::default()
     })
     .await;
     let ack = h.launch(&fixtures::sample_actor("echo")).await;
-    assert!(!ack.accepted);
-    assert!(
-        ack.error.ends_with("is not an allowed issuer"),
-        "{}",
-        ack.error
-    );
+    assert!(!ack.accepted, "{ack:?}");
+    ack.error
+}
+
+#[tokio::test]
+async fn refuses_actors_signed_by_issuers_not_allowed() {
+    let allowed = KeyKind::Account.generate().public_key();
+    let error = echo_refused_by_host_with(&["--allowed-issuers", &allowed]).await;
+    assert!(error.ends_with("is not an allowed issuer"), "{error}");
 }
 
 #[tokio::test]
 async fn refuses_files_when_file_load_is_off() {
-    let h = Harness::with(Options {
-        control_plane_args: vec!["--allow-file-load".into(), "false".into()],
-        ..Options::default()
-    })
-    .await;
-    let ack = h.launch(&fixtures::sample_actor("echo")).await;
-    assert!(!ack.accepted);
+    let error = echo_refused_by_host_with(&["--allow-file-load", "false"]).await;
     assert!(
-        ack.error.starts_with("starting from files is disabled"),
-        "{}",
-        ack.error
+        error.starts_with("starting from files is disabled"),
+        "{error}"
     );
 }
 
