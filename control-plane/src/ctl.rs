@@ -1,5 +1,6 @@
 //! The NATS control interface (`{ctl}.{lattice}.…`, JSON), as far as this host
-//! implements it so far: ping, inventory, and launch / stop / scale actor.
+//! implements it so far: ping, inventory, launch / stop / scale actor, and link
+//! definitions (put, delete, list).
 //!
 //! Unlike the OTP host, a launch answers after the actor runs: a refusal (bad claims, a
 //! file that cannot be read) comes back in the ack, where the caller sees it.
@@ -67,6 +68,50 @@ struct ScaleActor {
     count: u16,
 }
 
+/// `linkdefs.del`.
+#[derive(Debug, Deserialize)]
+struct DeleteLink {
+    actor_id: String,
+    contract_id: String,
+    #[serde(default)]
+    link_name: String,
+}
+
+/// `get.links` reply.
+#[derive(Serialize)]
+struct Links {
+    links: Vec<kiln_types::link::LinkDefinition>,
+}
+
+async fn put_link(host: &Shared, payload: &[u8]) -> Ack {
+    let link: kiln_types::link::LinkDefinition = match parse(payload) {
+        Ok(link) => link,
+        Err(ack) => return ack,
+    };
+    match control::put_link(host, link).await {
+        Ok(()) => Ack::ok(),
+        Err(error) => Ack::failed(error),
+    }
+}
+
+async fn delete_link(host: &Shared, payload: &[u8]) -> Ack {
+    let request: DeleteLink = match parse(payload) {
+        Ok(r) => r,
+        Err(ack) => return ack,
+    };
+    match control::delete_link(
+        host,
+        &request.actor_id,
+        &request.contract_id,
+        &request.link_name,
+    )
+    .await
+    {
+        Ok(_) => Ack::ok(),
+        Err(error) => Ack::failed(error),
+    }
+}
+
 fn one() -> u16 {
     1
 }
@@ -98,6 +143,22 @@ pub async fn serve(host: Shared) -> anyhow::Result<()> {
         .ctl
         .subscribe(subjects::ping_hosts(&config.ctl_prefix, &config.lattice))
         .await?;
+    // Lattice-wide commands: one host of the queue group answers each.
+    let group = subjects::lattice_queue_group(&config.ctl_prefix, &config.lattice);
+    let mut linkdefs = host
+        .ctl
+        .queue_subscribe(
+            subjects::linkdefs(&config.ctl_prefix, &config.lattice),
+            group.clone(),
+        )
+        .await?;
+    let mut get_links = host
+        .ctl
+        .queue_subscribe(
+            subjects::get_links(&config.ctl_prefix, &config.lattice),
+            group,
+        )
+        .await?;
     host.ctl.flush().await?;
     loop {
         let message = tokio::select! {
@@ -105,6 +166,8 @@ pub async fn serve(host: Shared) -> anyhow::Result<()> {
             Some(m) = commands.next() => m,
             Some(m) = inventory.next() => m,
             Some(m) = pings.next() => m,
+            Some(m) = linkdefs.next() => m,
+            Some(m) = get_links.next() => m,
             else => return Ok(()),
         };
         let task_host = host.clone();
@@ -130,6 +193,11 @@ async fn handle(host: &Shared, message: async_nats::Message) {
         "scale" => json(&scale(host, &message.payload).await),
         "inv" => json(&inventory(host)),
         "hosts" => json(&ping(host)),
+        "put" => json(&put_link(host, &message.payload).await),
+        "del" => json(&delete_link(host, &message.payload).await),
+        "links" => json(&Links {
+            links: host.links.all().iter().map(|l| (**l).clone()).collect(),
+        }),
         other => json(&Ack::failed(format!("unknown control command {other:?}"))),
     };
     if let Err(error) = host.ctl.publish(reply, body.into()).await {

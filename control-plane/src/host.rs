@@ -26,6 +26,10 @@ pub struct Host {
     pub issuers: kiln_types::invocation::Issuers,
     /// Actors of this host.
     pub actors: Registry,
+    /// Link definitions of the lattice.
+    pub links: crate::links::Links,
+    /// The lattice cache, when JetStream is available.
+    pub lattice_data: Option<crate::latticedata::LatticeData>,
     /// Actor RPC subscriptions.
     pub subscriptions: Subscriptions,
     /// Friendly name, `adjective-noun-NNNN`.

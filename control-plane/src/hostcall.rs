@@ -9,6 +9,7 @@ use kiln_proto::dataplane::v1::{HostCallReply, HostCallRequest, host_call_reply}
 use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::KeyKind;
 
+use crate::actors::Entry;
 use crate::host::Shared;
 use crate::subjects;
 
@@ -30,57 +31,92 @@ pub async fn answer(host: &Shared, request: HostCallRequest) -> HostCallReply {
 /// # Errors
 /// Text for the guest's `__host_error`: what was missing, or what the target said.
 pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, String> {
-    if host.actors.get(&request.actor).is_none() {
+    let Some(caller) = host.actors.get(&request.actor) else {
         return Err(format!(
             "actor {} is not running on this host",
             request.actor
         ));
-    }
-    let target = resolve_actor(host, &request.namespace).ok_or_else(|| {
-        format!(
-            "invocation not authorized: missing link definition for {} on {}",
-            request.namespace, host.config.lattice
-        )
-    })?;
+    };
+    let (target, subject, name) = resolve(host, &caller, &request)?;
     let invocation = Invocation::new_signed(
         &host.config.cluster_key,
         Entity::actor(&request.actor),
-        Entity::actor(&target),
+        target,
         request.operation,
         request.payload,
         kiln_types::unix_now(),
     )
     .map_err(|e| format!("could not sign the invocation: {e}"))?;
-    let subject = subjects::actor_rpc(&host.config.lattice, &target);
     let message = host
         .rpc
         .request(subject, invocation.encode().into())
         .await
         .map_err(|e| match e.kind() {
             async_nats::RequestErrorKind::NoResponders => {
-                format!("actor {target} is not running on the lattice")
+                format!("{name} is not running on the lattice")
             }
-            async_nats::RequestErrorKind::TimedOut => format!("call to actor {target} timed out"),
+            async_nats::RequestErrorKind::TimedOut => format!("call to {name} timed out"),
             async_nats::RequestErrorKind::MaxPayloadExceeded => {
-                format!(
-                    "call to actor {target} failed: the payload is larger than the lattice allows"
-                )
+                format!("call to {name} failed: the payload is larger than the lattice allows")
             }
-            _ => format!("call to actor {target} failed: {e}"),
+            _ => format!("call to {name} failed: {e}"),
         })?;
     let response = InvocationResponse::decode(&message.payload)
-        .map_err(|e| format!("bad response from actor {target}: {e}"))?;
+        .map_err(|e| format!("bad response from {name}: {e}"))?;
     match response.error {
         Some(error) => Err(error),
         None => Ok(response.msg),
     }
 }
 
-/// An actor key as is, or the actor that claims `namespace` as its call alias.
-fn resolve_actor(host: &Shared, namespace: &str) -> Option<String> {
-    if KeyKind::of_public_key(namespace) == Some(KeyKind::Module) {
+/// The target entity, its subject and a name for errors. A provider target needs both a
+/// link and the contract in the caller's claims; an actor target needs neither.
+fn resolve(
+    host: &Shared,
+    caller: &Entry,
+    request: &HostCallRequest,
+) -> Result<(Entity, String, String), String> {
+    let namespace = request.namespace.as_str();
+    let link_name = if request.binding.is_empty() {
+        "default"
+    } else {
+        request.binding.as_str()
+    };
+    let lattice = &host.config.lattice;
+    let missing_claim =
+        || format!("invocation not authorized: missing capability claim for {namespace}");
+    if let Some(link) = host.links.find(&request.actor, namespace, link_name) {
+        if !caller.meta().has_cap(namespace) {
+            return Err(missing_claim());
+        }
+        let subject = subjects::provider_rpc(lattice, &link.provider_id, link_name);
+        let name = format!(
+            "provider {} ({namespace}, link {link_name})",
+            link.provider_id
+        );
+        return Ok((
+            Entity::provider(&link.provider_id, namespace, link_name),
+            subject,
+            name,
+        ));
+    }
+    let actor = if KeyKind::of_public_key(namespace) == Some(KeyKind::Module) {
         Some(namespace.to_string())
     } else {
         host.actors.resolve_alias(namespace)
+    };
+    match actor {
+        Some(key) => Ok((
+            Entity::actor(&key),
+            subjects::actor_rpc(lattice, &key),
+            format!("actor {key}"),
+        )),
+        // A contract the actor does not even claim: that is the more useful error.
+        None if namespace.contains(':') && !caller.meta().has_cap(namespace) => {
+            Err(missing_claim())
+        }
+        None => Err(format!(
+            "invocation not authorized: missing link definition for {namespace} (link {link_name}) on {lattice}"
+        )),
     }
 }

@@ -13,6 +13,8 @@ pub mod dataplane;
 pub mod host;
 pub mod hostcall;
 pub mod http;
+pub mod latticedata;
+pub mod links;
 pub mod nats;
 pub mod rpc;
 pub mod subjects;
@@ -60,6 +62,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let data_plane = dataplane::Link::new(&config.data_plane, config.invoke_path)?;
     let issuers =
         kiln_types::invocation::Issuers::new(&config.cluster_issuers).context("cluster issuers")?;
+    let lattice_data = match latticedata::LatticeData::open(
+        ctl.clone(),
+        &config.lattice,
+        config.js_domain.as_deref(),
+    )
+    .await
+    {
+        Ok(data) => Some(data),
+        Err(error) => {
+            tracing::warn!("no lattice cache, links stay local to this host: {error:#}");
+            None
+        }
+    };
     let tasks = TaskTracker::new();
     let host = Arc::new(host::Host {
         friendly_name: host::friendly_name(&host_id),
@@ -69,12 +84,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         data_plane,
         issuers,
         actors: actors::Registry::default(),
+        links: links::Links::default(),
+        lattice_data,
         subscriptions: rpc::Subscriptions::default(),
         started: Instant::now(),
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
     });
     tasks.spawn(supervisor::run(host.clone()).instrument(tracing::info_span!("data_plane")));
+    tasks.spawn(latticedata::watch(host.clone()).instrument(tracing::info_span!("lattice_cache")));
     let ctl_host = host.clone();
     tasks.spawn(
         async move {

@@ -7,6 +7,43 @@ pub fn actor_rpc(lattice: &str, actor: &str) -> String {
     format!("wasmbus.rpc.{lattice}.{actor}")
 }
 
+/// `wasmbus.rpc.{lattice}.{provider}.{link}`: a provider's invocations.
+#[must_use]
+pub fn provider_rpc(lattice: &str, provider: &str, link: &str) -> String {
+    format!("wasmbus.rpc.{lattice}.{provider}.{link}")
+}
+
+/// Where a provider learns of a new or changed link.
+#[must_use]
+pub fn provider_linkdefs_put(lattice: &str, provider: &str, link: &str) -> String {
+    format!("wasmbus.rpc.{lattice}.{provider}.{link}.linkdefs.put")
+}
+
+/// Where a provider learns of a deleted link.
+#[must_use]
+pub fn provider_linkdefs_del(lattice: &str, provider: &str, link: &str) -> String {
+    format!("wasmbus.rpc.{lattice}.{provider}.{link}.linkdefs.del")
+}
+
+/// `{ctl}.{lattice}.linkdefs.*` and `{ctl}.{lattice}.get.links`: lattice-wide commands
+/// that one host of the queue group answers.
+#[must_use]
+pub fn lattice_queue_group(ctl: &str, lattice: &str) -> String {
+    format!("{ctl}.{lattice}")
+}
+
+/// `{ctl}.{lattice}.linkdefs.*`.
+#[must_use]
+pub fn linkdefs(ctl: &str, lattice: &str) -> String {
+    format!("{ctl}.{lattice}.linkdefs.*")
+}
+
+/// `{ctl}.{lattice}.get.links`.
+#[must_use]
+pub fn get_links(ctl: &str, lattice: &str) -> String {
+    format!("{ctl}.{lattice}.get.links")
+}
+
 /// `{ctl}.{lattice}.cmd.{host}.*`: commands to one host.
 #[must_use]
 pub fn host_commands(ctl: &str, lattice: &str, host: &str) -> String {
@@ -32,6 +69,16 @@ mod tests {
     #[test]
     fn subjects_follow_the_wasmbus_protocol() {
         assert_eq!(actor_rpc("default", "MABC"), "wasmbus.rpc.default.MABC");
+        assert_eq!(
+            provider_rpc("default", "VP", "default"),
+            "wasmbus.rpc.default.VP.default"
+        );
+        assert_eq!(
+            provider_linkdefs_put("default", "VP", "default"),
+            "wasmbus.rpc.default.VP.default.linkdefs.put"
+        );
+        assert_eq!(linkdefs("wasmbus.ctl", "lat"), "wasmbus.ctl.lat.linkdefs.*");
+        assert_eq!(get_links("wasmbus.ctl", "lat"), "wasmbus.ctl.lat.get.links");
         assert_eq!(
             host_commands("wasmbus.ctl", "default", "NH"),
             "wasmbus.ctl.default.cmd.NH.*"

@@ -52,3 +52,15 @@ pub fn sign(module: &[u8], spec: &ActorSpec) -> (Vec<u8>, KeyPair) {
         claims::sign_actor(module, spec, &account, &subject, kiln_types::unix_now()).expect("sign");
     (signed, subject)
 }
+
+/// The payload of the `hostcall.wat` fixture: the host call it should make.
+#[must_use]
+pub fn host_call(binding: &str, namespace: &str, operation: &str, data: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for part in [binding, namespace, operation] {
+        payload.push(u8::try_from(part.len()).expect("fixture strings are short"));
+        payload.extend_from_slice(part.as_bytes());
+    }
+    payload.extend_from_slice(data);
+    payload
+}

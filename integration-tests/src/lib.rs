@@ -179,6 +179,31 @@ impl Harness {
         serde_json::from_slice(&reply.payload).expect("control reply is an ack")
     }
 
+    /// Sends a lattice-wide control command (`linkdefs.put`, …), answered by one host.
+    pub async fn command_lattice(&self, command: &str, body: &serde_json::Value) -> Ack {
+        let subject = format!("wasmbus.ctl.{}.{command}", self.lattice);
+        let reply = tokio::time::timeout(
+            Duration::from_secs(20),
+            self.client
+                .request(subject, serde_json::to_vec(body).expect("json").into()),
+        )
+        .await
+        .expect("control reply in time")
+        .expect("control request");
+        serde_json::from_slice(&reply.payload).expect("control reply is an ack")
+    }
+
+    /// A lattice-wide query (`get.links`, …) as JSON.
+    pub async fn query_lattice(&self, query: &str) -> serde_json::Value {
+        let subject = format!("wasmbus.ctl.{}.{query}", self.lattice);
+        let reply = self
+            .client
+            .request(subject, "".into())
+            .await
+            .expect("query");
+        serde_json::from_slice(&reply.payload).expect("query reply is JSON")
+    }
+
     /// Launches an actor from a file.
     pub async fn launch(&self, path: &Path) -> Ack {
         self.command(

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod invocation;
 pub mod jwt;
 pub mod keys;
+pub mod link;
 pub mod wasm;
 
 /// Seconds since the Unix epoch, the time unit of every JWT field.

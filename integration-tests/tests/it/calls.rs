@@ -199,12 +199,11 @@ async fn actors_call_actors_by_public_key() {
     let h = Harness::start().await;
     let echo = launch_sample(&h, "echo").await;
     let (caller, key) = fixtures::sign(
-        &fixtures::wat("caller"),
+        &fixtures::wat("hostcall"),
         &kiln_types::claims::ActorSpec::default(),
     );
     assert!(h.launch_bytes("caller.wasm", &caller).await.accepted);
-    let mut payload = echo.clone().into_bytes();
-    payload.extend(http::get("/by-key"));
+    let payload = fixtures::host_call("", &echo, "HttpServer.HandleRequest", &http::get("/by-key"));
     let response = h.invoke(&key.public_key(), "Forward", payload).await;
     assert_eq!(response.error, None, "{}", h.logs());
     let body: serde_json::Value =
@@ -212,17 +211,17 @@ async fn actors_call_actors_by_public_key() {
     assert_eq!(body["path"], "/by-key");
 
     // A key nobody serves: the callee's absence comes back as the caller's error.
-    let mut payload = kiln_types::keys::KeyKind::Module
-        .generate()
-        .public_key()
-        .into_bytes();
-    payload.extend(http::get("/"));
+    let nobody = kiln_types::keys::KeyKind::Module.generate().public_key();
+    let payload = fixtures::host_call("", &nobody, "HttpServer.HandleRequest", &http::get("/"));
     let error = h
         .invoke(&key.public_key(), "Forward", payload)
         .await
         .error
         .unwrap();
-    assert!(error.ends_with("is not running on the lattice"), "{error}");
+    assert_eq!(
+        error,
+        format!("actor {nobody} is not running on the lattice")
+    );
 }
 
 #[tokio::test]

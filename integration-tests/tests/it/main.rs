@@ -8,5 +8,6 @@ mod calls;
 mod cli;
 mod hostile;
 mod interop;
+mod links;
 mod refusals;
 mod restart;

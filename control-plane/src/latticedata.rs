@@ -1,0 +1,165 @@
+//! The lattice cache in JetStream KV (`LATTICEDATA_{prefix}`), shared with every other
+//! wasmbus host of the lattice: keys and JSON values as the wasmbus host writes them.
+//!
+//! So far it carries link definitions (`LINKDEF_{id}`); a watcher replays the bucket at
+//! start and applies every later change, so links put through any host reach this one.
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, kv, stream};
+use futures::StreamExt as _;
+use kiln_types::link::LinkDefinition;
+
+use crate::host::Shared;
+use crate::subjects;
+
+const LINK_PREFIX: &str = "LINKDEF_";
+const OPEN_ATTEMPTS: u32 = 25;
+const OPEN_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A handle on the bucket.
+pub struct LatticeData {
+    store: kv::Store,
+}
+
+impl LatticeData {
+    /// Creates the bucket with the wasmbus host's settings, or opens it when another
+    /// host made it first (possibly with slightly different settings).
+    ///
+    /// # Errors
+    /// When JetStream is not available.
+    pub async fn open(
+        client: async_nats::Client,
+        lattice: &str,
+        domain: Option<&str>,
+    ) -> anyhow::Result<LatticeData> {
+        let context = match domain {
+            Some(domain) => jetstream::with_domain(client, domain),
+            None => jetstream::new(client),
+        };
+        let bucket = format!("LATTICEDATA_{lattice}");
+        // Made as a plain stream with the wasmbus host's settings, as that host does:
+        // any host of the lattice may create it first, and async-nats' own bucket
+        // creation asks for account details that nats-server 2.9 does not send.
+        let config = stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            retention: stream::RetentionPolicy::Limits,
+            max_messages_per_subject: 1,
+            storage: stream::StorageType::File,
+            num_replicas: 1,
+            discard: stream::DiscardPolicy::New,
+            allow_direct: true,
+            allow_rollup: true,
+            deny_delete: true,
+            deny_purge: false,
+            duplicate_window: std::time::Duration::from_secs(120),
+            ..stream::Config::default()
+        };
+        // A server that has just started may not answer JetStream requests yet.
+        let mut attempt = 0;
+        loop {
+            // "Already exists with another configuration" is fine: the bucket is there.
+            let created = context.create_stream(config.clone()).await;
+            match context.get_key_value(&bucket).await {
+                Ok(store) => return Ok(LatticeData { store }),
+                Err(error) if attempt >= OPEN_ATTEMPTS => {
+                    let created = created
+                        .err()
+                        .map(|e| format!(" (create: {e})"))
+                        .unwrap_or_default();
+                    anyhow::bail!("opening the lattice cache {bucket}: {error}{created}");
+                }
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(OPEN_RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Writes a link.
+    ///
+    /// # Errors
+    /// When JetStream refuses the write.
+    pub async fn put_link(&self, link: &LinkDefinition) -> anyhow::Result<()> {
+        let json = serde_json::to_vec(link).context("encoding the link")?;
+        self.store
+            .put(link.cache_key(), json.into())
+            .await
+            .context("writing the link to the lattice cache")?;
+        Ok(())
+    }
+
+    /// Removes a link (a purge, as the wasmbus host does).
+    ///
+    /// # Errors
+    /// When JetStream refuses the purge.
+    pub async fn delete_link(&self, link: &LinkDefinition) -> anyhow::Result<()> {
+        self.store
+            .purge(link.cache_key())
+            .await
+            .context("purging the link from the lattice cache")?;
+        Ok(())
+    }
+}
+
+/// Applies every change of the bucket to this host, the existing entries first.
+pub async fn watch(host: Shared) {
+    let Some(data) = host.lattice_data.as_ref() else {
+        return;
+    };
+    let mut entries = match data.store.watch_with_history(">").await {
+        Ok(entries) => entries,
+        Err(error) => {
+            tracing::error!(%error, "could not watch the lattice cache; links from other hosts will not be seen");
+            return;
+        }
+    };
+    loop {
+        let entry = tokio::select! {
+            () = host.shutdown.cancelled() => return,
+            entry = entries.next() => entry,
+        };
+        match entry {
+            Some(Ok(entry)) => apply(&host, &entry).await,
+            Some(Err(error)) => tracing::warn!(%error, "lattice cache watch error"),
+            None => return,
+        }
+    }
+}
+
+async fn apply(host: &Shared, entry: &kv::Entry) {
+    let Some(id) = entry.key.strip_prefix(LINK_PREFIX) else {
+        return;
+    };
+    match entry.operation {
+        kv::Operation::Put => match serde_json::from_slice::<LinkDefinition>(&entry.value) {
+            Ok(link) => {
+                let link = link.with_id();
+                if host.links.put(link.clone()) {
+                    notify_provider(host, &link, true).await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(key = %entry.key, %error, "ignoring a malformed link in the lattice cache")
+            }
+        },
+        kv::Operation::Delete | kv::Operation::Purge => {
+            if let Some(link) = host.links.remove(id) {
+                notify_provider(host, &link, false).await;
+            }
+        }
+    }
+}
+
+/// Tells the provider a link was put or deleted (msgpack, no reply expected).
+pub async fn notify_provider(host: &Shared, link: &LinkDefinition, put: bool) {
+    let subject = if put {
+        subjects::provider_linkdefs_put(&host.config.lattice, &link.provider_id, &link.link_name)
+    } else {
+        subjects::provider_linkdefs_del(&host.config.lattice, &link.provider_id, &link.link_name)
+    };
+    if let Err(error) = host.rpc.publish(subject, link.to_msgpack().into()).await {
+        tracing::warn!(link = %link.id, %error, "could not notify the provider of a link change");
+    }
+}
