@@ -13,6 +13,7 @@ pub mod invocation;
 pub mod jwt;
 pub mod keys;
 pub mod link;
+pub mod par;
 pub mod wasm;
 
 /// Seconds since the Unix epoch, the time unit of every JWT field.

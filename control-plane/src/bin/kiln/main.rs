@@ -5,6 +5,7 @@ mod call;
 mod claims;
 mod keys;
 mod output;
+mod par;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Sign and inspect actor claims.
     #[command(subcommand)]
     Claims(claims::Command),
+    /// Build and inspect provider archives.
+    #[command(subcommand)]
+    Par(par::Command),
     /// Call an actor on the lattice with a signed invocation.
     Call(call::Args),
 }
@@ -41,6 +45,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keys(command) => keys::run(command, cli.output),
         Command::Claims(command) => claims::run(command, cli.output),
+        Command::Par(command) => par::run(command, cli.output),
         Command::Call(args) => call::run(args, cli.output).await,
     };
     match result {
