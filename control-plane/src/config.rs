@@ -17,6 +17,7 @@ const DEFAULT_RPC_TIMEOUT_MS: u64 = 2_000;
 const DEFAULT_CTL_PREFIX: &str = "wasmbus.ctl";
 const DEFAULT_DATA_PLANE: &str = "unix:/tmp/kiln/data-plane.sock";
 const DEFAULT_GRACE_MS: u64 = 5_000;
+const DEFAULT_HEALTH_INTERVAL_MS: u64 = 30_000;
 const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
 
 /// How invocations travel to the data plane.
@@ -100,6 +101,18 @@ pub struct Args {
     /// NATS port handed to capability providers.
     #[arg(long, env = "WASMCLOUD_PROV_RPC_PORT", default_value_t = DEFAULT_NATS_PORT)]
     pub prov_rpc_port: u16,
+    /// NATS seed handed to capability providers.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_SEED", hide_env_values = true)]
+    pub prov_rpc_seed: Option<String>,
+    /// NATS user JWT handed to capability providers.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_JWT", hide_env_values = true)]
+    pub prov_rpc_jwt: Option<String>,
+    /// Whether providers must use TLS to NATS.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_TLS", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub prov_rpc_tls: bool,
+    /// Interval of provider health checks, in milliseconds.
+    #[arg(long, env = "KILN_CP_HEALTH_INTERVAL_MS", default_value_t = DEFAULT_HEALTH_INTERVAL_MS)]
+    pub health_interval_ms: u64,
     /// JetStream domain.
     #[arg(long, env = "WASMCLOUD_JS_DOMAIN")]
     pub js_domain: Option<String>,
@@ -205,6 +218,8 @@ pub struct Config {
     pub prov_rpc: Nats,
     /// Timeout of RPC requests.
     pub rpc_timeout: Duration,
+    /// Interval of provider health checks.
+    pub health_interval: Duration,
     /// Control subject prefix.
     pub ctl_prefix: String,
     /// JetStream domain.
@@ -362,10 +377,11 @@ impl Config {
             prov_rpc: Nats {
                 host: args.prov_rpc_host,
                 port: args.prov_rpc_port,
-                seed: None,
-                jwt: None,
-                tls: false,
+                seed: secret(args.prov_rpc_seed),
+                jwt: secret(args.prov_rpc_jwt),
+                tls: args.prov_rpc_tls,
             },
+            health_interval: Duration::from_millis(args.health_interval_ms.max(100)),
             rpc_timeout: Duration::from_millis(args.rpc_timeout_ms),
             ctl_prefix: args.ctl_topic_prefix,
             js_domain: args.js_domain.filter(|d| !d.is_empty()),

@@ -112,6 +112,78 @@ async fn delete_link(host: &Shared, payload: &[u8]) -> Ack {
     }
 }
 
+/// `cmd.{host}.lp`.
+#[derive(Debug, Deserialize)]
+struct LaunchProvider {
+    provider_ref: String,
+    #[serde(default)]
+    link_name: String,
+    #[serde(default)]
+    configuration: Option<String>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// `cmd.{host}.sp`.
+#[derive(Debug, Deserialize)]
+struct StopProvider {
+    provider_ref: String,
+    #[serde(default)]
+    link_name: String,
+}
+
+#[derive(Serialize)]
+struct ProviderView {
+    id: String,
+    image_ref: String,
+    contract_id: String,
+    link_name: String,
+    name: Option<String>,
+    instance_id: String,
+    annotations: BTreeMap<String, String>,
+    revision: i64,
+}
+
+async fn launch_provider(host: &Shared, payload: &[u8]) -> Ack {
+    let request: LaunchProvider = match parse(payload) {
+        Ok(r) => r,
+        Err(ack) => return ack,
+    };
+    let configuration = request.configuration.filter(|c| !c.is_empty());
+    match crate::providers::start(
+        host,
+        &request.provider_ref,
+        &request.link_name,
+        configuration,
+        request.annotations.unwrap_or_default(),
+    )
+    .await
+    {
+        Ok(_) => Ack::ok(),
+        Err(error) => {
+            tracing::warn!(reference = %request.provider_ref, "provider start failed: {error}");
+            Ack::failed(error)
+        }
+    }
+}
+
+async fn stop_provider(host: &Shared, payload: &[u8]) -> Ack {
+    let request: StopProvider = match parse(payload) {
+        Ok(r) => r,
+        Err(ack) => return ack,
+    };
+    if request.provider_ref.len() != kiln_types::keys::PUBLIC_KEY_LEN {
+        return Ack::failed(format!(
+            "provider_ref {:?} must be the provider's 56-character public key",
+            request.provider_ref
+        ));
+    }
+    match crate::providers::stop(host, &request.provider_ref, &request.link_name).await {
+        Ok(()) => Ack::ok(),
+        Err(error) => Ack::failed(error),
+    }
+}
+
 fn one() -> u16 {
     1
 }
@@ -191,6 +263,8 @@ async fn handle(host: &Shared, message: async_nats::Message) {
         "la" => json(&launch(host, &message.payload).await),
         "sa" => json(&stop(host, &message.payload).await),
         "scale" => json(&scale(host, &message.payload).await),
+        "lp" => json(&launch_provider(host, &message.payload).await),
+        "sp" => json(&stop_provider(host, &message.payload).await),
         "inv" => json(&inventory(host)),
         "hosts" => json(&ping(host)),
         "put" => json(&put_link(host, &message.payload).await),
@@ -288,7 +362,7 @@ struct Inventory {
     labels: BTreeMap<String, String>,
     friendly_name: String,
     actors: Vec<ActorView>,
-    providers: Vec<serde_json::Value>,
+    providers: Vec<ProviderView>,
 }
 
 fn inventory(host: &Shared) -> Inventory {
@@ -320,7 +394,27 @@ fn inventory(host: &Shared) -> Inventory {
         labels: host.config.labels.clone(),
         friendly_name: host.friendly_name.clone(),
         actors,
-        providers: Vec::new(),
+        providers: host
+            .providers
+            .all()
+            .iter()
+            .map(|p| ProviderView {
+                id: p.key.clone(),
+                image_ref: p.image_ref.clone(),
+                contract_id: p.contract_id().to_string(),
+                link_name: p.link_name.clone(),
+                name: p.claims.metadata.as_ref().and_then(|m| m.name.clone()),
+                instance_id: p.instance_id.clone(),
+                annotations: p.annotations.clone(),
+                revision: i64::from(
+                    p.claims
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.rev)
+                        .unwrap_or_default(),
+                ),
+            })
+            .collect(),
     }
 }
 

@@ -268,7 +268,8 @@ impl Link {
         };
         match self.client.clone().start_actor(start.clone()).await {
             Err(status) if status.code() == tonic::Code::NotFound => {
-                self.push(digest, module).await?;
+                self.push(digest, module, pb::ArtifactKind::WasmModule)
+                    .await?;
                 self.client.clone().start_actor(start).await?;
             }
             other => {
@@ -282,12 +283,18 @@ impl Link {
     ///
     /// # Errors
     /// The data plane's refusal (a digest mismatch, a module that does not compile).
-    pub async fn push(&self, digest: &str, bytes: &[u8]) -> Result<(), tonic::Status> {
+    pub async fn push(
+        &self,
+        digest: &str,
+        bytes: &[u8],
+        kind: pb::ArtifactKind,
+    ) -> Result<(), tonic::Status> {
         let header = pb::PushArtifactRequest {
             part: Some(pb::push_artifact_request::Part::Header(
                 pb::ArtifactHeader {
                     digest: digest.to_string(),
                     size: bytes.len() as u64,
+                    kind: kind as i32,
                 },
             )),
         };
@@ -307,6 +314,57 @@ impl Link {
             "artifact pushed to the data plane"
         );
         Ok(())
+    }
+
+    /// Starts (or updates the host data of) a provider, pushing its executable first if
+    /// the data plane lacks it. Returns the process id.
+    ///
+    /// # Errors
+    /// The data plane's refusal.
+    pub async fn ensure_provider(
+        &self,
+        provider: &str,
+        link_name: &str,
+        digest: &str,
+        executable: &[u8],
+        host_data: Vec<u8>,
+    ) -> Result<u32, tonic::Status> {
+        let start = pb::StartProviderRequest {
+            provider: provider.to_string(),
+            link_name: link_name.to_string(),
+            digest: digest.to_string(),
+            host_data,
+        };
+        let response = match self.client.clone().start_provider(start.clone()).await {
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                self.push(digest, executable, pb::ArtifactKind::Executable)
+                    .await?;
+                self.client.clone().start_provider(start).await?
+            }
+            other => other?,
+        };
+        Ok(response.into_inner().pid)
+    }
+
+    /// Stops a provider process (after the caller asked it to shut down over NATS).
+    ///
+    /// # Errors
+    /// When the data plane cannot be reached.
+    pub async fn stop_provider(
+        &self,
+        provider: &str,
+        link_name: &str,
+    ) -> Result<bool, tonic::Status> {
+        let response = self
+            .client
+            .clone()
+            .stop_provider(pb::StopProviderRequest {
+                provider: provider.to_string(),
+                link_name: link_name.to_string(),
+                grace_ms: 0,
+            })
+            .await?;
+        Ok(response.into_inner().was_running)
     }
 
     /// Changes the instance count of a running actor.

@@ -26,6 +26,8 @@ pub struct Host {
     pub issuers: kiln_types::invocation::Issuers,
     /// Actors of this host.
     pub actors: Registry,
+    /// Providers of this host.
+    pub providers: crate::providers::Registry,
     /// Link definitions of the lattice.
     pub links: crate::links::Links,
     /// The lattice cache, when JetStream is available.

@@ -162,4 +162,6 @@ pub async fn notify_provider(host: &Shared, link: &LinkDefinition, put: bool) {
     if let Err(error) = host.rpc.publish(subject, link.to_msgpack().into()).await {
         tracing::warn!(link = %link.id, %error, "could not notify the provider of a link change");
     }
+    // A provider of this host restarted later must get the change in its host data.
+    crate::providers::refresh(host, &link.provider_id, &link.link_name).await;
 }

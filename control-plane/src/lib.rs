@@ -16,6 +16,7 @@ pub mod http;
 pub mod latticedata;
 pub mod links;
 pub mod nats;
+pub mod providers;
 pub mod rpc;
 pub mod subjects;
 pub mod supervisor;
@@ -85,6 +86,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         issuers,
         actors: actors::Registry::default(),
         links: links::Links::default(),
+        providers: providers::Registry::default(),
         lattice_data,
         subscriptions: rpc::Subscriptions::default(),
         started: Instant::now(),
@@ -128,6 +130,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     shutdown.cancelled().await;
     tracing::info!("draining");
+    for provider in host.providers.all() {
+        if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await {
+            tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
+        }
+    }
     tasks.close();
     if tokio::time::timeout(host.config.grace, tasks.wait())
         .await

@@ -25,6 +25,18 @@ pub fn provider_linkdefs_del(lattice: &str, provider: &str, link: &str) -> Strin
     format!("wasmbus.rpc.{lattice}.{provider}.{link}.linkdefs.del")
 }
 
+/// Where a provider answers health checks.
+#[must_use]
+pub fn provider_health(lattice: &str, provider: &str, link: &str) -> String {
+    format!("wasmbus.rpc.{lattice}.{provider}.{link}.health")
+}
+
+/// Where a provider is asked to shut down.
+#[must_use]
+pub fn provider_shutdown(lattice: &str, provider: &str, link: &str) -> String {
+    format!("wasmbus.rpc.{lattice}.{provider}.{link}.shutdown")
+}
+
 /// `{ctl}.{lattice}.linkdefs.*` and `{ctl}.{lattice}.get.links`: lattice-wide commands
 /// that one host of the queue group answers.
 #[must_use]

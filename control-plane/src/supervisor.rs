@@ -101,6 +101,31 @@ async fn sync(host: &Shared, inventory: &kiln_proto::dataplane::v1::InventoryRes
             }
         }
     }
+    for entry in host.providers.all() {
+        let running = inventory.providers.iter().any(|p| {
+            p.provider == entry.key
+                && p.link_name == entry.link_name
+                && p.digest == entry.digest.as_str()
+        });
+        // Refreshing also gives a running provider the current links.
+        if let Err(status) = crate::providers::deploy(host, &entry).await {
+            tracing::error!(provider = %entry.key, error = %status.message(), "could not restore provider on the data plane");
+        } else if !running {
+            tracing::info!(provider = %entry.key, link = %entry.link_name, "provider restored on the data plane");
+        }
+    }
+    for running in &inventory.providers {
+        if host
+            .providers
+            .get(&running.provider, &running.link_name)
+            .is_none()
+        {
+            let _ = host
+                .data_plane
+                .stop_provider(&running.provider, &running.link_name)
+                .await;
+        }
+    }
     for running in &inventory.actors {
         if host.actors.get(&running.actor).is_none() {
             let _ = host.data_plane.stop(&running.actor).await;

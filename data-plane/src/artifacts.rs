@@ -108,6 +108,53 @@ impl Store {
         digests
     }
 
+    /// Where the executable `digest` lives, if this data plane has it.
+    #[must_use]
+    pub fn executable(&self, digest: &str) -> Option<PathBuf> {
+        let path = self.executable_path(digest);
+        (check_digest(digest).is_ok() && path.is_file()).then_some(path)
+    }
+
+    /// Checks and keeps an executable (a provider binary) under `digest`, mode 0755.
+    ///
+    /// # Errors
+    /// A digest mismatch or a failing disk.
+    pub async fn put_executable(
+        &self,
+        digest: &str,
+        bytes: Vec<u8>,
+    ) -> Result<PathBuf, ArtifactError> {
+        use std::os::unix::fs::PermissionsExt as _;
+        check_digest(digest)?;
+        let actual = data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes));
+        if actual != digest {
+            return Err(ArtifactError::Mismatch {
+                announced: digest.to_string(),
+                actual,
+            });
+        }
+        let io = |source| ArtifactError::Io {
+            digest: digest.to_string(),
+            source,
+        };
+        let path = self.executable_path(digest);
+        let dir = path
+            .parent()
+            .expect("invariant: executables live in a directory");
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        let partial = dir.join(format!("{digest}.partial"));
+        tokio::fs::write(&partial, &bytes).await.map_err(io)?;
+        tokio::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
+            .await
+            .map_err(io)?;
+        tokio::fs::rename(&partial, &path).await.map_err(io)?;
+        Ok(path)
+    }
+
+    fn executable_path(&self, digest: &str) -> PathBuf {
+        self.dir.join("bin").join(digest)
+    }
+
     /// Checks, compiles and keeps `bytes` under `digest`.
     ///
     /// # Errors

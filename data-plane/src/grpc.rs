@@ -4,6 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use kiln_proto::dataplane::v1 as pb;
@@ -19,6 +20,8 @@ use crate::workload::CallError;
 
 /// Largest artifact accepted (a wasm module or provider binary).
 const MAX_ARTIFACT_BYTES: u64 = 512 << 20;
+/// Time between SIGTERM and SIGKILL when a stop request gives none.
+const DEFAULT_PROVIDER_GRACE: Duration = Duration::from_secs(2);
 /// Responses queued per invoke stream before the sender waits.
 const STREAM_QUEUE: usize = 1024;
 
@@ -39,9 +42,12 @@ impl Service {
 
 fn status(error: CommandError) -> Status {
     match &error {
-        CommandError::MissingArtifact(_) | CommandError::NotRunning(_) => {
+        CommandError::MissingArtifact(_)
+        | CommandError::NotRunning(_)
+        | CommandError::Provider(crate::providers::ProviderError::MissingExecutable(_)) => {
             Status::not_found(error.to_string())
         }
+        CommandError::Provider(_) => Status::failed_precondition(error.to_string()),
         CommandError::Limit { .. } => Status::invalid_argument(error.to_string()),
         CommandError::Artifact(_) | CommandError::Start(_) => {
             Status::failed_precondition(format!("{error:#}"))
@@ -89,7 +95,13 @@ impl DataPlane for Service {
                 header.size
             )));
         }
-        if self.host.artifacts().contains(&header.digest) {
+        let executable = header.kind == pb::ArtifactKind::Executable as i32;
+        let present = if executable {
+            self.host.artifacts().executable(&header.digest).is_some()
+        } else {
+            self.host.artifacts().contains(&header.digest)
+        };
+        if present {
             return Ok(Response::new(pb::PushArtifactResponse {
                 digest: header.digest,
                 already_present: true,
@@ -120,11 +132,19 @@ impl DataPlane for Service {
                 header.size
             )));
         }
-        self.host
-            .artifacts()
-            .put(&header.digest, bytes)
-            .await
-            .map_err(|e| status(e.into()))?;
+        if executable {
+            self.host
+                .artifacts()
+                .put_executable(&header.digest, bytes)
+                .await
+                .map_err(|e| status(e.into()))?;
+        } else {
+            self.host
+                .artifacts()
+                .put(&header.digest, bytes)
+                .await
+                .map_err(|e| status(e.into()))?;
+        }
         tracing::info!(digest = %header.digest, size = header.size, "artifact received");
         Ok(Response::new(pb::PushArtifactResponse {
             digest: header.digest,
@@ -199,6 +219,39 @@ impl DataPlane for Service {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn start_provider(
+        &self,
+        request: Request<pb::StartProviderRequest>,
+    ) -> Result<Response<pb::StartProviderResponse>, Status> {
+        let r = request.into_inner();
+        let (pid, already_running) = self
+            .host
+            .start_provider(&r.provider, &r.link_name, &r.digest, r.host_data)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::StartProviderResponse {
+            pid,
+            already_running,
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        request: Request<pb::StopProviderRequest>,
+    ) -> Result<Response<pb::StopProviderResponse>, Status> {
+        let r = request.into_inner();
+        let grace = match r.grace_ms {
+            0 => DEFAULT_PROVIDER_GRACE,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
+        let was_running = self
+            .host
+            .providers()
+            .stop(&r.provider, &r.link_name, grace)
+            .await;
+        Ok(Response::new(pb::StopProviderResponse { was_running }))
     }
 
     async fn inventory(

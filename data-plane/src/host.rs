@@ -9,7 +9,9 @@ use kiln_proto::dataplane::v1 as pb;
 
 use crate::artifacts::{self, ArtifactError};
 use crate::config::Config;
+use crate::providers::{ProviderError, Providers};
 use crate::workload::{Actor, CallError, Limits, Runtime, StartError};
+use tokio_util::task::TaskTracker;
 
 /// A command that could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,9 @@ pub enum CommandError {
     /// No such actor.
     #[error("actor {0} is not running on this data plane")]
     NotRunning(String),
+    /// A provider failed to start.
+    #[error(transparent)]
+    Provider(#[from] crate::providers::ProviderError),
     /// A limit above what this data plane was sized for.
     #[error("memory limit of {asked} bytes is above this data plane's maximum of {max} bytes")]
     Limit {
@@ -42,6 +47,7 @@ pub struct Host {
     artifacts: artifacts::Store,
     actors: RwLock<HashMap<String, Arc<Actor>>>,
     defaults: Limits,
+    providers: Providers,
     boot_id: String,
     started: Instant,
 }
@@ -49,7 +55,12 @@ pub struct Host {
 impl Host {
     /// A host with nothing running.
     #[must_use]
-    pub fn new(runtime: Runtime, artifacts: artifacts::Store, config: &Config) -> Host {
+    pub fn new(
+        runtime: Runtime,
+        artifacts: artifacts::Store,
+        config: &Config,
+        tasks: TaskTracker,
+    ) -> Host {
         Host {
             runtime,
             artifacts,
@@ -58,6 +69,7 @@ impl Host {
                 deadline: config.deadline,
                 memory: usize::try_from(config.memory_limit).unwrap_or(usize::MAX),
             },
+            providers: Providers::new(tasks),
             boot_id: uuid::Uuid::new_v4().to_string(),
             started: Instant::now(),
         }
@@ -152,6 +164,33 @@ impl Host {
         running.invoke(operation, payload, invocation_id).await
     }
 
+    /// Starts a provider from a pushed executable; see [`Providers::start`].
+    ///
+    /// # Errors
+    /// A missing executable or a process that cannot start.
+    pub async fn start_provider(
+        &self,
+        provider: &str,
+        link: &str,
+        digest: &str,
+        host_data: Vec<u8>,
+    ) -> Result<(u32, bool), CommandError> {
+        let executable = self
+            .artifacts
+            .executable(digest)
+            .ok_or_else(|| ProviderError::MissingExecutable(digest.to_string()))?;
+        Ok(self
+            .providers
+            .start(provider, link, digest, &executable, host_data)
+            .await?)
+    }
+
+    /// The providers.
+    #[must_use]
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
     /// Calls running now over all actors.
     #[must_use]
     pub fn busy(&self) -> u32 {
@@ -183,6 +222,7 @@ impl Host {
             actors,
             artifacts: self.artifacts.digests(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            providers: self.providers.inventory(),
         }
     }
 

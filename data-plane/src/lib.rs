@@ -13,6 +13,7 @@ pub mod engine;
 pub mod grpc;
 pub mod host;
 pub mod hostcalls;
+pub mod providers;
 pub mod workload;
 
 use std::sync::Arc;
@@ -27,6 +28,9 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 pub use config::Config;
+
+/// Time a provider gets between SIGTERM and SIGKILL when the data plane stops.
+const PROVIDER_GRACE: Duration = Duration::from_secs(2);
 
 /// Messages on the gRPC channel may carry payloads this large.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -51,9 +55,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         mode: config.instance_mode,
     };
     let artifacts = artifacts::Store::new(engine.clone(), config.cache_dir.join("artifacts"));
-    let host = Arc::new(host::Host::new(runtime, artifacts, &config));
-
     let tasks = TaskTracker::new();
+    let host = Arc::new(host::Host::new(runtime, artifacts, &config, tasks.clone()));
+
     let _ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)
         .context("starting the epoch ticker")?;
     let service = grpc::Service::new(host.clone(), tasks.clone());
@@ -95,6 +99,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     }
     drain(&host, config.grace).await;
+    host.providers().stop_all(PROVIDER_GRACE).await;
     stop_accepting.cancel();
     tasks.close();
     if let Endpoint::Unix(path) = &config.listen {

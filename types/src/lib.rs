@@ -8,6 +8,7 @@
 
 pub mod claims;
 pub mod endpoint;
+pub mod hostdata;
 pub mod ids;
 pub mod invocation;
 pub mod jwt;

@@ -153,13 +153,22 @@ fn hash(bytes: &[u8]) -> String {
 ///
 /// # Errors
 /// See [`ParError`].
-pub fn read_par(archive: &[u8], target: &str, policy: &Policy, now: u64) -> Result<VerifiedProvider, ParError> {
+pub fn read_par(
+    archive: &[u8],
+    target: &str,
+    policy: &Policy,
+    now: u64,
+) -> Result<VerifiedProvider, ParError> {
     let entries = entries(archive)?;
     let token = entries.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
-    let token = std::str::from_utf8(token).map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
+    let token = std::str::from_utf8(token)
+        .map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
     let claims: ProviderClaims = jwt::decode_verified(token)?;
     claims.check_times(now)?;
-    for (field, key, expected) in [("iss", &claims.issuer, KeyKind::Account), ("sub", &claims.subject, KeyKind::Service)] {
+    for (field, key, expected) in [
+        ("iss", &claims.issuer, KeyKind::Account),
+        ("sub", &claims.subject, KeyKind::Service),
+    ] {
         if KeyKind::of_public_key(key) != Some(expected) {
             return Err(ParError::KeyKind {
                 field,
@@ -173,11 +182,18 @@ pub fn read_par(archive: &[u8], target: &str, policy: &Policy, now: u64) -> Resu
     }
     let meta = claims.metadata.as_ref().ok_or(ParError::NoMetadata)?;
     let Some(binary) = entries.get(&format!("{target}.bin")) else {
-        let mut available: Vec<&str> = entries.keys().filter_map(|k| k.strip_suffix(".bin")).collect();
+        let mut available: Vec<&str> = entries
+            .keys()
+            .filter_map(|k| k.strip_suffix(".bin"))
+            .collect();
         available.sort_unstable();
         return Err(ParError::NoTarget {
             target: target.to_string(),
-            available: if available.is_empty() { "none".into() } else { available.join(", ") },
+            available: if available.is_empty() {
+                "none".into()
+            } else {
+                available.join(", ")
+            },
         });
     };
     let actual = hash(binary);
@@ -200,8 +216,13 @@ pub fn read_par(archive: &[u8], target: &str, policy: &Policy, now: u64) -> Resu
 pub fn inspect_par(archive: &[u8]) -> Result<(ProviderClaims, Vec<String>), ParError> {
     let entries = entries(archive)?;
     let token = entries.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
-    let token = std::str::from_utf8(token).map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
-    let mut targets: Vec<String> = entries.keys().filter_map(|k| k.strip_suffix(".bin")).map(String::from).collect();
+    let token = std::str::from_utf8(token)
+        .map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
+    let mut targets: Vec<String> = entries
+        .keys()
+        .filter_map(|k| k.strip_suffix(".bin"))
+        .map(String::from)
+        .collect();
     targets.sort();
     Ok((jwt::decode_unverified(token)?, targets))
 }
@@ -279,7 +300,9 @@ fn entries(archive: &[u8]) -> Result<HashMap<String, Vec<u8>>, ParError> {
         let mut entry = entry.map_err(format)?;
         let name = entry.path().map_err(format)?.to_string_lossy().into_owned();
         if entry.size() > MAX_ENTRY_BYTES {
-            return Err(ParError::Format(format!("{name} is larger than {MAX_ENTRY_BYTES} bytes")));
+            return Err(ParError::Format(format!(
+                "{name} is larger than {MAX_ENTRY_BYTES} bytes"
+            )));
         }
         let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
         entry.read_to_end(&mut bytes).map_err(format)?;
@@ -308,7 +331,10 @@ mod tests {
             ver: Some("0.1.0".into()),
         };
         let bytes = write_par(
-            &[("x86_64-linux".into(), b"\x7fELF binary".to_vec()), ("aarch64-linux".into(), b"other".to_vec())],
+            &[
+                ("x86_64-linux".into(), b"\x7fELF binary".to_vec()),
+                ("aarch64-linux".into(), b"other".to_vec()),
+            ],
             &spec,
             &account,
             &service,
@@ -339,11 +365,17 @@ mod tests {
             err.to_string(),
             "provider archive has no binary for riscv64-linux (it has: aarch64-linux, x86_64-linux)"
         );
-        assert!(matches!(read_par(b"not a tar", "x86_64-linux", &Policy::default(), NOW), Err(ParError::Format(_))));
+        assert!(matches!(
+            read_par(b"not a tar", "x86_64-linux", &Policy::default(), NOW),
+            Err(ParError::Format(_))
+        ));
         let policy = Policy {
             allowed_issuers: vec![KeyKind::Account.generate().public_key()],
         };
-        assert!(matches!(read_par(&bytes, "x86_64-linux", &policy, NOW), Err(ParError::UntrustedIssuer(_))));
+        assert!(matches!(
+            read_par(&bytes, "x86_64-linux", &policy, NOW),
+            Err(ParError::UntrustedIssuer(_))
+        ));
     }
 
     #[test]
@@ -354,17 +386,36 @@ mod tests {
             capid: "wasmcloud:keyvalue".into(),
             ..ProviderSpec::default()
         };
-        let good = write_par(&[("x86_64-linux".into(), b"good".to_vec())], &spec, &account, &service, NOW).unwrap();
-        let evil = write_par(&[("x86_64-linux".into(), b"evil".to_vec())], &spec, &account, &service, NOW).unwrap();
+        let good = write_par(
+            &[("x86_64-linux".into(), b"good".to_vec())],
+            &spec,
+            &account,
+            &service,
+            NOW,
+        )
+        .unwrap();
+        let evil = write_par(
+            &[("x86_64-linux".into(), b"evil".to_vec())],
+            &spec,
+            &account,
+            &service,
+            NOW,
+        )
+        .unwrap();
         // The good token with the evil binary.
         let mut mixed = entries(&good).unwrap();
-        mixed.insert("x86_64-linux.bin".into(), entries(&evil).unwrap()["x86_64-linux.bin"].clone());
+        mixed.insert(
+            "x86_64-linux.bin".into(),
+            entries(&evil).unwrap()["x86_64-linux.bin"].clone(),
+        );
         let mut builder = tar::Builder::new(Vec::new());
         for (name, bytes) in &mixed {
             let mut header = tar::Header::new_gnu();
             header.set_size(bytes.len() as u64);
             header.set_cksum();
-            builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
+            builder
+                .append_data(&mut header, name, bytes.as_slice())
+                .unwrap();
         }
         let mixed = builder.into_inner().unwrap();
         let err = read_par(&mixed, "x86_64-linux", &Policy::default(), NOW).unwrap_err();
@@ -372,16 +423,31 @@ mod tests {
 
         // A token signed by another account than it names.
         let other = KeyKind::Account.generate();
-        let claims: ProviderClaims = jwt::decode_verified(std::str::from_utf8(&entries(&good).unwrap()["claims.jwt"]).unwrap()).unwrap();
+        let claims: ProviderClaims = jwt::decode_verified(
+            std::str::from_utf8(&entries(&good).unwrap()["claims.jwt"]).unwrap(),
+        )
+        .unwrap();
         let forged = jwt::encode(&claims, &other).unwrap();
         let mut builder = tar::Builder::new(Vec::new());
-        for (name, bytes) in [("claims.jwt", forged.as_bytes()), ("x86_64-linux.bin", b"good".as_slice())] {
+        for (name, bytes) in [
+            ("claims.jwt", forged.as_bytes()),
+            ("x86_64-linux.bin", b"good".as_slice()),
+        ] {
             let mut header = tar::Header::new_gnu();
             header.set_size(bytes.len() as u64);
             header.set_cksum();
             builder.append_data(&mut header, name, bytes).unwrap();
         }
-        let err = read_par(&builder.into_inner().unwrap(), "x86_64-linux", &Policy::default(), NOW).unwrap_err();
-        assert!(matches!(err, ParError::Token(JwtError::Signature(_))), "{err}");
+        let err = read_par(
+            &builder.into_inner().unwrap(),
+            "x86_64-linux",
+            &Policy::default(),
+            NOW,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ParError::Token(JwtError::Signature(_))),
+            "{err}"
+        );
     }
 }

@@ -47,7 +47,12 @@ async fn host(mode: InstanceMode) -> Fixture {
     let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick).unwrap();
     let artifacts = artifacts::Store::new(engine, config.cache_dir.join("artifacts"));
     Fixture {
-        host: Host::new(runtime, artifacts, &config),
+        host: Host::new(
+            runtime,
+            artifacts,
+            &config,
+            tokio_util::task::TaskTracker::new(),
+        ),
         _dir: dir,
         _ticker: ticker,
     }

@@ -76,9 +76,14 @@ pub fn run(command: Command, format: Format) -> anyhow::Result<()> {
     };
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let (claims, targets) = par::inspect_par(&bytes)?;
-    let problem = par::read_par(&bytes, &par::native_target(), &Default::default(), kiln_types::unix_now())
-        .err()
-        .map(|e| e.to_string());
+    let problem = par::read_par(
+        &bytes,
+        &par::native_target(),
+        &Default::default(),
+        kiln_types::unix_now(),
+    )
+    .err()
+    .map(|e| e.to_string());
     let meta = claims.metadata.unwrap_or_default();
     let report = Report {
         service: claims.subject,
@@ -102,14 +107,18 @@ pub fn run(command: Command, format: Format) -> anyhow::Result<()> {
             report.contract_id,
             report.vendor,
             report.targets.join(", "),
-            report.problem.as_ref().map_or_else(|| "yes".to_string(), |p| format!("NO: {p}")),
+            report
+                .problem
+                .as_ref()
+                .map_or_else(|| "yes".to_string(), |p| format!("NO: {p}")),
         )
     });
     Ok(())
 }
 
 fn create(args: CreateArgs) -> anyhow::Result<PathBuf> {
-    let binary = std::fs::read(&args.binary).with_context(|| format!("reading {}", args.binary.display()))?;
+    let binary = std::fs::read(&args.binary)
+        .with_context(|| format!("reading {}", args.binary.display()))?;
     let issuer = read_seed(KeyKind::Account, &args.issuer)?;
     let subject = match &args.subject {
         Some(text) => read_seed(KeyKind::Service, text)?,
@@ -123,7 +132,14 @@ fn create(args: CreateArgs) -> anyhow::Result<PathBuf> {
         ver: args.ver,
     };
     let target = args.target.unwrap_or_else(par::native_target);
-    let archive = par::write_par(&[(target, binary)], &spec, &issuer, &subject, kiln_types::unix_now())?;
-    std::fs::write(&args.destination, archive).with_context(|| format!("writing {}", args.destination.display()))?;
+    let archive = par::write_par(
+        &[(target, binary)],
+        &spec,
+        &issuer,
+        &subject,
+        kiln_types::unix_now(),
+    )?;
+    std::fs::write(&args.destination, archive)
+        .with_context(|| format!("writing {}", args.destination.display()))?;
     Ok(args.destination)
 }

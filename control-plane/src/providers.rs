@@ -1,0 +1,344 @@
+//! Capability providers of this host: desired state, host data, start and stop, and
+//! health checks. The processes themselves run under the data plane.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use kiln_types::hostdata::HostData;
+use kiln_types::ids::Digest;
+use kiln_types::par::{self, ParError, ProviderClaims};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::artifact::{self, FetchError};
+use crate::host::Shared;
+use crate::subjects;
+
+/// How long a provider gets to answer its shutdown request.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+/// First health check after a start.
+const FIRST_HEALTH_CHECK: Duration = Duration::from_millis(500);
+
+/// Health as the last check found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Not checked yet.
+    Awaiting,
+    /// Answered its last health check.
+    Healthy,
+    /// Did not answer its last health check.
+    Unhealthy,
+}
+
+/// A provider this host runs.
+#[derive(Debug)]
+pub struct Entry {
+    /// Public key.
+    pub key: String,
+    /// Link name.
+    pub link_name: String,
+    /// Verified claims.
+    pub claims: ProviderClaims,
+    /// Where it came from.
+    pub image_ref: String,
+    /// Digest of the executable.
+    pub digest: Digest,
+    /// The executable, kept to push again to a restarted data plane.
+    pub binary: Arc<Vec<u8>>,
+    /// Random id of this start.
+    pub instance_id: String,
+    /// Configuration string given at start.
+    pub config_json: Option<String>,
+    /// Annotations given at start.
+    pub annotations: BTreeMap<String, String>,
+    /// Last health.
+    pub health: Mutex<Health>,
+    stop_checks: CancellationToken,
+}
+
+impl Entry {
+    /// The contract it implements.
+    #[must_use]
+    pub fn contract_id(&self) -> &str {
+        self.claims
+            .metadata
+            .as_ref()
+            .map_or("", |m| m.capid.as_str())
+    }
+
+    /// Last health.
+    #[must_use]
+    pub fn health(&self) -> Health {
+        *self
+            .health
+            .lock()
+            .expect("invariant: health lock is never poisoned")
+    }
+}
+
+/// Providers by (key, link name).
+#[derive(Debug, Default)]
+pub struct Registry {
+    entries: RwLock<HashMap<(String, String), Arc<Entry>>>,
+}
+
+impl Registry {
+    /// The entry of (key, link).
+    #[must_use]
+    pub fn get(&self, key: &str, link_name: &str) -> Option<Arc<Entry>> {
+        self.read()
+            .get(&(key.to_string(), link_name.to_string()))
+            .cloned()
+    }
+
+    /// Every entry, sorted.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<_> = self.read().values().cloned().collect();
+        all.sort_by(|a, b| (&a.key, &a.link_name).cmp(&(&b.key, &b.link_name)));
+        all
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Arc<Entry>>> {
+        self.entries
+            .read()
+            .expect("invariant: provider lock is never poisoned")
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Arc<Entry>>> {
+        self.entries
+            .write()
+            .expect("invariant: provider lock is never poisoned")
+    }
+}
+
+/// A provider that could not be started or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The archive could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The archive was refused.
+    #[error(transparent)]
+    Archive(#[from] ParError),
+    /// The same provider and link already run here.
+    #[error("provider {key} with link name {link_name} is already running on this host")]
+    AlreadyRunning {
+        /// Key.
+        key: String,
+        /// Link.
+        link_name: String,
+    },
+    /// Not running here.
+    #[error("provider {key} with link name {link_name} is not running on this host")]
+    NotRunning {
+        /// Key.
+        key: String,
+        /// Link.
+        link_name: String,
+    },
+    /// The data plane refused.
+    #[error("the data plane refused: {0}")]
+    DataPlane(String),
+}
+
+/// Starts the provider in the archive at `reference` on `link_name`.
+///
+/// # Errors
+/// See [`ProviderError`].
+pub async fn start(
+    host: &Shared,
+    reference: &str,
+    link_name: &str,
+    config_json: Option<String>,
+    annotations: BTreeMap<String, String>,
+) -> Result<Arc<Entry>, ProviderError> {
+    let link_name = if link_name.is_empty() {
+        "default"
+    } else {
+        link_name
+    };
+    let archive = artifact::fetch(reference, host.config.allow_file_load).await?;
+    let verified = par::read_par(
+        &archive,
+        &par::native_target(),
+        &host.config.claims_policy,
+        kiln_types::unix_now(),
+    )?;
+    let key = verified.key().to_string();
+    if host.providers.get(&key, link_name).is_some() {
+        return Err(ProviderError::AlreadyRunning {
+            key,
+            link_name: link_name.to_string(),
+        });
+    }
+    if !host.data_plane.wait_ready().await {
+        return Err(ProviderError::DataPlane(
+            "the data plane is not connected".into(),
+        ));
+    }
+    let entry = Arc::new(Entry {
+        digest: Digest::of(&verified.binary),
+        binary: Arc::new(verified.binary),
+        claims: verified.claims,
+        key: key.clone(),
+        link_name: link_name.to_string(),
+        image_ref: reference.to_string(),
+        instance_id: uuid::Uuid::new_v4().to_string(),
+        config_json,
+        annotations,
+        health: Mutex::new(Health::Awaiting),
+        stop_checks: host.shutdown.child_token(),
+    });
+    let pid = deploy(host, &entry)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    host.providers
+        .write()
+        .insert((key.clone(), link_name.to_string()), entry.clone());
+    spawn_health_checks(host, &entry);
+    tracing::info!(provider = %key, link = link_name, contract = entry.contract_id(), pid, "provider started");
+    Ok(entry)
+}
+
+/// Asks the provider to shut down, then has the data plane stop its process.
+///
+/// # Errors
+/// When it does not run here or the data plane cannot be told.
+pub async fn stop(host: &Shared, key: &str, link_name: &str) -> Result<(), ProviderError> {
+    let link_name = if link_name.is_empty() {
+        "default"
+    } else {
+        link_name
+    };
+    let Some(entry) = host
+        .providers
+        .write()
+        .remove(&(key.to_string(), link_name.to_string()))
+    else {
+        return Err(ProviderError::NotRunning {
+            key: key.to_string(),
+            link_name: link_name.to_string(),
+        });
+    };
+    entry.stop_checks.cancel();
+    let subject = subjects::provider_shutdown(&host.config.lattice, key, link_name);
+    let body = serde_json::json!({ "host_id": host.config.host_id() }).to_string();
+    let _ = tokio::time::timeout(SHUTDOWN_WAIT, host.rpc.request(subject, body.into())).await;
+    host.data_plane
+        .stop_provider(key, link_name)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    tracing::info!(provider = %key, link = link_name, "provider stopped");
+    Ok(())
+}
+
+/// Starts `entry` on the data plane (or refreshes its host data there).
+///
+/// # Errors
+/// The data plane's refusal.
+pub async fn deploy(host: &Shared, entry: &Entry) -> Result<u32, tonic::Status> {
+    let host_data = host_data(host, entry).to_stdin_line();
+    host.data_plane
+        .ensure_provider(
+            &entry.key,
+            &entry.link_name,
+            entry.digest.as_str(),
+            &entry.binary,
+            host_data,
+        )
+        .await
+}
+
+/// Gives the data plane fresh host data for every provider instance that serves
+/// `provider` on `link_name`, so a restart gets the current links.
+pub async fn refresh(host: &Shared, provider: &str, link_name: &str) {
+    if let Some(entry) = host.providers.get(provider, link_name)
+        && let Err(status) = deploy(host, &entry).await
+    {
+        tracing::warn!(%provider, link = link_name, error = %status.message(), "could not refresh provider host data");
+    }
+}
+
+fn host_data(host: &Shared, entry: &Entry) -> HostData {
+    let config = &host.config;
+    let secret =
+        |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+    HostData {
+        host_id: config.host_id(),
+        lattice_rpc_prefix: config.lattice.clone(),
+        link_name: entry.link_name.clone(),
+        lattice_rpc_user_jwt: secret(&config.prov_rpc.jwt),
+        lattice_rpc_user_seed: secret(&config.prov_rpc.seed),
+        lattice_rpc_url: config.prov_rpc.address(),
+        lattice_rpc_tls: u8::from(config.prov_rpc.tls),
+        provider_key: entry.key.clone(),
+        invocation_seed: config
+            .cluster_key
+            .seed()
+            .expect("invariant: the cluster key is made from a seed"),
+        env_values: HashMap::new(),
+        instance_id: entry.instance_id.clone(),
+        link_definitions: host
+            .links
+            .for_provider(&entry.key, &entry.link_name)
+            .iter()
+            .map(|l| (**l).clone())
+            .collect(),
+        cluster_issuers: config.cluster_issuers.clone(),
+        config_json: entry.config_json.clone(),
+        default_rpc_timeout_ms: Some(
+            u64::try_from(config.rpc_timeout.as_millis()).unwrap_or(u64::MAX),
+        ),
+        js_domain: config.js_domain.clone(),
+        structured_logging: false,
+        log_level: Some("info".into()),
+    }
+}
+
+fn spawn_health_checks(host: &Shared, entry: &Arc<Entry>) {
+    let (host, entry) = (host.clone(), entry.clone());
+    let span = tracing::info_span!("health_check", provider = %entry.key, link = %entry.link_name);
+    host.tasks.clone().spawn(
+        async move {
+            let subject =
+                subjects::provider_health(&host.config.lattice, &entry.key, &entry.link_name);
+            let body = rmp_serde::to_vec_named(&serde_json::json!({ "placeholder": true }))
+                .expect("invariant: a constant map serialises");
+            let mut wait = FIRST_HEALTH_CHECK;
+            loop {
+                tokio::select! {
+                    () = entry.stop_checks.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = host.config.health_interval;
+                // Any answer in time counts as healthy, as on every wasmbus host.
+                let healthy = matches!(
+                    tokio::time::timeout(
+                        host.config.rpc_timeout,
+                        host.rpc.request(subject.clone(), body.clone().into())
+                    )
+                    .await,
+                    Ok(Ok(_))
+                );
+                let now = if healthy {
+                    Health::Healthy
+                } else {
+                    Health::Unhealthy
+                };
+                let before = std::mem::replace(
+                    &mut *entry
+                        .health
+                        .lock()
+                        .expect("invariant: health lock is never poisoned"),
+                    now,
+                );
+                if before != now {
+                    tracing::info!(health = ?now, "provider health changed");
+                }
+            }
+        }
+        .instrument(span),
+    );
+}
