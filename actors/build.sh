@@ -31,5 +31,11 @@ sign echo Echo --cap wasmcloud:httpserver
 sign pinger Pinger --cap wasmcloud:httpserver
 sign ponger Ponger --call-alias demo/ponger
 sign randlogger RandLogger --cap wasmcloud:httpserver --cap wasmcloud:builtin:logging --cap wasmcloud:builtin:numbergen
+sign kvcounter KvCounter --cap wasmcloud:httpserver --cap wasmcloud:keyvalue
+# The same code without the keyvalue claim, under its own key: its calls must be refused.
+"$kiln" claims sign "$here/target/wasm32-unknown-unknown/release/kvcounter.wasm" \
+  --issuer "$account" --subject "$(seed module kvcounter_unpriv)" \
+  --name "KvCounter (no keyvalue claim)" --ver 0.1.0 --rev 1 -d "$out/kvcounter_unpriv_s.wasm" \
+  --cap wasmcloud:httpserver > /dev/null
 echo "signed actors in $out:"
 ls -1 "$out"/*_s.wasm

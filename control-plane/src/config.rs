@@ -95,12 +95,12 @@ pub struct Args {
     #[arg(long, env = "WASMCLOUD_CTL_TOPIC_PREFIX", default_value = DEFAULT_CTL_PREFIX)]
     pub ctl_topic_prefix: String,
 
-    /// NATS host handed to capability providers.
-    #[arg(long, env = "WASMCLOUD_PROV_RPC_HOST", default_value = DEFAULT_NATS_HOST)]
-    pub prov_rpc_host: String,
-    /// NATS port handed to capability providers.
-    #[arg(long, env = "WASMCLOUD_PROV_RPC_PORT", default_value_t = DEFAULT_NATS_PORT)]
-    pub prov_rpc_port: u16,
+    /// NATS host handed to capability providers; the RPC host when absent.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_HOST")]
+    pub prov_rpc_host: Option<String>,
+    /// NATS port handed to capability providers; the RPC port when absent.
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_PORT")]
+    pub prov_rpc_port: Option<u16>,
     /// NATS seed handed to capability providers.
     #[arg(long, env = "WASMCLOUD_PROV_RPC_SEED", hide_env_values = true)]
     pub prov_rpc_seed: Option<String>,
@@ -347,6 +347,8 @@ impl Config {
             }
         }
         let secret = |s: Option<String>| s.filter(|s| !s.is_empty()).map(Secret);
+        let prov_rpc_host = args.prov_rpc_host.unwrap_or_else(|| args.rpc_host.clone());
+        let prov_rpc_port = args.prov_rpc_port.unwrap_or(args.rpc_port);
         Ok(Config {
             lattice: args.lattice_prefix,
             host_key: Arc::new(host_key),
@@ -375,8 +377,8 @@ impl Config {
                 tls: args.ctl_tls,
             },
             prov_rpc: Nats {
-                host: args.prov_rpc_host,
-                port: args.prov_rpc_port,
+                host: prov_rpc_host,
+                port: prov_rpc_port,
                 seed: secret(args.prov_rpc_seed),
                 jwt: secret(args.prov_rpc_jwt),
                 tls: args.prov_rpc_tls,

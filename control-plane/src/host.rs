@@ -22,6 +22,10 @@ pub struct Host {
     pub ctl: async_nats::Client,
     /// The data plane.
     pub data_plane: Link,
+    /// The object store for payloads too large for one message, when JetStream is on.
+    pub chunks: Option<kiln_wasmbus::chunks::Chunks>,
+    /// Sends signed invocations for host calls.
+    pub caller: kiln_wasmbus::rpc::Caller,
     /// Cluster keys whose invocations this host accepts, decoded once.
     pub issuers: kiln_types::invocation::Issuers,
     /// Actors of this host.

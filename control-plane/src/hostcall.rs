@@ -6,7 +6,7 @@
 //! with link definitions; until then only actor targets resolve.
 
 use kiln_proto::dataplane::v1::{HostCallReply, HostCallRequest, host_call_reply};
-use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
+use kiln_types::invocation::Entity;
 use kiln_types::keys::KeyKind;
 
 use crate::actors::Entry;
@@ -16,9 +16,17 @@ use crate::subjects;
 /// Answers one host call.
 pub async fn answer(host: &Shared, request: HostCallRequest) -> HostCallReply {
     let id = request.id;
+    let (actor, namespace, operation) = (
+        request.actor.clone(),
+        request.namespace.clone(),
+        request.operation.clone(),
+    );
     let result = match call(host, request).await {
         Ok(payload) => host_call_reply::Result::Payload(payload),
-        Err(error) => host_call_reply::Result::Error(error),
+        Err(error) => {
+            tracing::error!(%actor, %namespace, %operation, %error, "host call failed");
+            host_call_reply::Result::Error(error)
+        }
     };
     HostCallReply {
         id,
@@ -38,35 +46,17 @@ pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, St
         ));
     };
     let (target, subject, name) = resolve(host, &caller, &request)?;
-    let invocation = Invocation::new_signed(
-        &host.config.cluster_key,
-        Entity::actor(&request.actor),
-        target,
-        request.operation,
-        request.payload,
-        kiln_types::unix_now(),
-    )
-    .map_err(|e| format!("could not sign the invocation: {e}"))?;
-    let message = host
-        .rpc
-        .request(subject, invocation.encode().into())
+    host.caller
+        .call(
+            Entity::actor(&request.actor),
+            target,
+            subject,
+            &name,
+            request.operation,
+            request.payload,
+        )
         .await
-        .map_err(|e| match e.kind() {
-            async_nats::RequestErrorKind::NoResponders => {
-                format!("{name} is not running on the lattice")
-            }
-            async_nats::RequestErrorKind::TimedOut => format!("call to {name} timed out"),
-            async_nats::RequestErrorKind::MaxPayloadExceeded => {
-                format!("call to {name} failed: the payload is larger than the lattice allows")
-            }
-            _ => format!("call to {name} failed: {e}"),
-        })?;
-    let response = InvocationResponse::decode(&message.payload)
-        .map_err(|e| format!("bad response from {name}: {e}"))?;
-    match response.error {
-        Some(error) => Err(error),
-        None => Ok(response.msg),
-    }
+        .map_err(|e| e.to_string())
 }
 
 /// The target entity, its subject and a name for errors. A provider target needs both a

@@ -76,8 +76,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             None
         }
     };
+    let chunks = match kiln_wasmbus::chunks::Chunks::open(
+        rpc.clone(),
+        &config.lattice,
+        config.js_domain.as_deref(),
+    )
+    .await
+    {
+        Ok(chunks) => Some(chunks),
+        Err(error) => {
+            tracing::warn!("no object store, payloads over 900 KiB will fail: {error:#}");
+            None
+        }
+    };
+    let caller = kiln_wasmbus::rpc::Caller::new(
+        rpc.clone(),
+        config.cluster_key.clone(),
+        chunks.clone(),
+        config.rpc_timeout,
+    );
     let tasks = TaskTracker::new();
     let host = Arc::new(host::Host {
+        chunks,
+        caller,
         friendly_name: host::friendly_name(&host_id),
         config,
         rpc,

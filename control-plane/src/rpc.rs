@@ -48,6 +48,9 @@ pub enum Refusal {
         /// The caller's key.
         origin: String,
     },
+    /// A chunked payload could not be fetched.
+    #[error(transparent)]
+    Chunk(#[from] kiln_wasmbus::chunks::ChunkError),
     /// The call failed in the data plane.
     #[error(transparent)]
     Failed(#[from] InvokeFailure),
@@ -133,7 +136,10 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
             let id = invocation.id.clone();
             let operation = invocation.operation.clone();
             match run(host, actor, invocation).await {
-                Ok(payload) => InvocationResponse::success(id, payload),
+                // Large answers go through the object store.
+                Ok(payload) => {
+                    kiln_wasmbus::rpc::respond(host.chunks.as_ref(), &id, Ok(payload)).await
+                }
                 Err(refusal) => {
                     tracing::warn!(actor, invocation = %id, %operation, error = %refusal, "invocation failed");
                     InvocationResponse::failure(id, refusal.to_string())
@@ -165,8 +171,14 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
 ///
 /// # Errors
 /// A [`Refusal`].
-pub async fn run(host: &Shared, actor: &str, invocation: Invocation) -> Result<Vec<u8>, Refusal> {
+pub async fn run(
+    host: &Shared,
+    actor: &str,
+    mut invocation: Invocation,
+) -> Result<Vec<u8>, Refusal> {
     let claims = invocation.verify(&host.issuers, kiln_types::unix_now())?;
+    // A chunked payload is fetched first, then hashed whole: the signature covers it all.
+    kiln_wasmbus::rpc::whole_request(host.chunks.as_ref(), &mut invocation).await?;
     invocation.check_hash(&claims, &invocation.msg)?;
     if invocation.target.public_key != actor {
         return Err(Refusal::WrongTarget {

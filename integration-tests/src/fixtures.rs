@@ -24,6 +24,34 @@ pub fn sample_actor(name: &str) -> PathBuf {
     path
 }
 
+/// Path of a provider archive built and signed by `providers/build.sh`.
+///
+/// # Panics
+/// When it has not been built.
+#[must_use]
+pub fn provider_archive(name: &str) -> PathBuf {
+    let path = crate::workspace_root()
+        .join("providers")
+        .join("build")
+        .join(format!("{name}.par.gz"));
+    assert!(
+        path.exists(),
+        "{} is missing: run providers/build.sh (scripts/test does it)",
+        path.display()
+    );
+    path
+}
+
+/// The public key of the provider in an archive.
+#[must_use]
+pub fn provider_key(path: &std::path::Path) -> String {
+    let bytes = std::fs::read(path).expect("read archive");
+    kiln_types::par::inspect_par(&bytes)
+        .expect("an archive")
+        .0
+        .subject
+}
+
 /// The public key of a signed module.
 #[must_use]
 pub fn actor_key(bytes: &[u8]) -> String {

@@ -1,39 +1,6 @@
 //! The wasmCloud HttpServer payloads, with the interface's field names and encoding.
 
-use std::collections::HashMap;
-
-use serde::{Deserialize, Serialize};
-
-/// `HttpServer.HandleRequest` argument.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct Request {
-    /// Method.
-    pub method: String,
-    /// Path.
-    pub path: String,
-    /// Query string.
-    #[serde(rename = "queryString")]
-    pub query_string: String,
-    /// Headers.
-    pub header: HashMap<String, Vec<String>>,
-    /// Body.
-    #[serde(with = "serde_bytes")]
-    pub body: Vec<u8>,
-}
-
-/// `HttpServer.HandleRequest` result.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct Response {
-    /// Status.
-    #[serde(rename = "statusCode", default)]
-    pub status_code: u16,
-    /// Headers.
-    #[serde(default)]
-    pub header: HashMap<String, Vec<String>>,
-    /// Body.
-    #[serde(with = "serde_bytes", default)]
-    pub body: Vec<u8>,
-}
+pub use kiln_types::interfaces::httpserver::{HttpRequest as Request, HttpResponse as Response};
 
 /// A GET of `path` as msgpack.
 #[must_use]

@@ -16,7 +16,7 @@ use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::{KeyKind, KeyPair};
 use serde::{Deserialize, Serialize};
 
-pub use process::{Nats, Process, binary};
+pub use process::{Nats, Process, Redis, binary};
 
 /// A reply to a control command.
 #[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -204,6 +204,53 @@ impl Harness {
         serde_json::from_slice(&reply.payload).expect("query reply is JSON")
     }
 
+    /// Launches a provider from an archive on `link_name`.
+    pub async fn launch_provider(&self, archive: &Path, link_name: &str) -> Ack {
+        self.command(
+            "lp",
+            &serde_json::json!({ "provider_ref": format!("file://{}", archive.display()), "link_name": link_name }),
+        )
+        .await
+    }
+
+    /// Puts a link definition.
+    pub async fn put_link(
+        &self,
+        actor: &str,
+        provider: &str,
+        contract: &str,
+        values: &[(&str, &str)],
+    ) -> Ack {
+        let values: BTreeMap<&str, &str> = values.iter().copied().collect();
+        self.command_lattice(
+            "linkdefs.put",
+            &serde_json::json!({
+                "actor_id": actor, "provider_id": provider, "link_name": "default",
+                "contract_id": contract, "values": values,
+            }),
+        )
+        .await
+    }
+
+    /// Deletes a link definition.
+    pub async fn delete_link(&self, actor: &str, contract: &str) -> Ack {
+        self.command_lattice(
+            "linkdefs.del",
+            &serde_json::json!({ "actor_id": actor, "contract_id": contract, "link_name": "default" }),
+        )
+        .await
+    }
+
+    /// The data plane's own inventory, over its socket.
+    pub async fn data_plane_inventory(&self) -> kiln_proto::dataplane::v1::InventoryResponse {
+        let mut client = data_plane_client(&self.dir.path().join("dp.sock")).await;
+        client
+            .inventory(kiln_proto::dataplane::v1::InventoryRequest {})
+            .await
+            .expect("data plane inventory")
+            .into_inner()
+    }
+
     /// Launches an actor from a file.
     pub async fn launch(&self, path: &Path) -> Ack {
         self.command(
@@ -380,6 +427,80 @@ fn control_plane_args(
     }
     args.extend(extra.iter().cloned());
     args
+}
+
+/// A gRPC client on a data plane's unix socket.
+pub async fn data_plane_client(
+    socket: &Path,
+) -> kiln_proto::dataplane::v1::data_plane_client::DataPlaneClient<tonic::transport::Channel> {
+    let socket = socket.to_path_buf();
+    let channel = tonic::transport::Endpoint::from_static("http://data-plane.local")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .expect("connect to the data plane socket");
+    kiln_proto::dataplane::v1::data_plane_client::DataPlaneClient::new(channel)
+}
+
+/// One HTTP/1.1 request to `127.0.0.1:port`; returns (status, body).
+///
+/// # Errors
+/// When nothing listens there or the answer is not HTTP.
+pub async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no HTTP header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Ok((status, body))
+}
+
+/// Decodes an HTTP/1.1 chunked body.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&raw[end + 2..end + 2 + size]);
+        raw = &raw[end + 2 + size + 2..];
+    }
+    body
 }
 
 /// Polls `probe` until it returns true or `within` passes; returns whether it did.

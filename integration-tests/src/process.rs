@@ -143,6 +143,67 @@ impl Nats {
     }
 }
 
+/// A `redis-server` on a free loopback port, with nothing persisted.
+pub struct Redis {
+    _process: Process,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts it and waits until it accepts clients.
+    pub async fn start(dir: &Path) -> Redis {
+        let port = free_port();
+        let process = Process::spawn(
+            "redis",
+            dir,
+            PathBuf::from("redis-server"),
+            "",
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                String::new(),
+                "--appendonly".into(),
+                "no".into(),
+            ],
+        );
+        let up = crate::eventually(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(
+            up,
+            "redis-server did not start; is the redis-server package installed?"
+        );
+        Redis {
+            _process: process,
+            port,
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Runs `redis-cli` against it and returns what it printed.
+    #[must_use]
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+}
+
 /// A port nobody listens on right now.
 #[must_use]
 pub fn free_port() -> u16 {

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod endpoint;
 pub mod hostdata;
 pub mod ids;
+pub mod interfaces;
 pub mod invocation;
 pub mod jwt;
 pub mod keys;

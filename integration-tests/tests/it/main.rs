@@ -9,5 +9,6 @@ mod cli;
 mod hostile;
 mod interop;
 mod links;
+mod providers;
 mod refusals;
 mod restart;

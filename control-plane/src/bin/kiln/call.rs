@@ -1,12 +1,15 @@
 //! `kiln call`: build and sign an invocation, send it on the lattice, print the reply.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use kiln_types::interfaces::{
+    self,
+    httpserver::{self, HttpRequest, HttpResponse},
+};
 use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::KeyKind;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::keys::read_seed;
 use crate::output::{Format, emit};
@@ -42,29 +45,6 @@ pub struct Args {
     timeout_ms: u64,
 }
 
-/// The wasmCloud HttpServer request, with the interface's field names.
-#[derive(Serialize)]
-struct HttpRequest {
-    method: String,
-    path: String,
-    #[serde(rename = "queryString")]
-    query_string: String,
-    header: HashMap<String, Vec<String>>,
-    #[serde(with = "serde_bytes")]
-    body: Vec<u8>,
-}
-
-/// The wasmCloud HttpServer response.
-#[derive(Deserialize, Serialize)]
-struct HttpResponse {
-    #[serde(rename = "statusCode", default)]
-    status_code: u16,
-    #[serde(default)]
-    header: HashMap<String, Vec<String>>,
-    #[serde(with = "serde_bytes", default)]
-    body: Vec<u8>,
-}
-
 #[derive(Serialize)]
 struct Reply {
     invocation_id: String,
@@ -83,7 +63,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     }
     let (operation, payload) = match &args.http {
         Some(parts) => (
-            "HttpServer.HandleRequest".to_string(),
+            httpserver::HANDLE_REQUEST.to_string(),
             http_request(parts, args.body.as_deref()),
         ),
         None => {
@@ -131,7 +111,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     }
     let result = if args.http.is_some() {
         let http: HttpResponse =
-            rmp_serde::from_slice(&response.msg).context("the reply is not an HttpResponse")?;
+            interfaces::decode(&response.msg).context("the reply is not an HttpResponse")?;
         serde_json::json!({
             "status": http.status_code,
             "header": http.header,
@@ -154,14 +134,13 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
 
 fn http_request(parts: &[String], body: Option<&str>) -> Vec<u8> {
     let (path, query) = parts[1].split_once('?').unwrap_or((parts[1].as_str(), ""));
-    let request = HttpRequest {
+    interfaces::encode(&HttpRequest {
         method: parts[0].to_ascii_uppercase(),
         path: path.to_string(),
         query_string: query.to_string(),
-        header: HashMap::new(),
+        header: std::collections::HashMap::new(),
         body: body.unwrap_or_default().as_bytes().to_vec(),
-    };
-    rmp_serde::to_vec_named(&request).expect("invariant: an HttpRequest always serialises")
+    })
 }
 
 /// Shows a msgpack reply as JSON: binaries as text when they are UTF-8.

@@ -1,0 +1,343 @@
+//! The runtime of a capability provider: everything but the capability itself.
+//!
+//! [`run`] reads the host data from stdin, connects to NATS, keeps the link definitions
+//! (from the host data, then from `…linkdefs.put|del`), answers health checks, checks
+//! every incoming invocation like a host does (signature, issuer, hash, target, and a
+//! link for the calling actor) before handing it to the [`Capability`], and exits on a
+//! shutdown request, SIGTERM, or when stdin closes because the host is gone.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use kiln_types::hostdata::HostData;
+use kiln_types::invocation::{Entity, Invocation, Issuers};
+use kiln_types::keys::{KeyKind, KeyPair};
+use kiln_types::link::LinkDefinition;
+use tokio::io::AsyncBufReadExt as _;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::chunks::Chunks;
+use crate::rpc::{self, CallError, Caller};
+
+/// What a provider does with links and calls.
+pub trait Capability: Send + Sync + 'static {
+    /// An actor was linked (or its link changed); `values` are the link's settings.
+    fn put_link(&self, link: &LinkDefinition) -> impl Future<Output = Result<(), String>> + Send;
+    /// An actor's link was deleted.
+    fn delete_link(&self, link: &LinkDefinition) -> impl Future<Output = ()> + Send;
+    /// An actor calls `operation`.
+    fn call(
+        &self,
+        link: &LinkDefinition,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+}
+
+/// The provider as the capability sees it: its identity and a way to call actors.
+pub struct Provider {
+    /// The host data it was started with.
+    pub host_data: HostData,
+    /// Its contract id.
+    pub contract: String,
+    caller: Caller,
+    links: RwLock<HashMap<String, LinkDefinition>>,
+    /// Cancelled when the provider shuts down.
+    pub shutdown: CancellationToken,
+}
+
+impl Provider {
+    /// Calls `operation` on `actor`, signed as coming from this provider.
+    ///
+    /// # Errors
+    /// See [`CallError`].
+    pub async fn call_actor(
+        &self,
+        actor: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        let origin = Entity::provider(
+            &self.host_data.provider_key,
+            &self.contract,
+            &self.host_data.link_name,
+        );
+        let subject = format!("wasmbus.rpc.{}.{actor}", self.host_data.lattice_rpc_prefix);
+        self.caller
+            .call(
+                origin,
+                Entity::actor(actor),
+                subject,
+                &format!("actor {actor}"),
+                operation.to_string(),
+                payload,
+            )
+            .await
+    }
+
+    /// The link of `actor`, if it has one to this provider.
+    #[must_use]
+    pub fn link(&self, actor: &str) -> Option<LinkDefinition> {
+        self.links
+            .read()
+            .expect("invariant: links lock is never poisoned")
+            .get(actor)
+            .cloned()
+    }
+}
+
+/// Reads the host data, connects and serves until shutdown. `make` builds the
+/// capability once the provider is connected.
+///
+/// # Errors
+/// When the host data is unreadable or NATS cannot be reached.
+pub async fn run<C: Capability>(
+    contract: &str,
+    make: impl FnOnce(Arc<Provider>) -> C,
+) -> anyhow::Result<()> {
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut line = String::new();
+    stdin
+        .read_line(&mut line)
+        .await
+        .context("reading host data from stdin")?;
+    let host_data = HostData::from_stdin_line(&line)?;
+    let filter = tracing_subscriber::EnvFilter::try_new(
+        host_data.log_level.clone().unwrap_or_else(|| "info".into()),
+    )
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let client = connect(&host_data).await?;
+    let chunks = match Chunks::open(
+        client.clone(),
+        &host_data.lattice_rpc_prefix,
+        host_data.js_domain.as_deref(),
+    )
+    .await
+    {
+        Ok(chunks) => Some(chunks),
+        Err(error) => {
+            tracing::warn!("no object store, large payloads will fail: {error:#}");
+            None
+        }
+    };
+    let signer = Arc::new(
+        KeyKind::Cluster
+            .parse_seed(&host_data.invocation_seed)
+            .context("invocation seed")?,
+    );
+    let timeout = Duration::from_millis(host_data.default_rpc_timeout_ms.unwrap_or(2_000));
+    let issuers = Arc::new(Issuers::new(&host_data.cluster_issuers).context("cluster issuers")?);
+    let provider = Arc::new(Provider {
+        contract: contract.to_string(),
+        caller: Caller::new(client.clone(), signer, chunks.clone(), timeout),
+        links: RwLock::new(HashMap::new()),
+        shutdown: CancellationToken::new(),
+        host_data,
+    });
+    let capability = Arc::new(make(provider.clone()));
+    let prefix = format!(
+        "wasmbus.rpc.{}.{}.{}",
+        provider.host_data.lattice_rpc_prefix,
+        provider.host_data.provider_key,
+        provider.host_data.link_name
+    );
+    let mut calls = client.queue_subscribe(prefix.clone(), "rpc".into()).await?;
+    let mut link_puts = client.subscribe(format!("{prefix}.linkdefs.put")).await?;
+    let mut link_dels = client.subscribe(format!("{prefix}.linkdefs.del")).await?;
+    let mut health = client.subscribe(format!("{prefix}.health")).await?;
+    let mut shutdown = client.subscribe(format!("{prefix}.shutdown")).await?;
+    client.flush().await?;
+    for link in provider.host_data.link_definitions.clone() {
+        apply_link(&provider, capability.as_ref(), link, true).await;
+    }
+    tracing::info!(provider = %provider.host_data.provider_key, link = %provider.host_data.link_name, contract, "provider ready");
+
+    let tasks = TaskTracker::new();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut stdin_line = String::new();
+    loop {
+        tokio::select! {
+            Some(message) = calls.next() => {
+                let (provider, capability, chunks, issuers) = (provider.clone(), capability.clone(), chunks.clone(), issuers.clone());
+                let client = client.clone();
+                tasks.spawn(async move {
+                    let Some(reply) = message.reply.clone() else { return };
+                    let response = answer(&provider, capability.as_ref(), chunks.as_ref(), &issuers, &message.payload).await;
+                    let _ = client.publish(reply, response.encode().into()).await;
+                });
+            }
+            Some(message) = link_puts.next() => match rmp_serde::from_slice::<LinkDefinition>(&message.payload) {
+                Ok(link) => apply_link(&provider, capability.as_ref(), link.with_id(), true).await,
+                Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
+            },
+            Some(message) = link_dels.next() => match rmp_serde::from_slice::<LinkDefinition>(&message.payload) {
+                Ok(link) => apply_link(&provider, capability.as_ref(), link.with_id(), false).await,
+                Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
+            },
+            Some(message) = health.next() => {
+                if let Some(reply) = message.reply {
+                    let body = rmp_serde::to_vec_named(&serde_json::json!({"healthy": true, "message": ""}))
+                        .expect("invariant: a constant map serialises");
+                    let _ = client.publish(reply, body.into()).await;
+                }
+            }
+            Some(message) = shutdown.next() => {
+                if let Some(reply) = message.reply {
+                    let _ = client.publish(reply, "{\"success\":true}".into()).await;
+                }
+                tracing::info!("shutdown requested by the host");
+                break;
+            }
+            _ = terminate.recv() => break,
+            read = stdin.read_line(&mut stdin_line) => {
+                // The host keeps stdin open for as long as it runs.
+                if matches!(read, Ok(0) | Err(_)) {
+                    tracing::info!("the host is gone (stdin closed)");
+                    break;
+                }
+                stdin_line.clear();
+            }
+        }
+    }
+    provider.shutdown.cancel();
+    let links: Vec<LinkDefinition> = provider
+        .links
+        .read()
+        .expect("invariant: links lock is never poisoned")
+        .values()
+        .cloned()
+        .collect();
+    for link in links {
+        capability.delete_link(&link).await;
+    }
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
+    let _ = client.flush().await;
+    Ok(())
+}
+
+async fn connect(host_data: &HostData) -> anyhow::Result<async_nats::Client> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(format!("kiln provider {}", host_data.provider_key))
+        .require_tls(host_data.lattice_rpc_tls != 0);
+    match (
+        host_data.lattice_rpc_user_jwt.as_str(),
+        host_data.lattice_rpc_user_seed.as_str(),
+    ) {
+        ("", "") => {}
+        ("", seed) => options = options.nkey(seed.to_string()),
+        (jwt, seed) => {
+            let pair = Arc::new(KeyPair::from_seed(seed).context("NATS seed")?);
+            options = options.jwt(jwt.to_string(), move |nonce| {
+                let pair = pair.clone();
+                async move { pair.sign(&nonce).map_err(async_nats::AuthError::new) }
+            });
+        }
+    }
+    let url = if host_data.lattice_rpc_url.is_empty() {
+        "127.0.0.1:4222"
+    } else {
+        &host_data.lattice_rpc_url
+    };
+    options
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to NATS at {url}"))
+}
+
+async fn apply_link<C: Capability>(
+    provider: &Provider,
+    capability: &C,
+    link: LinkDefinition,
+    put: bool,
+) {
+    if link.provider_id != provider.host_data.provider_key
+        || link.link_name != provider.host_data.link_name
+    {
+        return;
+    }
+    if put {
+        let known = provider.link(&link.actor_id);
+        if known.as_ref() == Some(&link) {
+            return; // every host re-sends links; applying one twice is a no-op
+        }
+        match capability.put_link(&link).await {
+            Ok(()) => {
+                tracing::info!(actor = %link.actor_id, "link put");
+                provider
+                    .links
+                    .write()
+                    .expect("invariant: links lock is never poisoned")
+                    .insert(link.actor_id.clone(), link);
+            }
+            Err(error) => tracing::error!(actor = %link.actor_id, %error, "could not apply link"),
+        }
+    } else {
+        let removed = provider
+            .links
+            .write()
+            .expect("invariant: links lock is never poisoned")
+            .remove(&link.actor_id);
+        if let Some(link) = removed {
+            capability.delete_link(&link).await;
+            tracing::info!(actor = %link.actor_id, "link deleted");
+        }
+    }
+}
+
+/// Checks an incoming invocation as a host would, then runs it.
+async fn answer<C: Capability>(
+    provider: &Provider,
+    capability: &C,
+    chunks: Option<&Chunks>,
+    issuers: &Issuers,
+    bytes: &[u8],
+) -> kiln_types::invocation::InvocationResponse {
+    let mut invocation = match Invocation::decode(bytes) {
+        Ok(invocation) => invocation,
+        Err(error) => {
+            return kiln_types::invocation::InvocationResponse::failure("", error.to_string());
+        }
+    };
+    let id = invocation.id.clone();
+    let result = async {
+        let claims = invocation
+            .verify(issuers, kiln_types::unix_now())
+            .map_err(|e| format!("anti-forgery check failed: {e}"))?;
+        rpc::whole_request(chunks, &mut invocation)
+            .await
+            .map_err(|e| e.to_string())?;
+        invocation
+            .check_hash(&claims, &invocation.msg)
+            .map_err(|e| format!("anti-forgery check failed: {e}"))?;
+        if invocation.target.public_key != provider.host_data.provider_key {
+            return Err(format!(
+                "invocation is addressed to {}, not to this provider",
+                invocation.target.public_key
+            ));
+        }
+        let actor = &invocation.origin.public_key;
+        let link = provider
+            .link(actor)
+            .ok_or_else(|| format!("no link definition for actor {actor} on this provider"))?;
+        capability
+            .call(
+                &link,
+                &invocation.operation,
+                std::mem::take(&mut invocation.msg),
+            )
+            .await
+    }
+    .await;
+    rpc::respond(chunks, &id, result).await
+}
