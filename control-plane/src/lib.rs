@@ -151,11 +151,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     shutdown.cancelled().await;
     tracing::info!("draining");
-    for provider in host.providers.all() {
-        if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await {
-            tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
+    // All at once: each stop may wait for an answer that never comes.
+    let stops = host.providers.all().into_iter().map(|provider| {
+        let host = host.clone();
+        async move {
+            if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await {
+                tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
+            }
         }
-    }
+    });
+    futures::future::join_all(stops).await;
     tasks.close();
     if tokio::time::timeout(host.config.grace, tasks.wait())
         .await

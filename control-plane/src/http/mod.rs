@@ -49,6 +49,27 @@ async fn status(State(host): State<Shared>) -> Html<String> {
                 image_ref: entry.image_ref.clone(),
             })
             .collect(),
+        providers: host
+            .providers
+            .all()
+            .iter()
+            .map(|p| kiln_web::pages::ProviderRow {
+                name: p
+                    .claims
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.name.clone())
+                    .unwrap_or_default(),
+                key: p.key.clone(),
+                contract: p.contract_id().to_string(),
+                link_name: p.link_name.clone(),
+                health: match p.health() {
+                    crate::providers::Health::Healthy => "healthy",
+                    crate::providers::Health::Unhealthy => "unhealthy",
+                    crate::providers::Health::Awaiting => "awaiting",
+                },
+            })
+            .collect(),
     };
     Html(kiln_web::pages::status(&view).into_string())
 }

@@ -282,3 +282,19 @@ fn append<W: std::io::Write>(tar: &mut tar::Builder<W>, name: &str, bytes: &[u8]
     header.set_cksum();
     tar.append_data(&mut header, name, bytes).unwrap();
 }
+
+#[tokio::test]
+async fn health_checks_mark_a_running_provider_healthy() {
+    let h = Harness::with(kiln_integration_tests::Options {
+        control_plane_args: vec!["--health-interval-ms".into(), "200".into()],
+        ..kiln_integration_tests::Options::default()
+    })
+    .await;
+    let key = provider(&h, "httpserver").await;
+    let healthy = eventually(Duration::from_secs(10), || async {
+        let (_, page) = h.http_get("/").await;
+        page.contains(&key) && page.contains(r#"<span class="badge ok">healthy</span>"#)
+    })
+    .await;
+    assert!(healthy, "{}", h.http_get("/").await.1);
+}

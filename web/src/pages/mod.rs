@@ -2,4 +2,4 @@
 
 mod status;
 
-pub use status::{ActorRow, HostView, status};
+pub use status::{ActorRow, HostView, ProviderRow, status};

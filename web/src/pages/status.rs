@@ -21,6 +21,23 @@ pub struct HostView {
     pub data_plane_ready: bool,
     /// Actors.
     pub actors: Vec<ActorRow>,
+    /// Providers.
+    pub providers: Vec<ProviderRow>,
+}
+
+/// One provider line.
+#[derive(Debug, Clone)]
+pub struct ProviderRow {
+    /// Display name.
+    pub name: String,
+    /// Public key.
+    pub key: String,
+    /// Contract id.
+    pub contract: String,
+    /// Link name.
+    pub link_name: String,
+    /// `healthy`, `unhealthy` or `awaiting`.
+    pub health: &'static str,
 }
 
 /// One actor line.
@@ -71,6 +88,27 @@ pub fn status(host: &HostView) -> Markup {
                 }
             }
         }
+        h3 { "Providers" }
+        @if host.providers.is_empty() {
+            p.muted { "No providers run on this host." }
+        } @else {
+            table {
+                thead { tr { th { "Name" } th { "Key" } th { "Contract" } th { "Link" } th { "Health" } } }
+                tbody {
+                    @for provider in &host.providers {
+                        tr {
+                            td { (provider.name) }
+                            td { code { (provider.key) } }
+                            td { (provider.contract) }
+                            td { (provider.link_name) }
+                            td {
+                                span.badge.ok[provider.health == "healthy"].down[provider.health == "unhealthy"] { (provider.health) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     };
     layout::page("Host status", &body)
 }
@@ -88,6 +126,13 @@ mod tests {
             uptime: "0h 0m 5s".into(),
             data_plane_ready: true,
             actors,
+            providers: vec![ProviderRow {
+                name: "HTTP Server".into(),
+                key: "VHTTP".into(),
+                contract: "wasmcloud:httpserver".into(),
+                link_name: "default".into(),
+                health: "healthy",
+            }],
         }
     }
 
@@ -106,6 +151,10 @@ mod tests {
         assert!(page.contains("&lt;script&gt;"), "names are escaped");
         assert!(!page.contains("<script>alert"));
         assert!(page.contains("connected"));
+        assert!(
+            page.contains(r#"<span class="badge ok">healthy</span>"#),
+            "{page}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod call;
 mod claims;
+mod ctl;
 mod keys;
 mod output;
 mod par;
@@ -35,6 +36,8 @@ enum Command {
     /// Build and inspect provider archives.
     #[command(subcommand)]
     Par(par::Command),
+    /// Drive hosts through the wasmbus control interface.
+    Ctl(ctl::Args),
     /// Call an actor on the lattice with a signed invocation.
     Call(call::Args),
 }
@@ -47,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Claims(command) => claims::run(command, cli.output),
         Command::Par(command) => par::run(command, cli.output),
         Command::Call(args) => call::run(args, cli.output).await,
+        Command::Ctl(args) => ctl::run(args, cli.output).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

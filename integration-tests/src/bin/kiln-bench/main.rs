@@ -15,17 +15,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use kiln_integration_tests::{Harness, Options, fixtures, http};
+use kiln_integration_tests::{Harness, Options, data_plane_client, fixtures, http};
+
+mod http_server;
 
 const LATENCY_CALLS: usize = 2_000;
 const WARMUP_CALLS: usize = 200;
-const CONCURRENCY: usize = 64;
+pub(crate) const CONCURRENCY: usize = 64;
 const THROUGHPUT_FOR: Duration = Duration::from_secs(3);
-const ROUNDS: usize = 3;
+pub(crate) const ROUNDS: usize = 3;
 const COLD_STARTS: usize = 30;
 
 #[derive(Clone, Copy)]
-struct Figures {
+pub(crate) struct Figures {
     p50_us: f64,
     p99_us: f64,
     per_second: f64,
@@ -50,6 +52,12 @@ impl Figures {
 
 #[tokio::main]
 async fn main() {
+    // `kiln-bench hello-server PORT`: the baseline HTTP server, run as its own process.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("hello-server") {
+        http_server::hello_server(args[2].parse().unwrap()).await;
+        return;
+    }
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
     println!(
@@ -148,6 +156,9 @@ async fn main() {
             );
         }
     }
+    if std::env::var("KILN_BENCH_ONLY").is_err() {
+        http_server::run(&echo_path, &echo).await;
+    }
 }
 
 fn check_echo(reply: &[u8]) {
@@ -173,19 +184,7 @@ async fn bare_responder(h: &Harness) -> tokio::task::JoinHandle<()> {
 /// actor the control plane started, on one multiplexed stream.
 async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
     use kiln_proto::dataplane::v1 as pb;
-    let socket = h.dir.path().join("dp.sock");
-    let channel = tonic::transport::Endpoint::from_static("http://data-plane.local")
-        .connect_with_connector(tower::service_fn(move |_| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
-        .await
-        .unwrap();
-    let mut client = pb::data_plane_client::DataPlaneClient::new(channel);
+    let mut client = data_plane_client(&h.dir.path().join("dp.sock")).await;
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let mut responses = client
         .invoke_stream(tokio_stream::wrappers::ReceiverStream::new(rx))

@@ -1,0 +1,169 @@
+//! HTTP through the httpserver provider into the echo actor, against a plain hyper
+//! "hello" server in its own process, both driven by `wrk` in the same run.
+
+use std::time::Duration;
+
+use kiln_integration_tests::{Harness, Options, eventually, fixtures, http, process::free_port};
+
+use crate::{CONCURRENCY, Figures, ROUNDS};
+
+/// Seconds of each wrk run.
+const WRK_SECONDS: u32 = 3;
+
+/// Serves `hello` on every path until killed: the baseline HTTP server.
+pub async fn hello_server(port: u16) {
+    let app = axum::Router::new().fallback(|| async { "hello" });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    axum::serve(listener, app).await.unwrap();
+}
+
+pub async fn run(echo_path: &std::path::Path, echo: &str) {
+    if std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("\nHTTP: skipped, wrk is not installed (Debian package wrk)");
+        return;
+    }
+    let hello_port = free_port();
+    let mut hello = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["hello-server", &hello_port.to_string()])
+        .spawn()
+        .unwrap();
+    let h = Harness::with(Options {
+        log: Some("warn".into()),
+        ..Options::default()
+    })
+    .await;
+    assert!(h.launch(echo_path).await.accepted);
+    let ack = h
+        .command(
+            "scale",
+            &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": CONCURRENCY}),
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    let archive = fixtures::provider_archive("httpserver");
+    assert!(h.launch_provider(&archive, "default").await.accepted);
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let ack = h
+        .put_link(
+            echo,
+            &fixtures::provider_key(&archive),
+            "wasmcloud:httpserver",
+            &[("address", &address)],
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    for port in [port, hello_port] {
+        let up = eventually(Duration::from_secs(10), || async move {
+            http(port, "GET", "/", b"").await.is_ok()
+        })
+        .await;
+        assert!(up, "nothing listens on {port}");
+    }
+
+    let (mut base, mut host) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        base.push(wrk(hello_port));
+        host.push(wrk(port));
+    }
+    let (b, f) = (Figures::median(&base), Figures::median(&host));
+    println!(
+        "\nHTTP via wrk, {ROUNDS} interleaved rounds of {WRK_SECONDS} s: latency with 1 connection, requests/s with {CONCURRENCY} connections"
+    );
+    println!(
+        "{:<40} {:>8} {:>8} {:>9} | {:>8} {:>8} {:>9} | {:>6} {:>6}",
+        "path (baseline: plain hyper hello)",
+        "p50 µs",
+        "p99 µs",
+        "req/s",
+        "base p50",
+        "base p99",
+        "base r/s",
+        "p50 ×",
+        "tput ×"
+    );
+    println!(
+        "{:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
+        "httpserver provider → echo actor",
+        f.p50_us,
+        f.p99_us,
+        f.per_second,
+        b.p50_us,
+        b.p99_us,
+        b.per_second,
+        f.p50_us / b.p50_us,
+        f.per_second / b.per_second
+    );
+    let _ = hello.kill();
+    let _ = hello.wait();
+}
+
+/// Latency percentiles with one connection, and requests/s with `CONCURRENCY`.
+fn wrk(port: u16) -> Figures {
+    let url = format!("http://127.0.0.1:{port}/bench");
+    let single = run_wrk(&url, 1, 1);
+    let loaded = run_wrk(&url, CONCURRENCY, 2);
+    Figures {
+        p50_us: percentile(&single, "50%"),
+        p99_us: percentile(&single, "99%"),
+        per_second: requests_per_second(&loaded),
+    }
+}
+
+fn run_wrk(url: &str, connections: usize, threads: usize) -> String {
+    let output = std::process::Command::new("wrk")
+        .args([
+            "--latency",
+            "-t",
+            &threads.to_string(),
+            "-c",
+            &connections.to_string(),
+            "-d",
+            &format!("{WRK_SECONDS}s"),
+            url,
+        ])
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        !text.contains("Non-2xx"),
+        "wrk saw failed requests:\n{text}"
+    );
+    text
+}
+
+/// A latency percentile from wrk's `--latency` table, in microseconds.
+fn percentile(report: &str, which: &str) -> f64 {
+    let value = report
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix(which))
+        .unwrap_or_else(|| panic!("no {which} line in:\n{report}"))
+        .trim();
+    let (number, unit) = value.split_at(
+        value
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(value.len()),
+    );
+    let number: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => number,
+        "ms" => number * 1e3,
+        "s" => number * 1e6,
+        _ => f64::NAN,
+    }
+}
+
+fn requests_per_second(report: &str) -> f64 {
+    report
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec line in:\n{report}"))
+}
