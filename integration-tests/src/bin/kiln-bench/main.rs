@@ -156,7 +156,11 @@ async fn main() {
             );
         }
     }
-    if std::env::var("KILN_BENCH_ONLY").is_err() {
+    // KILN_BENCH_ONLY=HTTP runs only the HTTP comparison.
+    if std::env::var("KILN_BENCH_ONLY")
+        .ok()
+        .is_none_or(|only| "HTTP".contains(&only))
+    {
         http_server::run(&echo_path, &echo).await;
     }
 }
