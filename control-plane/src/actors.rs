@@ -50,11 +50,10 @@ impl Entry {
     }
 }
 
-/// The actors of this host, and the call aliases they claim.
+/// The actors of this host.
 #[derive(Debug, Default)]
 pub struct Registry {
     actors: RwLock<HashMap<String, Arc<Entry>>>,
-    aliases: RwLock<HashMap<String, String>>,
 }
 
 impl Registry {
@@ -72,16 +71,8 @@ impl Registry {
         all
     }
 
-    /// Stores `entry`, replacing any entry of the same key; registers its call alias if
-    /// nobody has claimed it yet (the first claimant keeps it, as on every wasmbus host).
+    /// Stores `entry`, replacing any entry of the same key.
     pub fn put(&self, entry: Entry) -> Arc<Entry> {
-        if let Some(alias) = entry.meta().call_alias.clone().filter(|a| !a.is_empty()) {
-            self.aliases
-                .write()
-                .expect("invariant: alias lock is never poisoned")
-                .entry(alias)
-                .or_insert_with(|| entry.key.to_string());
-        }
         let entry = Arc::new(entry);
         self.actors
             .write()
@@ -90,30 +81,12 @@ impl Registry {
         entry
     }
 
-    /// Removes `key`; its alias goes with it.
+    /// Removes `key`.
     pub fn remove(&self, key: &str) -> Option<Arc<Entry>> {
-        let removed = self
-            .actors
+        self.actors
             .write()
             .expect("invariant: actor lock is never poisoned")
-            .remove(key);
-        if removed.is_some() {
-            self.aliases
-                .write()
-                .expect("invariant: alias lock is never poisoned")
-                .retain(|_, owner| owner != key);
-        }
-        removed
-    }
-
-    /// The actor that claims `alias`.
-    #[must_use]
-    pub fn resolve_alias(&self, alias: &str) -> Option<String> {
-        self.aliases
-            .read()
-            .expect("invariant: alias lock is never poisoned")
-            .get(alias)
-            .cloned()
+            .remove(key)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Entry>>> {

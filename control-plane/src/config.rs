@@ -18,6 +18,9 @@ const DEFAULT_CTL_PREFIX: &str = "wasmbus.ctl";
 const DEFAULT_DATA_PLANE: &str = "unix:/tmp/kiln/data-plane.sock";
 const DEFAULT_GRACE_MS: u64 = 5_000;
 const DEFAULT_HEALTH_INTERVAL_MS: u64 = 30_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 30_000;
+const DEFAULT_HOST_EXPIRY_MS: u64 = 95_000;
+const DEFAULT_POLICY_TIMEOUT_MS: u64 = 1_000;
 const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
 
 /// How invocations travel to the data plane.
@@ -113,6 +116,22 @@ pub struct Args {
     /// Interval of provider health checks, in milliseconds.
     #[arg(long, env = "KILN_CP_HEALTH_INTERVAL_MS", default_value_t = DEFAULT_HEALTH_INTERVAL_MS)]
     pub health_interval_ms: u64,
+    /// Interval of this host's heartbeat event, in milliseconds.
+    #[arg(long, env = "KILN_CP_HEARTBEAT_INTERVAL_MS", default_value_t = DEFAULT_HEARTBEAT_INTERVAL_MS)]
+    pub heartbeat_interval_ms: u64,
+    /// A host not heard from for this long leaves this host's view of the lattice, in
+    /// milliseconds.
+    #[arg(long, env = "KILN_CP_HOST_EXPIRY_MS", default_value_t = DEFAULT_HOST_EXPIRY_MS)]
+    pub host_expiry_ms: u64,
+    /// Subject of the policy service; unset disables policy checks.
+    #[arg(long, env = "WASMCLOUD_POLICY_TOPIC")]
+    pub policy_topic: Option<String>,
+    /// Subject on which the policy service overrides earlier decisions.
+    #[arg(long, env = "WASMCLOUD_POLICY_CHANGES_TOPIC")]
+    pub policy_changes_topic: Option<String>,
+    /// How long the policy service may take to answer, in milliseconds; no answer denies.
+    #[arg(long, env = "WASMCLOUD_POLICY_TIMEOUT", default_value_t = DEFAULT_POLICY_TIMEOUT_MS)]
+    pub policy_timeout_ms: u64,
     /// JetStream domain.
     #[arg(long, env = "WASMCLOUD_JS_DOMAIN")]
     pub js_domain: Option<String>,
@@ -236,6 +255,16 @@ pub struct Config {
     pub invoke_path: InvokePath,
     /// Drain grace.
     pub grace: Duration,
+    /// Heartbeat interval.
+    pub heartbeat_interval: Duration,
+    /// Silence after which another host leaves the lattice view.
+    pub host_expiry: Duration,
+    /// Policy service subject, when enabled.
+    pub policy_topic: Option<String>,
+    /// Policy override subject.
+    pub policy_changes_topic: Option<String>,
+    /// Policy answer timeout.
+    pub policy_timeout: Duration,
     /// Status page address, if on.
     pub http_addr: Option<std::net::SocketAddr>,
 }
@@ -393,6 +422,11 @@ impl Config {
             data_plane,
             invoke_path: args.invoke_path,
             grace: Duration::from_millis(args.grace_ms),
+            heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms.max(100)),
+            host_expiry: Duration::from_millis(args.host_expiry_ms.max(100)),
+            policy_topic: args.policy_topic.filter(|t| !t.is_empty()),
+            policy_changes_topic: args.policy_changes_topic.filter(|t| !t.is_empty()),
+            policy_timeout: Duration::from_millis(args.policy_timeout_ms),
             http_addr,
         })
     }

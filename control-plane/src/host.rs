@@ -36,6 +36,18 @@ pub struct Host {
     pub links: crate::links::Links,
     /// The lattice cache, when JetStream is available.
     pub lattice_data: Option<crate::latticedata::LatticeData>,
+    /// Lattice events.
+    pub events: crate::events::Events,
+    /// Claims, call aliases and reference maps of the lattice.
+    pub claims: crate::claimscache::ClaimsCache,
+    /// The lattice's hosts as seen from here.
+    pub hosts: crate::hosts::Hosts,
+    /// The policy service, when one is configured.
+    pub policy: Option<crate::policy::Policy>,
+    /// Registry credentials by server, from `registries.put`.
+    pub registry_credentials: crate::registries::Credentials,
+    /// Drain grace asked for by a stop-host command, in milliseconds (0: the default).
+    pub stop_grace_ms: std::sync::atomic::AtomicU64,
     /// Actor RPC subscriptions.
     pub subscriptions: Subscriptions,
     /// Friendly name, `adjective-noun-NNNN`.

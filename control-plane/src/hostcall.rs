@@ -46,7 +46,18 @@ pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, St
         ));
     };
     let (target, subject, name) = resolve(host, &caller, &request)?;
-    host.caller
+    let summary = serde_json::json!({
+        "source": { "public_key": request.actor },
+        "dest": {
+            "public_key": target.public_key,
+            "contract_id": target.contract_id,
+            "link_name": target.link_name,
+        },
+        "operation": request.operation,
+        "bytes": request.payload.len(),
+    });
+    let result = host
+        .caller
         .call(
             Entity::actor(&request.actor),
             target,
@@ -56,7 +67,11 @@ pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, St
             request.payload,
         )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    host.events
+        .publish_invocation(result.is_ok(), summary)
+        .await;
+    result
 }
 
 /// The target entity, its subject and a name for errors. A provider target needs both a
@@ -93,7 +108,7 @@ fn resolve(
     let actor = if KeyKind::of_public_key(namespace) == Some(KeyKind::Module) {
         Some(namespace.to_string())
     } else {
-        host.actors.resolve_alias(namespace)
+        host.claims.resolve_alias(namespace)
     };
     match actor {
         Some(key) => Ok((

@@ -1,18 +1,25 @@
 //! The lattice cache in JetStream KV (`LATTICEDATA_{prefix}`), shared with every other
 //! wasmbus host of the lattice: keys and JSON values as the wasmbus host writes them.
 //!
-//! So far it carries link definitions (`LINKDEF_{id}`); a watcher replays the bucket at
-//! start and applies every later change, so links put through any host reach this one.
+//! It carries link definitions (`LINKDEF_{id}`), claims (`CLAIMS_{key}`) and reference
+//! maps (`REFMAP_{base64url(ref)}`); a watcher replays the bucket at start and applies
+//! every later change, so what any host of the lattice writes reaches this one.
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv, stream};
 use futures::StreamExt as _;
 use kiln_types::link::LinkDefinition;
 
+use serde::{Deserialize, Serialize};
+
+use crate::claimscache::StoredClaims;
+use crate::events;
 use crate::host::Shared;
 use crate::subjects;
 
 const LINK_PREFIX: &str = "LINKDEF_";
+const CLAIMS_PREFIX: &str = "CLAIMS_";
+const REFMAP_PREFIX: &str = "REFMAP_";
 const OPEN_ATTEMPTS: u32 = 25;
 const OPEN_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -101,6 +108,51 @@ impl LatticeData {
             .context("purging the link from the lattice cache")?;
         Ok(())
     }
+
+    /// Writes the claims of an actor or provider.
+    ///
+    /// # Errors
+    /// When JetStream refuses the write.
+    pub async fn put_claims(&self, claims: &StoredClaims) -> anyhow::Result<()> {
+        let json = serde_json::to_vec(claims).context("encoding claims")?;
+        self.store
+            .put(format!("{CLAIMS_PREFIX}{}", claims.sub), json.into())
+            .await
+            .context("writing claims to the lattice cache")?;
+        Ok(())
+    }
+
+    /// Writes that `reference` names `key`.
+    ///
+    /// # Errors
+    /// When JetStream refuses the write.
+    pub async fn put_refmap(&self, reference: &str, key: &str) -> anyhow::Result<()> {
+        let json = serde_json::to_vec(&Refmap {
+            oci_url: reference.to_string(),
+            public_key: key.to_string(),
+        })
+        .context("encoding a reference map")?;
+        self.store
+            .put(refmap_key(reference), json.into())
+            .await
+            .context("writing a reference map to the lattice cache")?;
+        Ok(())
+    }
+}
+
+/// A `REFMAP_*` value.
+#[derive(Debug, Serialize, Deserialize)]
+struct Refmap {
+    oci_url: String,
+    public_key: String,
+}
+
+/// `REFMAP_{base64url-no-pad(reference)}`.
+fn refmap_key(reference: &str) -> String {
+    format!(
+        "{REFMAP_PREFIX}{}",
+        data_encoding::BASE64URL_NOPAD.encode(reference.as_bytes())
+    )
 }
 
 /// Applies every change of the bucket to this host, the existing entries first.
@@ -129,27 +181,59 @@ pub async fn watch(host: Shared) {
 }
 
 async fn apply(host: &Shared, entry: &kv::Entry) {
-    let Some(id) = entry.key.strip_prefix(LINK_PREFIX) else {
-        return;
-    };
-    match entry.operation {
-        kv::Operation::Put => match serde_json::from_slice::<LinkDefinition>(&entry.value) {
+    let put = entry.operation == kv::Operation::Put;
+    if let Some(id) = entry.key.strip_prefix(LINK_PREFIX) {
+        if !put {
+            if let Some(link) = host.links.remove(id) {
+                link_changed(host, &link, false).await;
+            }
+            return;
+        }
+        match serde_json::from_slice::<LinkDefinition>(&entry.value) {
             Ok(link) => {
                 let link = link.with_id();
                 if host.links.put(link.clone()) {
-                    notify_provider(host, &link, true).await;
+                    link_changed(host, &link, true).await;
                 }
             }
-            Err(error) => {
-                tracing::warn!(key = %entry.key, %error, "ignoring a malformed link in the lattice cache")
+            Err(error) => malformed(entry, &error),
+        }
+    } else if let Some(key) = entry.key.strip_prefix(CLAIMS_PREFIX) {
+        if !put {
+            host.claims.remove(key);
+            return;
+        }
+        match serde_json::from_slice::<StoredClaims>(&entry.value) {
+            Ok(claims) => {
+                host.claims.put(claims);
             }
-        },
-        kv::Operation::Delete | kv::Operation::Purge => {
-            if let Some(link) = host.links.remove(id) {
-                notify_provider(host, &link, false).await;
+            Err(error) => malformed(entry, &error),
+        }
+    } else if entry.key.starts_with(REFMAP_PREFIX) && put {
+        match serde_json::from_slice::<Refmap>(&entry.value) {
+            Ok(refmap) => {
+                host.claims.put_refmap(&refmap.oci_url, &refmap.public_key);
             }
+            Err(error) => malformed(entry, &error),
         }
     }
+}
+
+fn malformed(entry: &kv::Entry, error: &serde_json::Error) {
+    tracing::warn!(key = %entry.key, %error, "ignoring a malformed entry in the lattice cache");
+}
+
+/// A link of the lattice was set or deleted: the event, and the provider told.
+pub async fn link_changed(host: &Shared, link: &LinkDefinition, put: bool) {
+    let kind = if put {
+        events::kind::LINKDEF_SET
+    } else {
+        events::kind::LINKDEF_DELETED
+    };
+    host.events
+        .publish(kind, serde_json::to_value(link).unwrap_or_default())
+        .await;
+    notify_provider(host, link, put).await;
 }
 
 /// Tells the provider a link was put or deleted (msgpack, no reply expected).

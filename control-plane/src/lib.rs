@@ -6,17 +6,24 @@
 
 pub mod actors;
 pub mod artifact;
+pub mod claimscache;
 pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod dataplane;
+pub mod eventdata;
+pub mod events;
+pub mod heartbeat;
 pub mod host;
 pub mod hostcall;
+pub mod hosts;
 pub mod http;
 pub mod latticedata;
 pub mod links;
 pub mod nats;
+pub mod policy;
 pub mod providers;
+pub mod registries;
 pub mod rpc;
 pub mod subjects;
 pub mod supervisor;
@@ -96,7 +103,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.rpc_timeout,
     );
     let tasks = TaskTracker::new();
+    let events = events::Events::new(ctl.clone(), &config.lattice, &host_id);
+    let policy = config.policy_topic.clone().map(|topic| {
+        tracing::info!(%topic, "policy service enabled");
+        policy::Policy::new(
+            ctl.clone(),
+            topic,
+            config.policy_changes_topic.clone(),
+            config.policy_timeout,
+        )
+    });
     let host = Arc::new(host::Host {
+        events,
+        policy,
+        claims: claimscache::ClaimsCache::default(),
+        hosts: hosts::Hosts::default(),
+        registry_credentials: registries::Credentials::default(),
+        stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
         chunks,
         caller,
         friendly_name: host::friendly_name(&host_id),
@@ -116,6 +139,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     });
     tasks.spawn(supervisor::run(host.clone()).instrument(tracing::info_span!("data_plane")));
     tasks.spawn(latticedata::watch(host.clone()).instrument(tracing::info_span!("lattice_cache")));
+    tasks.spawn(hosts::watch(host.clone()).instrument(tracing::info_span!("lattice_hosts")));
+    tasks.spawn(heartbeat::run(host.clone()).instrument(tracing::info_span!("heartbeat")));
+    if host.policy.is_some() {
+        let policy_host = host.clone();
+        tasks.spawn(
+            async move {
+                if let Some(policy) = &policy_host.policy {
+                    policy.watch_changes(policy_host.clone()).await;
+                }
+            }
+            .instrument(tracing::info_span!("policy")),
+        );
+    }
     let ctl_host = host.clone();
     tasks.spawn(
         async move {
@@ -141,6 +177,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         );
     }
     tracing::info!(host = %host_id, lattice = %host.config.lattice, name = %host.friendly_name, "control plane started");
+    heartbeat::started(&host).await;
 
     for reference in host.config.autostart.clone() {
         match control::start_actor(&host, &reference, 1, BTreeMap::new()).await {
@@ -150,24 +187,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
 
     shutdown.cancelled().await;
-    tracing::info!("draining");
-    // All at once: each stop may wait for an answer that never comes.
-    let stops = host.providers.all().into_iter().map(|provider| {
-        let host = host.clone();
-        async move {
-            if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await {
-                tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
-            }
-        }
-    });
-    futures::future::join_all(stops).await;
-    tasks.close();
-    if tokio::time::timeout(host.config.grace, tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(grace = ?host.config.grace, "tasks still running after the grace period");
-    }
+    drain(&host, &tasks).await;
     // With NATS gone a flush would wait for a reconnect forever: bound it.
     for client in [&host.rpc, &host.ctl] {
         match tokio::time::timeout(FLUSH_GRACE, client.flush()).await {
@@ -180,4 +200,33 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     tracing::info!("control plane stopped");
     Ok(())
+}
+
+/// The drain after a stop: actor subscriptions have ended with the shutdown token, so
+/// no new invocation is taken; calls in flight get the grace period (a stop-host
+/// command may set it); then providers stop and `host_stopped` goes out.
+async fn drain(host: &host::Shared, tasks: &TaskTracker) {
+    let grace = match host
+        .stop_grace_ms
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        0 => host.config.grace,
+        ms => std::time::Duration::from_millis(ms),
+    };
+    tracing::info!(?grace, "draining");
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(?grace, "tasks still running after the grace period");
+    }
+    // All at once: each stop may wait for an answer that never comes.
+    let stops = host.providers.all().into_iter().map(|provider| {
+        let host = host.clone();
+        async move {
+            if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await {
+                tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
+            }
+        }
+    });
+    futures::future::join_all(stops).await;
+    heartbeat::stopped(host).await;
 }

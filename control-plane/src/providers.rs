@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::artifact::{self, FetchError};
+use crate::claimscache::StoredClaims;
+use crate::eventdata;
+use crate::events::kind;
 use crate::host::Shared;
 use crate::subjects;
 
@@ -141,9 +144,23 @@ pub enum ProviderError {
     /// The data plane refused.
     #[error("the data plane refused: {0}")]
     DataPlane(String),
+    /// The policy service said no (or did not answer).
+    #[error("denied by policy: {0}")]
+    Denied(String),
 }
 
-/// Starts the provider in the archive at `reference` on `link_name`.
+/// Whether this host runs the provider `reference` names (a public key, a reference
+/// it was started from, or one the lattice cache maps) on `link_name`.
+#[must_use]
+pub fn running_here(host: &Shared, reference: &str, link_name: &str) -> bool {
+    let key = host.claims.resolve_ref(reference);
+    host.providers.all().iter().any(|p| {
+        p.link_name == link_name && (p.image_ref == reference || key.as_deref() == Some(&p.key))
+    })
+}
+
+/// Starts the provider in the archive at `reference` on `link_name`, and publishes
+/// `provider_started` or `provider_start_failed`.
 ///
 /// # Errors
 /// See [`ProviderError`].
@@ -159,6 +176,41 @@ pub async fn start(
     } else {
         link_name
     };
+    match start_quietly(host, reference, link_name, config_json, annotations).await {
+        Ok(entry) => {
+            let stored = StoredClaims::of_provider(&entry.claims);
+            if host.claims.put(stored.clone())
+                && let Some(data) = &host.lattice_data
+                && let Err(error) = data.put_claims(&stored).await
+            {
+                tracing::warn!(provider = %entry.key, "could not write claims to the lattice cache: {error:#}");
+            }
+            crate::control::remember_ref(host, reference, &entry.key).await;
+            host.events
+                .publish(kind::PROVIDER_STARTED, eventdata::provider_started(&entry))
+                .await;
+            Ok(entry)
+        }
+        Err(error) => {
+            tracing::warn!(%reference, link = link_name, "provider start failed: {error}");
+            host.events
+                .publish(
+                    kind::PROVIDER_START_FAILED,
+                    eventdata::provider_start_failed(reference, link_name, &error.to_string()),
+                )
+                .await;
+            Err(error)
+        }
+    }
+}
+
+async fn start_quietly(
+    host: &Shared,
+    reference: &str,
+    link_name: &str,
+    config_json: Option<String>,
+    annotations: BTreeMap<String, String>,
+) -> Result<Arc<Entry>, ProviderError> {
     let archive = artifact::fetch(reference, host.config.allow_file_load).await?;
     let verified = par::read_par(
         &archive,
@@ -167,6 +219,12 @@ pub async fn start(
         kiln_types::unix_now(),
     )?;
     let key = verified.key().to_string();
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_start(host, "start_provider", &key, &verified.claims.issuer)
+            .await
+            .map_err(ProviderError::Denied)?;
+    }
     if host.providers.get(&key, link_name).is_some() {
         return Err(ProviderError::AlreadyRunning {
             key,
@@ -230,6 +288,12 @@ pub async fn stop(host: &Shared, key: &str, link_name: &str) -> Result<(), Provi
         .stop_provider(key, link_name)
         .await
         .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    host.events
+        .publish(
+            kind::PROVIDER_STOPPED,
+            eventdata::provider_stopped(&entry, "normal"),
+        )
+        .await;
     tracing::info!(provider = %key, link = link_name, "provider stopped");
     Ok(())
 }
@@ -334,9 +398,17 @@ fn spawn_health_checks(host: &Shared, entry: &Arc<Entry>) {
                         .expect("invariant: health lock is never poisoned"),
                     now,
                 );
+                let event = match (before, now) {
+                    (Health::Healthy, Health::Healthy) | (Health::Unhealthy, Health::Unhealthy) => {
+                        kind::HEALTH_CHECK_STATUS
+                    }
+                    (_, Health::Healthy) => kind::HEALTH_CHECK_PASSED,
+                    _ => kind::HEALTH_CHECK_FAILED,
+                };
                 if before != now {
                     tracing::info!(health = ?now, "provider health changed");
                 }
+                host.events.publish(event, eventdata::health(&entry)).await;
             }
         }
         .instrument(span),

@@ -51,6 +51,9 @@ pub enum Refusal {
     /// A chunked payload could not be fetched.
     #[error(transparent)]
     Chunk(#[from] kiln_wasmbus::chunks::ChunkError),
+    /// The policy service said no (or did not answer).
+    #[error("denied by policy: {0}")]
+    Denied(String),
     /// The call failed in the data plane.
     #[error(transparent)]
     Failed(#[from] InvokeFailure),
@@ -135,7 +138,12 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
         Ok(invocation) => {
             let id = invocation.id.clone();
             let operation = invocation.operation.clone();
-            match run(host, actor, invocation).await {
+            let summary = invocation_event(&invocation);
+            let result = run(host, actor, invocation).await;
+            host.events
+                .publish_invocation(result.is_ok(), summary)
+                .await;
+            match result {
                 // Large answers go through the object store.
                 Ok(payload) => {
                     kiln_wasmbus::rpc::respond(host.chunks.as_ref(), &id, Ok(payload)).await
@@ -165,6 +173,22 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
         }
         Err(error) => tracing::warn!(actor, %error, "could not publish invocation response"),
     }
+}
+
+/// The data of `invocation_succeeded|failed`.
+#[must_use]
+pub fn invocation_event(invocation: &Invocation) -> serde_json::Value {
+    let entity = |e: &kiln_types::invocation::Entity| {
+        serde_json::json!({
+            "public_key": e.public_key, "contract_id": e.contract_id, "link_name": e.link_name,
+        })
+    };
+    serde_json::json!({
+        "source": entity(&invocation.origin),
+        "dest": entity(&invocation.target),
+        "operation": invocation.operation,
+        "bytes": invocation.content_length.unwrap_or(invocation.msg.len() as u64),
+    })
 }
 
 /// Checks `invocation` and runs it on `actor`.
@@ -197,6 +221,12 @@ pub async fn run(
             contract: origin.contract_id.clone(),
             origin: origin.public_key.clone(),
         });
+    }
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_invocation(host, origin, &invocation.target)
+            .await
+            .map_err(Refusal::Denied)?;
     }
     Ok(host
         .data_plane

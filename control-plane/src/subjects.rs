@@ -37,41 +37,17 @@ pub fn provider_shutdown(lattice: &str, provider: &str, link: &str) -> String {
     format!("wasmbus.rpc.{lattice}.{provider}.{link}.shutdown")
 }
 
-/// `{ctl}.{lattice}.linkdefs.*` and `{ctl}.{lattice}.get.links`: lattice-wide commands
-/// that one host of the queue group answers.
+/// `{ctl}.{lattice}`: the root of the control subjects, and the queue group of the
+/// lattice-wide ones that one host answers.
 #[must_use]
-pub fn lattice_queue_group(ctl: &str, lattice: &str) -> String {
+pub fn ctl_root(ctl: &str, lattice: &str) -> String {
     format!("{ctl}.{lattice}")
 }
 
-/// `{ctl}.{lattice}.linkdefs.*`.
+/// A control subject under the root: `{ctl}.{lattice}.{rest}`.
 #[must_use]
-pub fn linkdefs(ctl: &str, lattice: &str) -> String {
-    format!("{ctl}.{lattice}.linkdefs.*")
-}
-
-/// `{ctl}.{lattice}.get.links`.
-#[must_use]
-pub fn get_links(ctl: &str, lattice: &str) -> String {
-    format!("{ctl}.{lattice}.get.links")
-}
-
-/// `{ctl}.{lattice}.cmd.{host}.*`: commands to one host.
-#[must_use]
-pub fn host_commands(ctl: &str, lattice: &str, host: &str) -> String {
-    format!("{ctl}.{lattice}.cmd.{host}.*")
-}
-
-/// `{ctl}.{lattice}.get.{host}.inv`: one host's inventory.
-#[must_use]
-pub fn host_inventory(ctl: &str, lattice: &str, host: &str) -> String {
-    format!("{ctl}.{lattice}.get.{host}.inv")
-}
-
-/// `{ctl}.{lattice}.ping.hosts`: every host answers.
-#[must_use]
-pub fn ping_hosts(ctl: &str, lattice: &str) -> String {
-    format!("{ctl}.{lattice}.ping.hosts")
+pub fn ctl(ctl: &str, lattice: &str, rest: &str) -> String {
+    format!("{ctl}.{lattice}.{rest}")
 }
 
 #[cfg(test)]
@@ -89,19 +65,10 @@ mod tests {
             provider_linkdefs_put("default", "VP", "default"),
             "wasmbus.rpc.default.VP.default.linkdefs.put"
         );
-        assert_eq!(linkdefs("wasmbus.ctl", "lat"), "wasmbus.ctl.lat.linkdefs.*");
-        assert_eq!(get_links("wasmbus.ctl", "lat"), "wasmbus.ctl.lat.get.links");
+        assert_eq!(ctl_root("wasmbus.ctl", "lat"), "wasmbus.ctl.lat");
         assert_eq!(
-            host_commands("wasmbus.ctl", "default", "NH"),
-            "wasmbus.ctl.default.cmd.NH.*"
-        );
-        assert_eq!(
-            host_inventory("wasmbus.ctl", "lat", "NH"),
+            ctl("wasmbus.ctl", "lat", "get.NH.inv"),
             "wasmbus.ctl.lat.get.NH.inv"
-        );
-        assert_eq!(
-            ping_hosts("wasmbus.ctl", "lat"),
-            "wasmbus.ctl.lat.ping.hosts"
         );
     }
 }

@@ -71,6 +71,12 @@ pub fn wat(name: &str) -> Vec<u8> {
     wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Signs `module` as the actor `subject`, issued by `account`.
+#[must_use]
+pub fn sign_as(module: &[u8], spec: &ActorSpec, account: &KeyPair, subject: &KeyPair) -> Vec<u8> {
+    claims::sign_actor(module, spec, account, subject, kiln_types::unix_now()).expect("sign")
+}
+
 /// Signs `module` with a fresh account and module key.
 #[must_use]
 pub fn sign(module: &[u8], spec: &ActorSpec) -> (Vec<u8>, KeyPair) {

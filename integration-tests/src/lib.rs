@@ -117,28 +117,54 @@ impl Harness {
 
     /// Waits until the control plane answers its inventory subject.
     async fn wait_until_serving(&self) {
-        let subject = format!(
-            "wasmbus.ctl.{}.get.{}.inv",
-            self.lattice,
-            self.host.public_key()
-        );
-        let ok = eventually(Duration::from_secs(20), || async {
-            self.client
-                .request(subject.clone(), "".into())
-                .await
-                .is_ok()
-        })
+        let serving = wait_serving(
+            &self.client,
+            &self.lattice,
+            &self.host.public_key(),
+            self.http_port,
+        )
         .await;
-        assert!(ok, "control plane never answered; logs:\n{}", self.logs());
-        let ready = eventually(Duration::from_secs(20), || async {
-            self.http_get("/api/readyz").await.0 == 200
-        })
-        .await;
-        assert!(
-            ready,
-            "the data plane never connected; logs:\n{}",
-            self.logs()
+        if let Err(error) = serving {
+            panic!("{error}; logs:\n{}", self.logs());
+        }
+    }
+
+    /// Starts another host (control plane and data plane) on this lattice, with the
+    /// same cluster key; `control_plane_args` add to the harness's own.
+    pub async fn join(&self, name: &str, args: &[&str]) -> Peer {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).expect("peer directory");
+        let host = KeyKind::Server.generate();
+        let http_port = process::free_port();
+        let mut extra = self.options.control_plane_args.clone();
+        extra.extend(args.iter().map(ToString::to_string));
+        let data_plane = start_data_plane(&dir, &self.options);
+        let control_plane = Process::spawn(
+            "control-plane",
+            &dir,
+            binary("kiln-control-plane"),
+            log_level(&self.options),
+            control_plane_args(
+                &dir,
+                &self.nats,
+                &self.cluster,
+                &host,
+                &self.lattice,
+                http_port,
+                &extra,
+            ),
         );
+        let peer = Peer {
+            data_plane,
+            control_plane,
+            host,
+            http_port,
+        };
+        let serving = wait_serving(&self.client, &self.lattice, &peer.id(), http_port).await;
+        if let Err(error) = serving {
+            panic!("{error}; logs:\n{}", peer.logs());
+        }
+        peer
     }
 
     /// Kills the data plane with SIGKILL.
@@ -163,11 +189,13 @@ impl Harness {
 
     /// Sends a control command to this host.
     pub async fn command(&self, command: &str, body: &serde_json::Value) -> Ack {
-        let subject = format!(
-            "wasmbus.ctl.{}.cmd.{}.{command}",
-            self.lattice,
-            self.host.public_key()
-        );
+        self.command_to(&self.host.public_key(), command, body)
+            .await
+    }
+
+    /// Sends a control command to the host `host_id` of this lattice.
+    pub async fn command_to(&self, host_id: &str, command: &str, body: &serde_json::Value) -> Ack {
+        let subject = format!("wasmbus.ctl.{}.cmd.{host_id}.{command}", self.lattice);
         let reply = tokio::time::timeout(
             Duration::from_secs(20),
             self.client
@@ -204,13 +232,81 @@ impl Harness {
         serde_json::from_slice(&reply.payload).expect("query reply is JSON")
     }
 
-    /// Launches a provider from an archive on `link_name`.
+    /// Launches a provider from an archive on `link_name` and waits for the outcome
+    /// (`provider_started` or `provider_start_failed`), returned as an ack.
     pub async fn launch_provider(&self, archive: &Path, link_name: &str) -> Ack {
-        self.command(
-            "lp",
-            &serde_json::json!({ "provider_ref": format!("file://{}", archive.display()), "link_name": link_name }),
+        let reference = format!("file://{}", archive.display());
+        let link = link_name.to_string();
+        self.until_event(
+            self.command(
+                "lp",
+                &serde_json::json!({ "provider_ref": reference, "link_name": link_name }),
+            ),
+            |kind, data| match kind {
+                "provider_started"
+                    if data["image_ref"] == reference.as_str()
+                        && data["link_name"] == link.as_str() =>
+                {
+                    Some(Ack {
+                        accepted: true,
+                        error: String::new(),
+                    })
+                }
+                "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
+                    Some(Ack {
+                        accepted: false,
+                        error: data["error"].as_str().unwrap_or_default().to_string(),
+                    })
+                }
+                _ => None,
+            },
         )
         .await
+    }
+
+    /// Subscribes to this lattice's events.
+    pub async fn events(&self) -> async_nats::Subscriber {
+        let events = self
+            .client
+            .subscribe(format!("wasmbus.evt.{}", self.lattice))
+            .await
+            .expect("subscribe to events");
+        self.client.flush().await.expect("flush");
+        events
+    }
+
+    /// Sends a command; when accepted, waits for the event `outcome` recognises (given
+    /// the event type's suffix and its data) and returns what it makes of it.
+    pub async fn until_event(
+        &self,
+        command: impl std::future::Future<Output = Ack>,
+        outcome: impl Fn(&str, &serde_json::Value) -> Option<Ack>,
+    ) -> Ack {
+        use futures::StreamExt as _;
+        let mut events = self.events().await;
+        let ack = command.await;
+        if !ack.accepted {
+            return ack;
+        }
+        let wait = async {
+            while let Some(message) = events.next().await {
+                let Ok(event) = serde_json::from_slice::<serde_json::Value>(&message.payload)
+                else {
+                    continue;
+                };
+                let kind = event["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("com.wasmcloud.lattice.");
+                if let Some(ack) = outcome(kind, &event["data"]) {
+                    return ack;
+                }
+            }
+            panic!("event stream ended");
+        };
+        tokio::time::timeout(Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no outcome event within 30 s; logs:\n{}", self.logs()))
     }
 
     /// Puts a link definition.
@@ -251,11 +347,41 @@ impl Harness {
             .into_inner()
     }
 
-    /// Launches an actor from a file.
+    /// Launches an actor from a file and waits for the outcome (`actors_started` or
+    /// `actor_start_failed`), returned as an ack.
     pub async fn launch(&self, path: &Path) -> Ack {
-        self.command(
-            "la",
-            &serde_json::json!({ "actor_ref": format!("file://{}", path.display()), "count": 1 }),
+        self.launch_on(
+            &self.host.public_key(),
+            &format!("file://{}", path.display()),
+            1,
+        )
+        .await
+    }
+
+    /// Launches `count` instances of the actor at `reference` on host `host_id` and
+    /// waits for the outcome.
+    pub async fn launch_on(&self, host_id: &str, reference: &str, count: u32) -> Ack {
+        self.until_event(
+            self.command_to(
+                host_id,
+                "la",
+                &serde_json::json!({ "actor_ref": reference, "count": count }),
+            ),
+            |kind, data| match kind {
+                "actors_started"
+                    if data["image_ref"] == reference && data["host_id"] == host_id =>
+                {
+                    Some(Ack {
+                        accepted: true,
+                        error: String::new(),
+                    })
+                }
+                "actor_start_failed" if data["actor_ref"] == reference => Some(Ack {
+                    accepted: false,
+                    error: data["error"].as_str().unwrap_or_default().to_string(),
+                }),
+                _ => None,
+            },
         )
         .await
     }
@@ -367,6 +493,65 @@ impl Harness {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+}
+
+/// Another host on a harness's lattice.
+pub struct Peer {
+    /// Its data plane.
+    pub data_plane: Process,
+    /// Its control plane.
+    pub control_plane: Process,
+    /// Its host key.
+    pub host: KeyPair,
+    /// Port of its status page.
+    pub http_port: u16,
+}
+
+impl Peer {
+    /// Its host id.
+    #[must_use]
+    pub fn id(&self) -> String {
+        self.host.public_key()
+    }
+
+    /// Both planes' logs.
+    #[must_use]
+    pub fn logs(&self) -> String {
+        format!(
+            "--- peer control plane ---\n{}\n--- peer data plane ---\n{}",
+            self.control_plane.log(),
+            self.data_plane.log()
+        )
+    }
+}
+
+/// Waits until the control plane of `host_id` answers its inventory subject and says
+/// its data plane is ready.
+async fn wait_serving(
+    client: &async_nats::Client,
+    lattice: &str,
+    host_id: &str,
+    http_port: u16,
+) -> Result<(), String> {
+    let subject = format!("wasmbus.ctl.{lattice}.get.{host_id}.inv");
+    let answered = eventually(Duration::from_secs(20), || async {
+        client.request(subject.clone(), "".into()).await.is_ok()
+    })
+    .await;
+    if !answered {
+        return Err("control plane never answered".into());
+    }
+    let ready = eventually(Duration::from_secs(20), || async {
+        http(http_port, "GET", "/api/readyz", b"")
+            .await
+            .is_ok_and(|(status, _)| status == 200)
+    })
+    .await;
+    if ready {
+        Ok(())
+    } else {
+        Err("the data plane never connected".into())
     }
 }
 

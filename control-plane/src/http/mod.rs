@@ -14,6 +14,7 @@ pub fn router(host: Shared) -> Router {
         .route("/", get(status))
         .route("/api/livez", get(live))
         .route("/api/readyz", get(ready))
+        .route("/api/hosts", get(hosts))
         .with_state(host)
 }
 
@@ -70,8 +71,31 @@ async fn status(State(host): State<Shared>) -> Html<String> {
                 },
             })
             .collect(),
+        lattice_hosts: host
+            .hosts
+            .all()
+            .into_iter()
+            .map(|seen| kiln_web::pages::LatticeHostRow {
+                local: seen.id == host.config.host_id(),
+                labels: seen
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+                id: seen.id,
+                name: seen.friendly_name,
+                actors: seen.actors,
+                providers: seen.providers,
+                last_seen_seconds: seen.last_seen_seconds,
+            })
+            .collect(),
     };
     Html(kiln_web::pages::status(&view).into_string())
+}
+
+/// The lattice's hosts as this host sees them.
+async fn hosts(State(host): State<Shared>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "hosts": host.hosts.all() }))
 }
 
 async fn live() -> impl IntoResponse {

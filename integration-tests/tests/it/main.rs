@@ -8,6 +8,7 @@ mod calls;
 mod cli;
 mod hostile;
 mod interop;
+mod lattice;
 mod links;
 mod providers;
 mod refusals;

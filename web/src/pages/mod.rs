@@ -2,4 +2,4 @@
 
 mod status;
 
-pub use status::{ActorRow, HostView, ProviderRow, status};
+pub use status::{ActorRow, HostView, LatticeHostRow, ProviderRow, status};

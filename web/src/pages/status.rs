@@ -23,6 +23,27 @@ pub struct HostView {
     pub actors: Vec<ActorRow>,
     /// Providers.
     pub providers: Vec<ProviderRow>,
+    /// The lattice's hosts as this host sees them.
+    pub lattice_hosts: Vec<LatticeHostRow>,
+}
+
+/// A host of the lattice.
+#[derive(Debug, Clone)]
+pub struct LatticeHostRow {
+    /// Host key.
+    pub id: String,
+    /// Friendly name.
+    pub name: String,
+    /// Whether it is this host.
+    pub local: bool,
+    /// Labels as `key=value`.
+    pub labels: Vec<String>,
+    /// Actor instances.
+    pub actors: u64,
+    /// Providers.
+    pub providers: u64,
+    /// Seconds since it was last heard from.
+    pub last_seen_seconds: f64,
 }
 
 /// One provider line.
@@ -67,6 +88,26 @@ pub fn status(host: &HostView) -> Markup {
             dt { "Uptime" } dd { (host.uptime) }
             dt { "Data plane" } dd {
                 @if host.data_plane_ready { span.badge.ok { "connected" } } @else { span.badge.down { "not connected" } }
+            }
+        }
+        h3 { "Lattice" }
+        @if host.lattice_hosts.is_empty() {
+            p.muted { "No host heard from yet." }
+        } @else {
+            table {
+                thead { tr { th { "Host" } th { "Key" } th { "Labels" } th { "Actors" } th { "Providers" } th { "Last heard" } } }
+                tbody {
+                    @for seen in &host.lattice_hosts {
+                        tr {
+                            td { (seen.name) @if seen.local { " " span.badge.ok { "this host" } } }
+                            td { code { (seen.id) } }
+                            td { (seen.labels.join(", ")) }
+                            td { (seen.actors) }
+                            td { (seen.providers) }
+                            td { (format!("{:.0} s ago", seen.last_seen_seconds)) }
+                        }
+                    }
+                }
             }
         }
         h3 { "Actors" }
@@ -126,6 +167,15 @@ mod tests {
             uptime: "0h 0m 5s".into(),
             data_plane_ready: true,
             actors,
+            lattice_hosts: vec![LatticeHostRow {
+                id: "NOTHER".into(),
+                name: "misty-brook-0002".into(),
+                local: false,
+                labels: vec!["zone=b".into()],
+                actors: 3,
+                providers: 1,
+                last_seen_seconds: 2.0,
+            }],
             providers: vec![ProviderRow {
                 name: "HTTP Server".into(),
                 key: "VHTTP".into(),

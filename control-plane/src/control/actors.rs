@@ -1,0 +1,411 @@
+//! Actors: start, stop, scale and live-update, with their lattice events and the
+//! lattice cache kept current.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kiln_types::ids::{ActorKey, Digest};
+
+use super::ControlError;
+use crate::actors::{Entry, Instance};
+use crate::artifact;
+use crate::claimscache::StoredClaims;
+use crate::eventdata;
+use crate::events::kind;
+use crate::host::Shared;
+use crate::rpc;
+
+/// What a start did.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// Actor key.
+    pub key: ActorKey,
+    /// Instances added.
+    pub added: Vec<Instance>,
+    /// Instances now running.
+    pub total: u32,
+}
+
+/// Starts `count` more instances of the actor at `reference`, and publishes
+/// `actor_started` per instance and `actors_started`, or the failure events.
+///
+/// # Errors
+/// See [`ControlError`].
+pub async fn start_actor(
+    host: &Shared,
+    reference: &str,
+    count: u32,
+    annotations: BTreeMap<String, String>,
+) -> Result<Started, ControlError> {
+    match start(host, reference, count, &annotations).await {
+        Ok(started) => {
+            if let Some(entry) = host.actors.get(started.key.as_str()) {
+                for instance in &started.added {
+                    host.events
+                        .publish(
+                            kind::ACTOR_STARTED,
+                            eventdata::actor_started(&entry, instance),
+                        )
+                        .await;
+                }
+                host.events
+                    .publish(
+                        kind::ACTORS_STARTED,
+                        eventdata::actors_started(host, &entry, &annotations, started.added.len()),
+                    )
+                    .await;
+            }
+            Ok(started)
+        }
+        Err(error) => {
+            let text = error.to_string();
+            tracing::warn!(%reference, "actor start failed: {text}");
+            host.events
+                .publish(
+                    kind::ACTOR_START_FAILED,
+                    eventdata::actor_start_failed(reference, &text),
+                )
+                .await;
+            host.events
+                .publish(
+                    kind::ACTORS_START_FAILED,
+                    eventdata::actors_start_failed(host, reference, &annotations, &text),
+                )
+                .await;
+            Err(error)
+        }
+    }
+}
+
+async fn start(
+    host: &Shared,
+    reference: &str,
+    count: u32,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Started, ControlError> {
+    let verified = artifact::fetch_actor(
+        reference,
+        host.config.allow_file_load,
+        &host.config.claims_policy,
+    )
+    .await?;
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_start(host, "start_actor", verified.key(), &verified.claims.issuer)
+            .await
+            .map_err(ControlError::Denied)?;
+    }
+    // While the data plane (re)connects, the supervisor syncs it from the registry;
+    // starting only once it is in line keeps the two from pushing the same module.
+    if !host.data_plane.wait_ready().await {
+        return Err(ControlError::DataPlane(
+            "the data plane is not connected".into(),
+        ));
+    }
+    let key: ActorKey = verified
+        .key()
+        .parse()
+        .expect("invariant: verified claims have a module subject");
+    let digest = Digest::of(&verified.stripped);
+    let stored = StoredClaims::of_actor(&verified.claims);
+    let added: Vec<Instance> = (0..count.max(1))
+        .map(|_| Instance {
+            id: uuid::Uuid::new_v4().to_string(),
+            annotations: annotations.clone(),
+        })
+        .collect();
+    let previous = host.actors.get(key.as_str());
+    let entry = match &previous {
+        Some(running) if running.digest != digest => {
+            return Err(ControlError::Conflict {
+                key: key.to_string(),
+                running: running.image_ref.clone(),
+            });
+        }
+        Some(running) => {
+            let mut entry = Entry::clone(running);
+            entry.instances.extend(added.iter().cloned());
+            entry
+        }
+        None => Entry {
+            key: key.clone(),
+            claims: Arc::new(verified.claims),
+            image_ref: reference.to_string(),
+            digest,
+            module: Arc::new(verified.stripped),
+            instances: added.clone(),
+        },
+    };
+    let entry = host.actors.put(entry);
+    if let Err(error) = host
+        .data_plane
+        .ensure_actor(
+            key.as_str(),
+            entry.digest.as_str(),
+            &entry.module,
+            entry.count(),
+        )
+        .await
+    {
+        restore(host, key.as_str(), previous);
+        return Err(error.into());
+    }
+    if let Err(error) = rpc::subscribe(host, key.as_str()).await {
+        restore(host, key.as_str(), previous);
+        return Err(ControlError::Lattice(format!("{error:#}")));
+    }
+    remember(host, stored, reference).await;
+    tracing::info!(actor = %key, reference, total = entry.count(), "actor started");
+    Ok(Started {
+        key,
+        added,
+        total: entry.count(),
+    })
+}
+
+/// Puts an actor's claims (and its reference, for registry references) into the lattice
+/// cache, here and for every host.
+async fn remember(host: &Shared, stored: StoredClaims, reference: &str) {
+    let key = stored.sub.clone();
+    if host.claims.put(stored.clone())
+        && let Some(data) = &host.lattice_data
+        && let Err(error) = data.put_claims(&stored).await
+    {
+        tracing::warn!(actor = %stored.sub, "could not write claims to the lattice cache: {error:#}");
+    }
+    remember_ref(host, reference, &key).await;
+}
+
+/// Records that `reference` names `key` (registry references only: a file path means
+/// nothing to other hosts) and publishes `refmap_set`.
+pub async fn remember_ref(host: &Shared, reference: &str, key: &str) {
+    if reference.is_empty() || reference.starts_with("file://") {
+        return;
+    }
+    if host.claims.put_refmap(reference, key) {
+        if let Some(data) = &host.lattice_data
+            && let Err(error) = data.put_refmap(reference, key).await
+        {
+            tracing::warn!(%reference, "could not write the reference map: {error:#}");
+        }
+        host.events
+            .publish(kind::REFMAP_SET, eventdata::refmap_set(reference, key))
+            .await;
+    }
+}
+
+/// Stops `count` instances of `key` (all when 0) whose annotations include
+/// `annotations`; returns how many remain. The last instance also ends the actor's
+/// lattice subscription, before the data plane drops it, so no call is lost between.
+///
+/// # Errors
+/// When the actor is not running here or the data plane cannot be told.
+pub async fn stop_actor(
+    host: &Shared,
+    key: &str,
+    count: u32,
+    annotations: &BTreeMap<String, String>,
+) -> Result<u32, ControlError> {
+    let running = host
+        .actors
+        .get(key)
+        .ok_or_else(|| ControlError::NotRunning(key.to_string()))?;
+    let mut entry = Entry::clone(&running);
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let mut stopped = Vec::new();
+    entry.instances.retain(|instance| {
+        let matches = annotations
+            .iter()
+            .all(|(k, v)| instance.annotations.get(k) == Some(v));
+        if matches && stopped.len() < limit {
+            stopped.push(instance.clone());
+            false
+        } else {
+            true
+        }
+    });
+    let remaining = set_instances(host, entry).await?;
+    stopped_events(host, key, &stopped, remaining, annotations).await;
+    Ok(remaining)
+}
+
+async fn stopped_events(
+    host: &Shared,
+    key: &str,
+    stopped: &[Instance],
+    remaining: u32,
+    annotations: &BTreeMap<String, String>,
+) {
+    for instance in stopped {
+        host.events
+            .publish(kind::ACTOR_STOPPED, eventdata::actor_stopped(key, instance))
+            .await;
+    }
+    host.events
+        .publish(
+            kind::ACTORS_STOPPED,
+            eventdata::actors_stopped(host, key, stopped.len(), remaining, annotations),
+        )
+        .await;
+}
+
+/// Sets the number of instances of `key` to `count`, starting it from `reference`
+/// if it does not run yet.
+///
+/// # Errors
+/// See [`ControlError`].
+pub async fn scale_actor(
+    host: &Shared,
+    key: &str,
+    reference: &str,
+    count: u32,
+) -> Result<u32, ControlError> {
+    let Some(running) = host.actors.get(key) else {
+        if count == 0 {
+            return Ok(0);
+        }
+        let reference = if reference.is_empty() { key } else { reference };
+        return Ok(start_actor(host, reference, count, BTreeMap::new())
+            .await?
+            .total);
+    };
+    let mut entry = Entry::clone(&running);
+    let wanted = count as usize;
+    let stopped: Vec<Instance> = entry.instances.split_off(wanted.min(entry.instances.len()));
+    let mut added = Vec::new();
+    while entry.instances.len() < wanted {
+        let instance = Instance {
+            id: uuid::Uuid::new_v4().to_string(),
+            annotations: BTreeMap::new(),
+        };
+        added.push(instance.clone());
+        entry.instances.push(instance);
+    }
+    let remaining = set_instances(host, entry).await?;
+    if !stopped.is_empty() {
+        stopped_events(host, key, &stopped, remaining, &BTreeMap::new()).await;
+    }
+    if !added.is_empty() {
+        for instance in &added {
+            host.events
+                .publish(
+                    kind::ACTOR_STARTED,
+                    eventdata::actor_started(&running, instance),
+                )
+                .await;
+        }
+        host.events
+            .publish(
+                kind::ACTORS_STARTED,
+                eventdata::actors_started(host, &running, &BTreeMap::new(), added.len()),
+            )
+            .await;
+    }
+    Ok(remaining)
+}
+
+/// Replaces the running actor with a higher revision of the same key from
+/// `reference`; calls in flight finish on the old module. Returns the new revision.
+///
+/// # Errors
+/// A module that cannot be fetched or verified, another key, a revision that is not
+/// higher, or an actor that does not run here.
+pub async fn update_actor(
+    host: &Shared,
+    key: Option<&str>,
+    reference: &str,
+) -> Result<i64, ControlError> {
+    let verified = artifact::fetch_actor(
+        reference,
+        host.config.allow_file_load,
+        &host.config.claims_policy,
+    )
+    .await?;
+    let new_key = verified.key().to_string();
+    if let Some(key) = key.filter(|k| !k.is_empty())
+        && key != new_key
+    {
+        return Err(ControlError::Update(format!(
+            "{reference} is actor {new_key}, not {key}"
+        )));
+    }
+    let running = host
+        .actors
+        .get(&new_key)
+        .ok_or_else(|| ControlError::NotRunning(new_key.clone()))?;
+    let old_revision = kiln_types::claims::revision(&running.claims);
+    let new_revision = kiln_types::claims::revision(&verified.claims);
+    if new_revision <= old_revision {
+        let reason = format!(
+            "revision {new_revision} of {reference} is not higher than the running revision {old_revision}"
+        );
+        for instance in &running.instances {
+            host.events
+                .publish(
+                    kind::ACTOR_UPDATE_FAILED,
+                    eventdata::actor_updated(&new_key, new_revision, &instance.id, Some(&reason)),
+                )
+                .await;
+        }
+        return Err(ControlError::Update(reason));
+    }
+    let stored = StoredClaims::of_actor(&verified.claims);
+    let mut entry = Entry::clone(&running);
+    entry.digest = Digest::of(&verified.stripped);
+    entry.claims = Arc::new(verified.claims);
+    entry.module = Arc::new(verified.stripped);
+    entry.image_ref = reference.to_string();
+    // The data plane swaps the module; calls already running keep the old instances.
+    host.data_plane
+        .ensure_actor(
+            &new_key,
+            entry.digest.as_str(),
+            &entry.module,
+            entry.count(),
+        )
+        .await?;
+    let instances = entry.instances.clone();
+    host.actors.put(entry);
+    remember(host, stored, reference).await;
+    for instance in &instances {
+        host.events
+            .publish(
+                kind::ACTOR_UPDATED,
+                eventdata::actor_updated(&new_key, new_revision, &instance.id, None),
+            )
+            .await;
+    }
+    tracing::info!(actor = %new_key, reference, revision = new_revision, "actor updated");
+    Ok(new_revision)
+}
+
+async fn set_instances(host: &Shared, entry: Entry) -> Result<u32, ControlError> {
+    let key = entry.key.to_string();
+    let remaining = entry.count();
+    if remaining == 0 {
+        rpc::unsubscribe(host, &key);
+        host.actors.remove(&key);
+        host.data_plane.stop(&key).await?;
+        tracing::info!(actor = %key, "actor stopped");
+    } else {
+        host.actors.put(entry);
+        host.data_plane.scale(&key, remaining).await?;
+        tracing::info!(actor = %key, instances = remaining, "actor scaled");
+    }
+    Ok(remaining)
+}
+
+fn restore(host: &Shared, key: &str, previous: Option<Arc<Entry>>) {
+    match previous {
+        Some(entry) => {
+            host.actors.put(Entry::clone(&entry));
+        }
+        None => {
+            host.actors.remove(key);
+        }
+    }
+}

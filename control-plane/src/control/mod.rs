@@ -1,0 +1,50 @@
+//! The control service: every front end (the NATS control interface, start-up flags,
+//! later the gRPC API and the dashboard) changes the host through these functions and
+//! nothing else, so each change has the same checks, events and lattice-cache writes.
+
+mod actors;
+mod links;
+
+pub use actors::{Started, remember_ref, scale_actor, start_actor, stop_actor, update_actor};
+pub use links::{LinkError, delete_link, put_link};
+
+use crate::artifact::FetchError;
+
+/// A command that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The module could not be fetched or its claims were refused.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The same key already runs from another module.
+    #[error(
+        "actor {key} already runs from another module ({running}); use a live update to replace it"
+    )]
+    Conflict {
+        /// Actor key.
+        key: String,
+        /// Reference it runs from.
+        running: String,
+    },
+    /// No such actor here.
+    #[error("actor {0} is not running on this host")]
+    NotRunning(String),
+    /// A live update was refused.
+    #[error("unable to perform live update: {0}")]
+    Update(String),
+    /// The policy service said no (or did not answer).
+    #[error("denied by policy: {0}")]
+    Denied(String),
+    /// The data plane refused or could not be reached.
+    #[error("the data plane refused: {0}")]
+    DataPlane(String),
+    /// NATS refused the subscription.
+    #[error("could not subscribe on the lattice: {0}")]
+    Lattice(String),
+}
+
+impl From<tonic::Status> for ControlError {
+    fn from(status: tonic::Status) -> Self {
+        ControlError::DataPlane(status.message().to_string())
+    }
+}

@@ -1,0 +1,200 @@
+//! The hosts of the lattice as this host sees them, from the events every host
+//! publishes: a heartbeat or `host_started` adds or refreshes a host, `host_stopped`
+//! removes it, and a host whose heartbeats stop is dropped after the expiry (the wasmbus
+//! host never dropped them).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use serde::Serialize;
+
+use crate::events::TYPE_PREFIX;
+use crate::host::Shared;
+
+/// How often stale hosts are looked for.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// One host of the lattice.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeenHost {
+    /// Host key.
+    pub id: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Friendly name.
+    pub friendly_name: String,
+    /// Version of its software.
+    pub version: String,
+    /// Uptime it reported.
+    pub uptime_seconds: u64,
+    /// Actor instances it reported.
+    pub actors: u64,
+    /// Providers it reported.
+    pub providers: u64,
+    /// Seconds since its last event.
+    pub last_seen_seconds: f64,
+    #[serde(skip)]
+    last_seen: Option<Instant>,
+}
+
+/// The hosts seen on the lattice.
+#[derive(Debug, Default)]
+pub struct Hosts {
+    seen: RwLock<HashMap<String, SeenHost>>,
+}
+
+impl Hosts {
+    /// Every host seen and not expired, sorted by id.
+    #[must_use]
+    pub fn all(&self) -> Vec<SeenHost> {
+        let mut all: Vec<SeenHost> = self
+            .read()
+            .values()
+            .cloned()
+            .map(|mut h| {
+                h.last_seen_seconds = h.last_seen.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                h
+            })
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// Applies one lattice event (CloudEvents JSON).
+    pub fn apply(&self, event: &serde_json::Value) {
+        let Some(kind) = event["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix(TYPE_PREFIX))
+        else {
+            return;
+        };
+        let Some(source) = event["source"].as_str() else {
+            return;
+        };
+        let data = &event["data"];
+        match kind {
+            "host_stopped" => {
+                self.write().remove(source);
+            }
+            "host_heartbeat" | "host_started" => {
+                let mut seen = self.write();
+                let host = seen.entry(source.to_string()).or_insert_with(|| SeenHost {
+                    id: source.to_string(),
+                    labels: BTreeMap::new(),
+                    friendly_name: String::new(),
+                    version: String::new(),
+                    uptime_seconds: 0,
+                    actors: 0,
+                    providers: 0,
+                    last_seen_seconds: 0.0,
+                    last_seen: None,
+                });
+                if let Ok(labels) = serde_json::from_value(data["labels"].clone()) {
+                    host.labels = labels;
+                }
+                host.friendly_name = data["friendly_name"].as_str().unwrap_or_default().into();
+                host.version = data["version"].as_str().unwrap_or_default().into();
+                host.uptime_seconds = data["uptime_seconds"].as_u64().unwrap_or_default();
+                if kind == "host_heartbeat" {
+                    host.actors = data["actors"].as_object().map_or(0, |a| {
+                        a.values().filter_map(serde_json::Value::as_u64).sum()
+                    });
+                    host.providers = data["providers"].as_array().map_or(0, |p| p.len() as u64);
+                }
+                host.last_seen = Some(Instant::now());
+            }
+            _ => {}
+        }
+    }
+
+    /// Drops hosts not heard from within `expiry`; returns their ids.
+    pub fn expire(&self, expiry: Duration) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.write().retain(|id, host| {
+            let fresh = host.last_seen.is_some_and(|t| t.elapsed() < expiry);
+            if !fresh {
+                gone.push(id.clone());
+            }
+            fresh
+        });
+        gone
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, SeenHost>> {
+        self.seen
+            .read()
+            .expect("invariant: hosts lock is never poisoned")
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, SeenHost>> {
+        self.seen
+            .write()
+            .expect("invariant: hosts lock is never poisoned")
+    }
+}
+
+/// Follows the lattice's events and expires silent hosts, until shutdown.
+pub async fn watch(host: Shared) {
+    let subject = host.events.subject().to_string();
+    let mut events = match host.ctl.subscribe(subject.clone()).await {
+        Ok(events) => events,
+        Err(error) => {
+            tracing::error!(%subject, %error, "could not follow lattice events; the lattice view stays empty");
+            return;
+        }
+    };
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            () = host.shutdown.cancelled() => return,
+            _ = sweep.tick() => {
+                for id in host.hosts.expire(host.config.host_expiry) {
+                    tracing::info!(host = %id, expiry = ?host.config.host_expiry, "host left the lattice view: no heartbeat");
+                }
+            }
+            message = events.next() => {
+                let Some(message) = message else { return };
+                match serde_json::from_slice::<serde_json::Value>(&message.payload) {
+                    Ok(event) => host.hosts.apply(&event),
+                    Err(error) => tracing::debug!(%error, "ignoring an event that is not JSON"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, source: &str, data: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({ "type": format!("{TYPE_PREFIX}{kind}"), "source": source, "data": data })
+    }
+
+    #[test]
+    fn heartbeats_add_hosts_stops_remove_them_and_silence_expires_them() {
+        let hosts = Hosts::default();
+        hosts.apply(&event(
+            "host_heartbeat",
+            "NA",
+            serde_json::json!({"labels": {"zone": "a"}, "friendly_name": "x", "version": "1",
+                "uptime_seconds": 5, "actors": {"MA": 3, "MB": 1}, "providers": [{}]}),
+        ));
+        hosts.apply(&event(
+            "host_started",
+            "NB",
+            serde_json::json!({"labels": {}}),
+        ));
+        let all = hosts.all();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].labels["zone"], "a");
+        assert_eq!((all[0].actors, all[0].providers), (4, 1));
+        hosts.apply(&event("host_stopped", "NB", serde_json::json!({})));
+        assert_eq!(hosts.all().len(), 1);
+        assert!(hosts.expire(Duration::from_secs(60)).is_empty());
+        assert_eq!(hosts.expire(Duration::ZERO), vec!["NA".to_string()]);
+        assert!(hosts.all().is_empty());
+    }
+}
