@@ -56,6 +56,11 @@ pub struct Host {
     pub started: Instant,
     /// Every background task.
     pub tasks: TaskTracker,
+    /// Invocations and host calls in flight, which a drain lets finish.
+    pub calls: TaskTracker,
+    /// Cancelled once the drain has let the calls in flight finish; the data-plane
+    /// streams stay open until then.
+    pub drained: CancellationToken,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
 }

@@ -135,6 +135,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         subscriptions: rpc::Subscriptions::default(),
         started: Instant::now(),
         tasks: tasks.clone(),
+        calls: TaskTracker::new(),
+        drained: CancellationToken::new(),
         shutdown: shutdown.clone(),
     });
     tasks.spawn(supervisor::run(host.clone()).instrument(tracing::info_span!("data_plane")));
@@ -213,11 +215,19 @@ async fn drain(host: &host::Shared, tasks: &TaskTracker) {
         0 => host.config.grace,
         ms => std::time::Duration::from_millis(ms),
     };
-    tracing::info!(?grace, "draining");
-    tasks.close();
-    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        tracing::warn!(?grace, "tasks still running after the grace period");
+    tracing::info!(?grace, calls = host.calls.len(), "draining");
+    host.calls.close();
+    if tokio::time::timeout(grace, host.calls.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            calls = host.calls.len(),
+            "calls still running after the grace period"
+        );
     }
+    host.drained.cancel();
     // All at once: each stop may wait for an answer that never comes.
     let stops = host.providers.all().into_iter().map(|provider| {
         let host = host.clone();
@@ -229,4 +239,11 @@ async fn drain(host: &host::Shared, tasks: &TaskTracker) {
     });
     futures::future::join_all(stops).await;
     heartbeat::stopped(host).await;
+    tasks.close();
+    if tokio::time::timeout(FLUSH_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks still running at exit");
+    }
 }

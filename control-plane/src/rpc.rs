@@ -107,7 +107,7 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
                         let Some(message) = message else { break };
                         let host = task_host.clone();
                         let actor = actor.clone();
-                        task_host.tasks.spawn(async move { answer(&host, &actor, message).await });
+                        task_host.calls.spawn(async move { answer(&host, &actor, message).await });
                     }
                 }
             }

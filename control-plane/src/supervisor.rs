@@ -2,7 +2,8 @@
 //!
 //! The data plane is cattle: when its streams break, calls wait (briefly) while this
 //! loop reconnects, gives it back every actor the registry holds (pushing modules it
-//! lacks) and reopens the invoke and host-call streams.
+//! lacks) and reopens the invoke and host-call streams. At shutdown the streams stay
+//! open until the drain has let the calls in flight finish.
 
 use std::time::Duration;
 
@@ -20,12 +21,12 @@ pub async fn run(host: Shared) {
     let mut backoff = FIRST_BACKOFF;
     let mut boot_id: Option<String> = None;
     let mut reported_down = false;
-    while !host.shutdown.is_cancelled() {
+    while !host.drained.is_cancelled() {
         match connect(&host, &mut boot_id).await {
             Ok(()) => {
                 backoff = FIRST_BACKOFF;
                 reported_down = false;
-                if host.shutdown.is_cancelled() {
+                if host.drained.is_cancelled() {
                     break;
                 }
                 tracing::warn!("lost the data plane; reconnecting");
@@ -36,7 +37,7 @@ pub async fn run(host: Shared) {
                     reported_down = true;
                 }
                 tokio::select! {
-                    () = host.shutdown.cancelled() => break,
+                    () = host.drained.cancelled() => break,
                     () = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -62,7 +63,7 @@ async fn connect(host: &Shared, boot_id: &mut Option<String>) -> anyhow::Result<
         while let Some(Ok(request)) = requests.next().await {
             let host = host.clone();
             let replies = replies.clone();
-            host.tasks.clone().spawn(
+            host.calls.clone().spawn(
                 async move {
                     let reply = hostcall::answer(&host, request).await;
                     let _ = replies.send(reply).await;
@@ -72,7 +73,7 @@ async fn connect(host: &Shared, boot_id: &mut Option<String>) -> anyhow::Result<
         }
     };
     tokio::select! {
-        () = host.shutdown.cancelled() => {}
+        () = host.drained.cancelled() => {}
         () = invoke_pump => {}
         () = host_calls => {}
     }

@@ -56,6 +56,18 @@ impl Process {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits up to `within` for the process to exit on its own.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// Sends SIGTERM and waits up to `within` for the exit status.
     pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill")
