@@ -29,9 +29,10 @@ pub struct StoredClaims {
     /// Tags, comma-joined.
     #[serde(default, deserialize_with = "nullable")]
     pub tags: String,
-    /// Version string; null when the claims have none.
-    #[serde(default)]
-    pub version: Option<String>,
+    /// Version string, empty when none: every value is a string, since clients read
+    /// the entry as a map of strings (wasmcloud-control-interface fails on a null).
+    #[serde(default, deserialize_with = "nullable")]
+    pub version: String,
     /// Subject: the actor's or provider's public key.
     pub sub: String,
     /// Contract id: empty for actors.
@@ -55,7 +56,7 @@ impl StoredClaims {
             caps: meta.caps().join(","),
             rev: kiln_types::claims::revision(claims).to_string(),
             tags: meta.tags.clone().unwrap_or_default().join(","),
-            version: meta.ver.clone(),
+            version: meta.ver.clone().unwrap_or_default(),
             sub: claims.subject.clone(),
             contract_id: String::new(),
         }
@@ -72,7 +73,7 @@ impl StoredClaims {
             caps: String::new(),
             rev: meta.rev.unwrap_or_default().to_string(),
             tags: String::new(),
-            version: meta.ver.clone(),
+            version: meta.ver.clone().unwrap_or_default(),
             sub: claims.subject.clone(),
             contract_id: meta.capid,
         }
@@ -197,7 +198,7 @@ mod tests {
             caps: "wasmcloud:httpserver,wasmcloud:keyvalue".into(),
             rev: "3".into(),
             tags: String::new(),
-            version: Some("0.1.0".into()),
+            version: "0.1.0".into(),
             sub: sub.into(),
             contract_id: String::new(),
         }

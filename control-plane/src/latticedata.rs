@@ -181,6 +181,7 @@ pub async fn watch(host: Shared) {
 }
 
 async fn apply(host: &Shared, entry: &kv::Entry) {
+    tracing::debug!(key = %entry.key, operation = ?entry.operation, revision = entry.revision, "lattice cache change");
     let put = entry.operation == kv::Operation::Put;
     if let Some(id) = entry.key.strip_prefix(LINK_PREFIX) {
         if !put {

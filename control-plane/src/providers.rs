@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use kiln_types::hostdata::HostData;
 use kiln_types::ids::Digest;
+use kiln_types::link::LinkDefinition;
 use kiln_types::par::{self, ParError, ProviderClaims};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -57,6 +58,9 @@ pub struct Entry {
     pub annotations: BTreeMap<String, String>,
     /// Last health.
     pub health: Mutex<Health>,
+    /// The links its host data carried when its process was started (taken before the
+    /// host data, so a link put in between is sent again, never missed).
+    host_data_links: Mutex<Vec<LinkDefinition>>,
     stop_checks: CancellationToken,
 }
 
@@ -247,6 +251,13 @@ async fn start_quietly(
         config_json,
         annotations,
         health: Mutex::new(Health::Awaiting),
+        host_data_links: Mutex::new(
+            host.links
+                .for_provider(&key, link_name)
+                .iter()
+                .map(|l| (**l).clone())
+                .collect(),
+        ),
         stop_checks: host.shutdown.child_token(),
     });
     let pid = deploy(host, &entry)
@@ -361,6 +372,30 @@ fn host_data(host: &Shared, entry: &Entry) -> HostData {
     }
 }
 
+/// Sends a provider that has just come up the link changes made between its host data
+/// and its subscription, which it could not have received (the linkdef race of the
+/// wasmbus host, wasmcloud-otp #361). A provider answering health checks is subscribed.
+async fn catch_up_links(host: &Shared, entry: &Entry) {
+    let known = entry
+        .host_data_links
+        .lock()
+        .expect("invariant: host data lock is never poisoned")
+        .clone();
+    let current = host.links.for_provider(&entry.key, &entry.link_name);
+    for link in &current {
+        if !known.contains(&**link) {
+            tracing::debug!(link = %link.id, "sending a link put while the provider started");
+            crate::latticedata::notify_provider(host, link, true).await;
+        }
+    }
+    for link in &known {
+        if !current.iter().any(|c| c.id == link.id) {
+            tracing::debug!(link = %link.id, "sending a link deleted while the provider started");
+            crate::latticedata::notify_provider(host, link, false).await;
+        }
+    }
+}
+
 fn spawn_health_checks(host: &Shared, entry: &Arc<Entry>) {
     let (host, entry) = (host.clone(), entry.clone());
     let span = tracing::info_span!("health_check", provider = %entry.key, link = %entry.link_name);
@@ -407,6 +442,9 @@ fn spawn_health_checks(host: &Shared, entry: &Arc<Entry>) {
                 };
                 if before != now {
                     tracing::info!(health = ?now, "provider health changed");
+                }
+                if before == Health::Awaiting && now == Health::Healthy {
+                    catch_up_links(&host, &entry).await;
                 }
                 host.events.publish(event, eventdata::health(&entry)).await;
             }

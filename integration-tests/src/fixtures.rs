@@ -98,3 +98,24 @@ pub fn host_call(binding: &str, namespace: &str, operation: &str, data: &[u8]) -
     payload.extend_from_slice(data);
     payload
 }
+
+/// Two revisions (1 and 2) of one actor key, built from the `tagged` fixture: they
+/// answer every call with `v01` and `v02`. Returns (v1, v2, actor key).
+#[must_use]
+pub fn tagged_revisions() -> (Vec<u8>, Vec<u8>, String) {
+    let account = KeyKind::Account.generate();
+    let subject = KeyKind::Module.generate();
+    let path = crate::workspace_root().join("integration-tests/fixtures/tagged.wat");
+    let text = std::fs::read_to_string(&path).expect("tagged.wat");
+    let build = |tag: &str, rev: i32| {
+        let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\"")))
+            .expect("tagged.wat parses");
+        let spec = ActorSpec {
+            name: Some("tagged".into()),
+            rev: Some(rev),
+            ..ActorSpec::default()
+        };
+        sign_as(&module, &spec, &account, &subject)
+    };
+    (build("v01", 1), build("v02", 2), subject.public_key())
+}

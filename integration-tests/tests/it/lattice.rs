@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, fixtures};
-use kiln_types::claims::ActorSpec;
 use kiln_types::keys::KeyKind;
 
 /// Reads events until `until` has been seen, returning every event type (suffix) seen,
@@ -425,30 +424,10 @@ async fn bad_control_requests_get_a_reason_and_the_host_keeps_serving() {
     );
 }
 
-/// Two revisions of one actor key: the `tagged` fixture answering `v01` or `v02`.
-fn revisions() -> (Vec<u8>, Vec<u8>, String) {
-    let account = KeyKind::Account.generate();
-    let subject = KeyKind::Module.generate();
-    let text = std::fs::read_to_string(
-        kiln_integration_tests::workspace_root().join("integration-tests/fixtures/tagged.wat"),
-    )
-    .unwrap();
-    let build = |tag: &str, rev: i32| {
-        let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\""))).unwrap();
-        let spec = ActorSpec {
-            name: Some("tagged".into()),
-            rev: Some(rev),
-            ..ActorSpec::default()
-        };
-        fixtures::sign_as(&module, &spec, &account, &subject)
-    };
-    (build("v01", 1), build("v02", 2), subject.public_key())
-}
-
 #[tokio::test]
 async fn live_update_swaps_the_module_without_dropping_a_call() {
     let h = Harness::start().await;
-    let (v1, v2, key) = revisions();
+    let (v1, v2, key) = fixtures::tagged_revisions();
     let v1_path = h.dir.path().join("tagged-v1.wasm");
     let v2_path = h.dir.path().join("tagged-v2.wasm");
     std::fs::write(&v1_path, &v1).unwrap();
