@@ -397,6 +397,15 @@ impl Link {
         Ok(response.into_inner().was_running)
     }
 
+    /// Asks the data plane to stop and exit.
+    ///
+    /// # Errors
+    /// When it cannot be reached.
+    pub async fn shutdown(&self) -> Result<(), tonic::Status> {
+        self.client.clone().shutdown(pb::ShutdownRequest {}).await?;
+        Ok(())
+    }
+
     /// What the data plane runs.
     ///
     /// # Errors

@@ -48,6 +48,8 @@ pub struct Host {
     pub registry_credentials: crate::registries::Credentials,
     /// Drain grace asked for by a stop-host command, in milliseconds (0: the default).
     pub stop_grace_ms: std::sync::atomic::AtomicU64,
+    /// Set by a stop-host command: the data plane is stopped too.
+    pub stop_requested: std::sync::atomic::AtomicBool,
     /// Actor RPC subscriptions.
     pub subscriptions: Subscriptions,
     /// Friendly name, `adjective-noun-NNNN`.

@@ -120,6 +120,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         hosts: hosts::Hosts::default(),
         registry_credentials: registries::Credentials::default(),
         stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
+        stop_requested: std::sync::atomic::AtomicBool::new(false),
         chunks,
         caller,
         friendly_name: host::friendly_name(&host_id),
@@ -238,6 +239,15 @@ async fn drain(host: &host::Shared, tasks: &TaskTracker) {
         }
     });
     futures::future::join_all(stops).await;
+    // A stop of the host stops its data plane too; a plain exit of the control plane
+    // (an upgrade, a restart) leaves it running for the next one to resync.
+    if host
+        .stop_requested
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && let Err(status) = host.data_plane.shutdown().await
+    {
+        tracing::warn!(error = %status.message(), "could not stop the data plane");
+    }
     heartbeat::stopped(host).await;
     tasks.close();
     if tokio::time::timeout(FLUSH_GRACE, tasks.wait())

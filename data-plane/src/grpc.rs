@@ -30,13 +30,23 @@ const STREAM_QUEUE: usize = 1024;
 pub struct Service {
     host: Arc<Host>,
     tasks: TaskTracker,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl Service {
-    /// Wraps a host; per-call tasks are spawned on `tasks` so shutdown can wait for them.
+    /// Wraps a host; per-call tasks are spawned on `tasks` so shutdown can wait for them;
+    /// a `Shutdown` call cancels `shutdown`.
     #[must_use]
-    pub fn new(host: Arc<Host>, tasks: TaskTracker) -> Service {
-        Service { host, tasks }
+    pub fn new(
+        host: Arc<Host>,
+        tasks: TaskTracker,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Service {
+        Service {
+            host,
+            tasks,
+            shutdown,
+        }
     }
 }
 
@@ -252,6 +262,15 @@ impl DataPlane for Service {
             .stop(&r.provider, &r.link_name, grace)
             .await;
         Ok(Response::new(pb::StopProviderResponse { was_running }))
+    }
+
+    async fn shutdown(
+        &self,
+        _request: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownResponse>, Status> {
+        tracing::info!("shutdown requested by the control plane");
+        self.shutdown.cancel();
+        Ok(Response::new(pb::ShutdownResponse {}))
     }
 
     async fn inventory(

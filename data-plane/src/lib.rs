@@ -60,7 +60,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let _ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)
         .context("starting the epoch ticker")?;
-    let service = grpc::Service::new(host.clone(), tasks.clone());
+    let service = grpc::Service::new(host.clone(), tasks.clone(), shutdown.clone());
     let router = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(

@@ -483,6 +483,7 @@ impl Harness {
         let output = tokio::process::Command::new(binary("kiln"))
             .args(args)
             .env("WASMCLOUD_RPC_PORT", self.nats.port.to_string())
+            .env("WASMCLOUD_CTL_PORT", self.nats.port.to_string())
             .env("WASMCLOUD_LATTICE_PREFIX", &self.lattice)
             .env("WASMCLOUD_CLUSTER_SEED", self.cluster.seed().expect("seed"))
             .output()

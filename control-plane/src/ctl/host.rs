@@ -180,6 +180,7 @@ fn stop_host(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
     if let Some(timeout) = request.timeout.filter(|t| *t > 0) {
         host.stop_grace_ms.store(timeout, Ordering::Relaxed);
     }
+    host.stop_requested.store(true, Ordering::Relaxed);
     tracing::info!(grace_ms = ?request.timeout, "stop requested on the control interface");
     // Acknowledged first: the drain ends this process.
     let shutdown = host.shutdown.clone();

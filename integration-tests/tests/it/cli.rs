@@ -1,6 +1,7 @@
-//! The `kiln` CLI: keys and claims, checked against the library and wascap.
+//! The `kiln` CLI: keys and claims, checked against the library and wascap; `kiln ctl`
+//! against a running host.
 
-use kiln_integration_tests::{binary, fixtures};
+use kiln_integration_tests::{Harness, binary, fixtures};
 
 fn kiln(args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(binary("kiln"))
@@ -129,4 +130,83 @@ fn call_without_a_cluster_seed_says_what_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("a cluster seed is needed"), "{stderr}");
+}
+
+#[tokio::test]
+async fn ctl_starts_scales_updates_and_stops_waiting_for_the_outcome() {
+    let h = Harness::start().await;
+    let host = h.host.public_key();
+    let (v1, v2, key) = fixtures::tagged_revisions();
+    let v1_path = h.dir.path().join("v1.wasm");
+    let v2_path = h.dir.path().join("v2.wasm");
+    std::fs::write(&v1_path, v1).unwrap();
+    std::fs::write(&v2_path, v2).unwrap();
+    let v1_ref = format!("file://{}", v1_path.display());
+
+    let (ok, out, err) = h
+        .cli(&["ctl", "start", "actor", &v1_ref, "--host", &host])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("started {key}"));
+    // A start that fails reports the reason and exits non-zero.
+    let (ok, _, err) = h
+        .cli(&[
+            "ctl",
+            "start",
+            "actor",
+            "file:///no/such.wasm",
+            "--host",
+            &host,
+        ])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("could not read /no/such.wasm"), "{err}");
+
+    let (ok, _, err) = h.cli(&["ctl", "scale", &key, "3", "--host", &host]).await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = h
+        .cli(&["ctl", "-o", "json", "inventory", "--host", &host])
+        .await;
+    assert!(ok);
+    let inventory: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        inventory["actors"][0]["instances"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let v2_ref = format!("file://{}", v2_path.display());
+    let (ok, _, err) = h
+        .cli(&["ctl", "update", &key, &v2_ref, "--host", &host])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(h.invoke(&key, "Any.Op", Vec::new()).await.msg, b"v02");
+    let (ok, _, err) = h
+        .cli(&["ctl", "update", &key, &v1_ref, "--host", &host])
+        .await;
+    assert!(!ok);
+    assert!(
+        err.contains("not higher than the running revision 2"),
+        "{err}"
+    );
+
+    let (ok, out, _) = h.cli(&["ctl", "claims"]).await;
+    assert!(ok);
+    assert!(out.contains(&key) && out.contains("tagged  rev 2"), "{out}");
+    let (ok, out, _) = h.cli(&["ctl", "auction", &v1_ref]).await;
+    assert!(ok);
+    assert_eq!(out.trim(), host);
+
+    let (ok, _, err) = h
+        .cli(&["ctl", "stop", "actor", &key, "--host", &host])
+        .await;
+    assert!(ok, "{err}");
+    assert!(h.inventory().await["actors"].as_array().unwrap().is_empty());
+    let (ok, _, err) = h
+        .cli(&["ctl", "stop", "actor", &key, "--host", &host])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("is not running on this host"), "{err}");
 }

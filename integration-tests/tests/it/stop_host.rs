@@ -1,5 +1,5 @@
 //! Stop host over the control interface: new calls stop, the call in flight finishes,
-//! providers stop, `host_stopped` goes out and the control plane exits 0.
+//! providers stop, `host_stopped` goes out and both planes exit 0.
 
 use std::time::Duration;
 
@@ -102,5 +102,12 @@ async fn stop_host_lets_the_call_in_flight_finish_then_exits_zero() {
         .wait_exit(Duration::from_secs(10))
         .await
         .expect("the control plane exits");
+    assert!(status.success(), "{status:?}\n{}", h.logs());
+    // The host's data plane stops with it.
+    let status = h
+        .data_plane
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the data plane exits");
     assert!(status.success(), "{status:?}\n{}", h.logs());
 }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use futures::StreamExt as _;
 
+use crate::ctl_client::{Ctl, check_ack};
 use crate::output::{Format, emit};
 
 #[derive(clap::Args)]
@@ -37,9 +38,12 @@ pub struct Args {
         global = true
     )]
     ctl_port: u16,
-    /// How long to wait for answers, in milliseconds.
-    #[arg(long, default_value_t = 5_000, global = true)]
+    /// How long to wait for answers and outcomes, in milliseconds.
+    #[arg(long, default_value_t = 15_000, global = true)]
     timeout_ms: u64,
+    /// Return once the host acknowledges a start, without waiting for its outcome.
+    #[arg(long, global = true)]
+    skip_wait: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -55,9 +59,87 @@ enum Command {
     /// Start an actor or a provider on a host.
     #[command(subcommand)]
     Start(Start),
+    /// Stop an actor, a provider or a host.
+    #[command(subcommand)]
+    Stop(Stop),
+    /// Set the number of instances of an actor on a host.
+    Scale {
+        /// Actor key (M…).
+        actor: String,
+        /// Instances wanted.
+        count: u16,
+        /// Where to start it from if it does not run there yet.
+        #[arg(long, default_value = "")]
+        reference: String,
+        /// Host id; the first host that answers a ping when absent.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Replace a running actor with a higher revision of the same key.
+    Update {
+        /// Actor key (M…).
+        actor: String,
+        /// Reference of the new revision.
+        reference: String,
+        /// Host id; the first host that answers a ping when absent.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Put, delete or list link definitions.
     #[command(subcommand)]
     Link(Link),
+    /// The claims of every actor and provider of the lattice.
+    Claims,
+    /// Which hosts would take an actor (or, with --provider, a provider).
+    Auction {
+        /// Reference to place.
+        reference: String,
+        /// Auction a provider instead of an actor.
+        #[arg(long)]
+        provider: bool,
+        /// Link name, for a provider.
+        #[arg(long, default_value = "default")]
+        link_name: String,
+        /// A label the host must have, KEY=VALUE (repeatable).
+        #[arg(long = "constraint", value_name = "KEY=VALUE")]
+        constraints: Vec<String>,
+    },
+    /// Print the lattice's events as they happen, one JSON document per line.
+    Events,
+}
+
+#[derive(clap::Subcommand)]
+enum Stop {
+    /// Stop instances of an actor (all by default).
+    Actor {
+        /// Actor key (M…).
+        actor: String,
+        /// Instances to stop; 0 stops all.
+        #[arg(long, default_value_t = 0)]
+        count: u16,
+        /// Host id; the first host that answers a ping when absent.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Stop a provider.
+    Provider {
+        /// Provider key (V…).
+        provider: String,
+        /// Link name.
+        #[arg(long, default_value = "default")]
+        link_name: String,
+        /// Host id; the first host that answers a ping when absent.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Stop a host: it drains, stops its providers and exits.
+    Host {
+        /// Host id.
+        host: String,
+        /// Drain grace, in milliseconds.
+        #[arg(long)]
+        grace_ms: Option<u64>,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -127,11 +209,13 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     let ctl = Ctl {
         client,
         prefix: format!("wasmbus.ctl.{}", args.lattice_prefix),
+        lattice: args.lattice_prefix.clone(),
         timeout: Duration::from_millis(args.timeout_ms),
     };
+    let wait = !args.skip_wait;
     match args.command {
         Command::Hosts => {
-            let hosts = ctl.hosts().await?;
+            let hosts = ctl.gather("ping.hosts", &serde_json::json!({})).await?;
             emit(format, &hosts, || {
                 hosts
                     .iter()
@@ -151,9 +235,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             let inventory = ctl
                 .request(&format!("get.{host}.inv"), &serde_json::json!({}))
                 .await?;
-            emit(format, &inventory, || {
-                serde_json::to_string_pretty(&inventory).unwrap_or_default()
-            });
+            pretty(format, &inventory);
         }
         Command::Start(Start::Actor {
             reference,
@@ -161,13 +243,33 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             host,
         }) => {
             let host = ctl.host_or_first(host).await?;
-            let ack = ctl
-                .request(
-                    &format!("cmd.{host}.la"),
-                    &serde_json::json!({ "actor_ref": reference, "count": count }),
-                )
+            let body = serde_json::json!({ "actor_ref": reference, "count": count });
+            let result =
+                ctl.command_then_event(&format!("cmd.{host}.la"), &body, wait, |kind, data| {
+                    match kind {
+                        "actors_started"
+                            if data["image_ref"] == reference.as_str()
+                                && data["host_id"] == host.as_str() =>
+                        {
+                            Some(Ok(()))
+                        }
+                        "actor_start_failed" if data["actor_ref"] == reference.as_str() => {
+                            Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
+                        }
+                        _ => None,
+                    }
+                })
                 .await?;
-            ack_or_fail(format, &ack)?;
+            emit(format, &result, || {
+                if wait {
+                    format!(
+                        "started {}",
+                        result["public_key"].as_str().unwrap_or_default()
+                    )
+                } else {
+                    "accepted".into()
+                }
+            });
         }
         Command::Start(Start::Provider {
             reference,
@@ -176,8 +278,107 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         }) => {
             let host = ctl.host_or_first(host).await?;
             let body = serde_json::json!({ "provider_ref": reference, "link_name": link_name });
-            let ack = ctl.request(&format!("cmd.{host}.lp"), &body).await?;
-            ack_or_fail(format, &ack)?;
+            let result =
+                ctl.command_then_event(&format!("cmd.{host}.lp"), &body, wait, |kind, data| {
+                    match kind {
+                        "provider_started"
+                            if data["image_ref"] == reference.as_str()
+                                && data["link_name"] == link_name.as_str() =>
+                        {
+                            Some(Ok(()))
+                        }
+                        "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
+                            Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
+                        }
+                        _ => None,
+                    }
+                })
+                .await?;
+            emit(format, &result, || {
+                if wait {
+                    format!(
+                        "started {}",
+                        result["public_key"].as_str().unwrap_or_default()
+                    )
+                } else {
+                    "accepted".into()
+                }
+            });
+        }
+        Command::Stop(Stop::Actor { actor, count, host }) => {
+            let host = ctl.host_or_first(host).await?;
+            let body = serde_json::json!({ "actor_ref": actor, "count": count });
+            acknowledged(
+                format,
+                &ctl.request(&format!("cmd.{host}.sa"), &body).await?,
+            )?;
+        }
+        Command::Stop(Stop::Provider {
+            provider,
+            link_name,
+            host,
+        }) => {
+            let host = ctl.host_or_first(host).await?;
+            let body = serde_json::json!({ "provider_ref": provider, "link_name": link_name });
+            acknowledged(
+                format,
+                &ctl.request(&format!("cmd.{host}.sp"), &body).await?,
+            )?;
+        }
+        Command::Stop(Stop::Host { host, grace_ms }) => {
+            let body = serde_json::json!({ "host_id": host, "timeout": grace_ms });
+            let source = host.clone();
+            let mut events = ctl.events().await?;
+            acknowledged(
+                format,
+                &ctl.request(&format!("cmd.{host}.stop"), &body).await?,
+            )?;
+            if wait {
+                let stopped = async {
+                    while let Some(message) = events.next().await {
+                        let event: serde_json::Value =
+                            serde_json::from_slice(&message.payload).unwrap_or_default();
+                        if event["type"] == "com.wasmcloud.lattice.host_stopped"
+                            && event["source"] == source.as_str()
+                        {
+                            return true;
+                        }
+                    }
+                    false
+                };
+                if !tokio::time::timeout(ctl.timeout, stopped)
+                    .await
+                    .unwrap_or(false)
+                {
+                    anyhow::bail!("accepted, but the host did not report host_stopped in time");
+                }
+            }
+        }
+        Command::Scale {
+            actor,
+            count,
+            reference,
+            host,
+        } => {
+            let host = ctl.host_or_first(host).await?;
+            let body =
+                serde_json::json!({ "actor_id": actor, "actor_ref": reference, "count": count });
+            acknowledged(
+                format,
+                &ctl.request(&format!("cmd.{host}.scale"), &body).await?,
+            )?;
+        }
+        Command::Update {
+            actor,
+            reference,
+            host,
+        } => {
+            let host = ctl.host_or_first(host).await?;
+            let body = serde_json::json!({ "actor_id": actor, "new_actor_ref": reference });
+            acknowledged(
+                format,
+                &ctl.request(&format!("cmd.{host}.upd"), &body).await?,
+            )?;
         }
         Command::Link(Link::Put {
             actor,
@@ -186,18 +387,11 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             link_name,
             values,
         }) => {
-            let mut map = BTreeMap::new();
-            for value in values {
-                let (k, v) = value
-                    .split_once('=')
-                    .with_context(|| format!("{value:?} is not KEY=VALUE"))?;
-                map.insert(k.to_string(), v.to_string());
-            }
             let body = serde_json::json!({
                 "actor_id": actor, "provider_id": provider, "contract_id": contract,
-                "link_name": link_name, "values": map,
+                "link_name": link_name, "values": pairs(&values)?,
             });
-            ack_or_fail(format, &ctl.request("linkdefs.put", &body).await?)?;
+            acknowledged(format, &ctl.request("linkdefs.put", &body).await?)?;
         }
         Command::Link(Link::Del {
             actor,
@@ -205,7 +399,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             link_name,
         }) => {
             let body = serde_json::json!({ "actor_id": actor, "contract_id": contract, "link_name": link_name });
-            ack_or_fail(format, &ctl.request("linkdefs.del", &body).await?)?;
+            acknowledged(format, &ctl.request("linkdefs.del", &body).await?)?;
         }
         Command::Link(Link::List) => {
             let links = ctl.request("get.links", &serde_json::json!({})).await?;
@@ -213,68 +407,87 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&links["links"]).unwrap_or_default()
             });
         }
+        Command::Claims => {
+            let claims = ctl.request("get.claims", &serde_json::json!({})).await?;
+            emit(format, &claims, || {
+                claims["claims"]
+                    .as_array()
+                    .map(|all| {
+                        all.iter()
+                            .map(|c| {
+                                format!(
+                                    "{}  {}  rev {}  {}",
+                                    c["sub"].as_str().unwrap_or_default(),
+                                    c["name"].as_str().unwrap_or_default(),
+                                    c["rev"].as_str().unwrap_or_default(),
+                                    c["caps"]
+                                        .as_str()
+                                        .or(c["contract_id"].as_str())
+                                        .unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default()
+            });
+        }
+        Command::Auction {
+            reference,
+            provider,
+            link_name,
+            constraints,
+        } => {
+            let constraints = pairs(&constraints)?;
+            let (suffix, body) = if provider {
+                (
+                    "auction.provider",
+                    serde_json::json!({ "provider_ref": reference, "link_name": link_name, "constraints": constraints }),
+                )
+            } else {
+                (
+                    "auction.actor",
+                    serde_json::json!({ "actor_ref": reference, "constraints": constraints }),
+                )
+            };
+            let bids = ctl.gather(suffix, &body).await?;
+            emit(format, &bids, || {
+                bids.iter()
+                    .filter_map(|b| b["host_id"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Events => {
+            let mut events = ctl.events().await?;
+            while let Some(message) = events.next().await {
+                println!("{}", String::from_utf8_lossy(&message.payload));
+            }
+        }
     }
     Ok(())
 }
 
-struct Ctl {
-    client: async_nats::Client,
-    prefix: String,
-    timeout: Duration,
+fn pairs(values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    values
+        .iter()
+        .map(|value| {
+            value
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("{value:?} is not KEY=VALUE"))
+        })
+        .collect()
 }
 
-impl Ctl {
-    async fn request(
-        &self,
-        suffix: &str,
-        body: &serde_json::Value,
-    ) -> anyhow::Result<serde_json::Value> {
-        let subject = format!("{}.{suffix}", self.prefix);
-        let reply = self
-            .client
-            .request(subject.clone(), body.to_string().into())
-            .await
-            .with_context(|| format!("no answer on {subject}"))?;
-        serde_json::from_slice(&reply.payload).context("the answer is not JSON")
-    }
-
-    /// Every host that answers a ping within the timeout.
-    async fn hosts(&self) -> anyhow::Result<Vec<serde_json::Value>> {
-        let inbox = self.client.new_inbox();
-        let mut replies = self.client.subscribe(inbox.clone()).await?;
-        self.client
-            .publish_with_reply(format!("{}.ping.hosts", self.prefix), inbox, "".into())
-            .await?;
-        let mut hosts = Vec::new();
-        let deadline = tokio::time::Instant::now() + self.timeout.min(Duration::from_secs(1));
-        while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
-            if let Ok(host) = serde_json::from_slice(&reply.payload) {
-                hosts.push(host);
-            }
-        }
-        Ok(hosts)
-    }
-
-    async fn host_or_first(&self, host: Option<String>) -> anyhow::Result<String> {
-        if let Some(host) = host {
-            return Ok(host);
-        }
-        let hosts = self.hosts().await?;
-        match hosts.first().and_then(|h| h["id"].as_str()) {
-            Some(id) => Ok(id.to_string()),
-            None => bail!("no host answered on {}.ping.hosts", self.prefix),
-        }
-    }
+fn pretty(format: Format, value: &serde_json::Value) {
+    emit(format, value, || {
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    });
 }
 
-fn ack_or_fail(format: Format, ack: &serde_json::Value) -> anyhow::Result<()> {
-    if ack["accepted"].as_bool() == Some(true) {
-        emit(format, ack, || "accepted".to_string());
-        Ok(())
-    } else {
-        bail!(
-            "refused: {}",
-            ack["error"].as_str().unwrap_or("no reason given")
-        )
-    }
+fn acknowledged(format: Format, ack: &serde_json::Value) -> anyhow::Result<()> {
+    check_ack(ack)?;
+    emit(format, ack, || "accepted".to_string());
+    Ok(())
 }

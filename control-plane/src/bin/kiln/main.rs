@@ -4,6 +4,7 @@
 mod call;
 mod claims;
 mod ctl;
+mod ctl_client;
 mod keys;
 mod output;
 mod par;

@@ -1,0 +1,132 @@
+//! The NATS side of `kiln ctl`: requests on `wasmbus.ctl.{prefix}.…`, gathering the
+//! answers of every host, and waiting for the event that reports a background command.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use futures::StreamExt as _;
+
+pub struct Ctl {
+    pub client: async_nats::Client,
+    pub prefix: String,
+    pub lattice: String,
+    pub timeout: Duration,
+}
+
+impl Ctl {
+    /// One request, one JSON answer.
+    pub async fn request(
+        &self,
+        suffix: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let subject = format!("{}.{suffix}", self.prefix);
+        let reply = self
+            .client
+            .request(subject.clone(), body.to_string().into())
+            .await
+            .with_context(|| format!("no answer on {subject}"))?;
+        serde_json::from_slice(&reply.payload).context("the answer is not JSON")
+    }
+
+    /// Every answer to `suffix` within a second (or the timeout, if shorter).
+    pub async fn gather(
+        &self,
+        suffix: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let inbox = self.client.new_inbox();
+        let mut replies = self.client.subscribe(inbox.clone()).await?;
+        self.client
+            .publish_with_reply(
+                format!("{}.{suffix}", self.prefix),
+                inbox,
+                body.to_string().into(),
+            )
+            .await?;
+        let mut answers = Vec::new();
+        let deadline = tokio::time::Instant::now() + self.timeout.min(Duration::from_secs(1));
+        while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
+            if let Ok(answer) = serde_json::from_slice(&reply.payload) {
+                answers.push(answer);
+            }
+        }
+        Ok(answers)
+    }
+
+    /// `host`, or the first host that answers a ping.
+    pub async fn host_or_first(&self, host: Option<String>) -> anyhow::Result<String> {
+        if let Some(host) = host {
+            return Ok(host);
+        }
+        let hosts = self.gather("ping.hosts", &serde_json::json!({})).await?;
+        match hosts.first().and_then(|h| h["id"].as_str()) {
+            Some(id) => Ok(id.to_string()),
+            None => bail!("no host answered on {}.ping.hosts", self.prefix),
+        }
+    }
+
+    /// The lattice's events, from now on.
+    pub async fn events(&self) -> anyhow::Result<async_nats::Subscriber> {
+        let events = self
+            .client
+            .subscribe(format!("wasmbus.evt.{}", self.lattice))
+            .await?;
+        self.client.flush().await?;
+        Ok(events)
+    }
+
+    /// Sends a command whose outcome arrives as an event: `outcome` sees each event's
+    /// type (without `com.wasmcloud.lattice.`) and data and returns `Some(Ok)` for
+    /// success, `Some(Err(reason))` for failure. With `wait` false, the ack is the result.
+    pub async fn command_then_event(
+        &self,
+        suffix: &str,
+        body: &serde_json::Value,
+        wait: bool,
+        outcome: impl Fn(&str, &serde_json::Value) -> Option<Result<(), String>>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut events = self.events().await?;
+        let ack = self.request(suffix, body).await?;
+        check_ack(&ack)?;
+        if !wait {
+            return Ok(ack);
+        }
+        let wait_for = async {
+            while let Some(message) = events.next().await {
+                let Ok(event) = serde_json::from_slice::<serde_json::Value>(&message.payload)
+                else {
+                    continue;
+                };
+                let kind = event["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("com.wasmcloud.lattice.");
+                if let Some(result) = outcome(kind, &event["data"]) {
+                    return result.map(|()| event["data"].clone());
+                }
+            }
+            Err("the event stream ended".to_string())
+        };
+        match tokio::time::timeout(self.timeout, wait_for).await {
+            Err(_) => bail!(
+                "accepted, but no outcome within {:?} (use --timeout-ms to wait longer)",
+                self.timeout
+            ),
+            Ok(Err(reason)) => bail!("failed: {reason}"),
+            Ok(Ok(data)) => Ok(data),
+        }
+    }
+}
+
+/// An accepted ack, or its reason as the error.
+pub fn check_ack(ack: &serde_json::Value) -> anyhow::Result<()> {
+    if ack["accepted"].as_bool() == Some(true) {
+        Ok(())
+    } else {
+        bail!(
+            "refused: {}",
+            ack["error"].as_str().unwrap_or("no reason given")
+        )
+    }
+}
