@@ -1,6 +1,7 @@
 //! `kiln-bench`: latency and throughput of the echo actor through the lattice and both
 //! planes, against a bare NATS request/reply echo measured in the same run; then the
-//! cold start from a launch command to the first reply.
+//! cold start from a launch command to the first reply; HTTP through the httpserver
+//! provider against a plain hyper server; the control interface.
 //!
 //! Run it with `scripts/bench` (release build). It prints a table and the ratios.
 #![allow(clippy::print_stdout, reason = "a benchmark's report is its output")]
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, data_plane_client, fixtures, http};
 
+mod control;
 mod http_server;
 
 const LATENCY_CALLS: usize = 2_000;
@@ -156,12 +158,13 @@ async fn main() {
             );
         }
     }
-    // KILN_BENCH_ONLY=HTTP runs only the HTTP comparison.
-    if std::env::var("KILN_BENCH_ONLY")
-        .ok()
-        .is_none_or(|only| "HTTP".contains(&only))
-    {
+    // KILN_BENCH_ONLY=HTTP (or CONTROL) runs only that part.
+    let only = std::env::var("KILN_BENCH_ONLY").ok();
+    if only.as_deref().is_none_or(|only| "HTTP".contains(only)) {
         http_server::run(&echo_path, &echo).await;
+    }
+    if only.as_deref().is_none_or(|only| "CONTROL".contains(only)) {
+        control::run().await;
     }
 }
 

@@ -1,0 +1,120 @@
+//! The control interface: 100 distinct actors started by `la` commands until every one
+//! answers a call, and the round trip of control requests.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use kiln_integration_tests::{Harness, Options, fixtures};
+use kiln_types::claims::ActorSpec;
+
+/// Actors started at once.
+const ACTORS: usize = 100;
+/// Requests per round-trip figure.
+const REQUESTS: usize = 1_000;
+
+pub async fn run() {
+    let h = Harness::with(Options {
+        log: Some("warn".into()),
+        ..Options::default()
+    })
+    .await;
+    let host = h.host.public_key();
+    let text = std::fs::read_to_string(
+        kiln_integration_tests::workspace_root().join("integration-tests/fixtures/tagged.wat"),
+    )
+    .unwrap();
+    // Distinct modules (each answers its own tag), so each is compiled: a real start.
+    let actors: Vec<(String, String, String)> = (0..ACTORS)
+        .map(|i| {
+            let tag = format!("{i:03}");
+            let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\""))).unwrap();
+            let spec = ActorSpec {
+                name: Some(format!("tagged-{tag}")),
+                ..ActorSpec::default()
+            };
+            let (signed, key) = fixtures::sign(&module, &spec);
+            let path = h.dir.path().join(format!("tagged-{tag}.wasm"));
+            std::fs::write(&path, signed).unwrap();
+            (format!("file://{}", path.display()), key.public_key(), tag)
+        })
+        .collect();
+
+    let started = Instant::now();
+    let acks = futures::stream::iter(&actors)
+        .map(|(reference, _, _)| {
+            let (h, host) = (&h, &host);
+            async move {
+                let body = serde_json::json!({"actor_ref": reference, "count": 1});
+                h.command_to(host, "la", &body).await
+            }
+        })
+        .buffer_unordered(ACTORS)
+        .collect::<Vec<_>>()
+        .await;
+    let acked = started.elapsed();
+    assert!(acks.iter().all(|a| a.accepted), "{acks:?}");
+    futures::stream::iter(&actors)
+        .for_each_concurrent(ACTORS, |(_, key, tag)| {
+            let h = &h;
+            async move {
+                let subject = format!("wasmbus.rpc.{}.{key}", h.lattice);
+                loop {
+                    let invocation = h.invocation(key, "Any.Op", Vec::new()).encode();
+                    match h.client.request(subject.clone(), invocation.into()).await {
+                        Ok(reply) => {
+                            let response =
+                                kiln_types::invocation::InvocationResponse::decode(&reply.payload)
+                                    .unwrap();
+                            assert_eq!(response.msg, tag.as_bytes(), "{:?}", response.error);
+                            return;
+                        }
+                        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        })
+        .await;
+    let answering = started.elapsed();
+    println!(
+        "\nControl interface ({ACTORS} distinct actors, each compiled; {REQUESTS} sequential requests per row)"
+    );
+    println!(
+        "  start {ACTORS} actors by `la`: all acknowledged after {:.0} ms, all answering calls after {:.0} ms ({:.1} ms per actor)",
+        acked.as_secs_f64() * 1e3,
+        answering.as_secs_f64() * 1e3,
+        answering.as_secs_f64() * 1e3 / ACTORS as f64
+    );
+
+    let inventory = format!("wasmbus.ctl.{}.get.{host}.inv", h.lattice);
+    let (p50, p99) = round_trips(&h, &inventory, &[]).await;
+    println!("  get.{{host}}.inv with {ACTORS} actors: p50 {p50:.0} µs, p99 {p99:.0} µs");
+    let links = format!("wasmbus.ctl.{}.get.links", h.lattice);
+    let (p50, p99) = round_trips(&h, &links, &[]).await;
+    println!("  get.links (one host of the queue group): p50 {p50:.0} µs, p99 {p99:.0} µs");
+    let scale = format!("wasmbus.ctl.{}.cmd.{host}.scale", h.lattice);
+    let body = serde_json::json!({"actor_id": actors[0].1, "actor_ref": "", "count": 1})
+        .to_string()
+        .into_bytes();
+    let (p50, p99) = round_trips(&h, &scale, &body).await;
+    println!("  cmd.{{host}}.scale (no change, data plane told): p50 {p50:.0} µs, p99 {p99:.0} µs");
+}
+
+/// p50 and p99 in µs of `REQUESTS` sequential requests.
+async fn round_trips(h: &Harness, subject: &str, body: &[u8]) -> (f64, f64) {
+    let mut times = Vec::with_capacity(REQUESTS);
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let reply = h
+            .client
+            .request(subject.to_string(), body.to_vec().into())
+            .await
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+        assert!(!reply.payload.is_empty());
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[times.len() * 99 / 100])
+}
