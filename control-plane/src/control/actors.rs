@@ -360,14 +360,28 @@ pub async fn update_actor(
     entry.module = Arc::new(verified.stripped);
     entry.image_ref = reference.to_string();
     // The data plane swaps the module; calls already running keep the old instances.
-    host.data_plane
+    if let Err(status) = host
+        .data_plane
         .ensure_actor(
             &new_key,
             entry.digest.as_str(),
             &entry.module,
             entry.count(),
         )
-        .await?;
+        .await
+    {
+        let error = ControlError::from(status);
+        let reason = error.to_string();
+        for instance in &entry.instances {
+            host.events
+                .publish(
+                    kind::ACTOR_UPDATE_FAILED,
+                    eventdata::actor_updated(&new_key, new_revision, &instance.id, Some(&reason)),
+                )
+                .await;
+        }
+        return Err(error);
+    }
     let instances = entry.instances.clone();
     host.actors.put(entry);
     remember(host, stored, reference).await;
