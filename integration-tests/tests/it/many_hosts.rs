@@ -176,16 +176,34 @@ async fn three_hosts_share_calls_links_and_a_view_that_forgets_dead_hosts() {
     let killed = Instant::now();
     let mut survivors = vec![a_id.clone(), b.id()];
     survivors.sort();
-    for i in 0..50 {
-        let response = h
-            .invoke(
+    // The two left share the calls; none fails.
+    let after = futures::stream::iter(0..100)
+        .map(|i| {
+            let invocation = harness.invocation(
                 &echo,
                 "HttpServer.HandleRequest",
                 http::get(&format!("/after/{i}")),
-            )
-            .await;
-        assert_eq!(response.error, None);
+            );
+            async move { harness.send(&invocation).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(after.iter().all(|r| r.error.is_none()), "{after:?}");
+    let mut per_host: HashMap<String, usize> = HashMap::new();
+    for _ in 0..after.len() {
+        let message = tokio::time::timeout(Duration::from_secs(5), results.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        *per_host
+            .entry(event["source"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
+    eprintln!("calls per host after the kill: {per_host:?}");
+    assert_eq!(per_host.len(), 2, "{per_host:?}");
+    assert!(!per_host.contains_key(&c.id()), "{per_host:?}");
     let forgotten = eventually(Duration::from_millis(EXPIRY_MS * 4), || async {
         seen_hosts(h.http_port).await == survivors && seen_hosts(b.http_port).await == survivors
     })
