@@ -22,6 +22,7 @@ const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 30_000;
 const DEFAULT_HOST_EXPIRY_MS: u64 = 95_000;
 const DEFAULT_POLICY_TIMEOUT_MS: u64 = 1_000;
 const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
+const DEFAULT_API_ADDR: &str = "127.0.0.1:4001";
 
 /// How invocations travel to the data plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,6 +159,30 @@ pub struct Args {
     /// Address of the status page and health endpoints; "off" disables them.
     #[arg(long, env = "KILN_CP_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
     pub http_addr: String,
+    /// Address of the gRPC control API; "off" disables it. Loopback by default: set a
+    /// token (and TLS) before opening it to a network.
+    #[arg(long, env = "KILN_CP_API_ADDR", default_value = DEFAULT_API_ADDR)]
+    pub api_addr: String,
+    /// Token every control API call must carry (`authorization: Bearer <token>`).
+    #[arg(long, env = "KILN_CP_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// PEM certificate for TLS on the control API (with --api-tls-key).
+    #[arg(long, env = "KILN_CP_API_TLS_CERT")]
+    pub api_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for TLS on the control API.
+    #[arg(long, env = "KILN_CP_API_TLS_KEY")]
+    pub api_tls_key: Option<std::path::PathBuf>,
+}
+
+/// The gRPC control API's settings.
+#[derive(Debug, Clone, Default)]
+pub struct Api {
+    /// Where it listens; `None` when off.
+    pub addr: Option<std::net::SocketAddr>,
+    /// Required bearer token, if any.
+    pub token: Option<String>,
+    /// Certificate and key files, for TLS.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// Booleans as the wasmbus host reads them: 1, true, yes, y, enabled, enable (any case).
@@ -267,6 +292,8 @@ pub struct Config {
     pub policy_timeout: Duration,
     /// Status page address, if on.
     pub http_addr: Option<std::net::SocketAddr>,
+    /// The gRPC control API.
+    pub api: Api,
 }
 
 impl Config {
@@ -335,6 +362,21 @@ impl Config {
                     problems.push(format!("--http-addr: {addr:?} is not host:port or off"))
                 })
                 .ok(),
+        };
+        let api_addr = match args.api_addr.as_str() {
+            "off" | "" => None,
+            addr => addr
+                .parse()
+                .map_err(|_| problems.push(format!("--api-addr: {addr:?} is not host:port or off")))
+                .ok(),
+        };
+        let api_tls = match (args.api_tls_cert, args.api_tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                problems.push("--api-tls-cert and --api-tls-key go together".to_string());
+                None
+            }
         };
         let data_plane = args
             .data_plane
@@ -428,6 +470,11 @@ impl Config {
             policy_changes_topic: args.policy_changes_topic.filter(|t| !t.is_empty()),
             policy_timeout: Duration::from_millis(args.policy_timeout_ms),
             http_addr,
+            api: Api {
+                addr: api_addr,
+                token: args.api_token.filter(|t| !t.is_empty()),
+                tls: api_tls,
+            },
         })
     }
 

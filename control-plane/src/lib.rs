@@ -5,11 +5,13 @@
 //! It runs no wasm itself. Entry point: [`run`].
 
 pub mod actors;
+pub mod api;
 pub mod artifact;
 pub mod claimscache;
 pub mod config;
 pub mod control;
 pub mod ctl;
+pub mod ctlclient;
 pub mod dataplane;
 pub mod eventdata;
 pub mod events;
@@ -177,6 +179,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 }
             }
             .instrument(tracing::info_span!("http")),
+        );
+    }
+    if let Some(addr) = host.config.api.addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the control API on {addr}"))?;
+        if host.config.api.token.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the control API listens beyond loopback without a token (KILN_CP_API_TOKEN)");
+        }
+        tracing::info!(%addr, tls = host.config.api.tls.is_some(), token = host.config.api.token.is_some(), "control API listening");
+        let api_host = host.clone();
+        tasks.spawn(
+            async move {
+                if let Err(error) = api::serve(listener, api_host).await {
+                    tracing::error!("control API stopped: {error:#}");
+                }
+            }
+            .instrument(tracing::info_span!("api")),
         );
     }
     tracing::info!(host = %host_id, lattice = %host.config.lattice, name = %host.friendly_name, "control plane started");

@@ -58,6 +58,8 @@ pub struct Harness {
     pub client: async_nats::Client,
     /// Port of the control plane's status page.
     pub http_port: u16,
+    /// Port of the control plane's gRPC control API.
+    pub api_port: u16,
     options: Options,
 }
 
@@ -81,6 +83,7 @@ impl Harness {
         let lattice = format!("test{}", std::process::id());
         let data_plane = start_data_plane(dir.path(), &options);
         let http_port = process::free_port();
+        let api_port = process::free_port();
         let control_plane = Process::spawn(
             "control-plane",
             dir.path(),
@@ -92,7 +95,7 @@ impl Harness {
                 &cluster,
                 &host,
                 &lattice,
-                http_port,
+                (http_port, api_port),
                 &options.control_plane_args,
             ),
         );
@@ -109,6 +112,7 @@ impl Harness {
             lattice,
             client,
             http_port,
+            api_port,
             options,
         };
         harness.wait_until_serving().await;
@@ -136,6 +140,7 @@ impl Harness {
         std::fs::create_dir_all(&dir).expect("peer directory");
         let host = KeyKind::Server.generate();
         let http_port = process::free_port();
+        let api_port = process::free_port();
         let mut extra = self.options.control_plane_args.clone();
         extra.extend(args.iter().map(ToString::to_string));
         let data_plane = start_data_plane(&dir, &self.options);
@@ -150,7 +155,7 @@ impl Harness {
                 &self.cluster,
                 &host,
                 &self.lattice,
-                http_port,
+                (http_port, api_port),
                 &extra,
             ),
         );
@@ -159,6 +164,7 @@ impl Harness {
             control_plane,
             host,
             http_port,
+            api_port,
         };
         let serving = wait_serving(&self.client, &self.lattice, &peer.id(), http_port).await;
         if let Err(error) = serving {
@@ -507,6 +513,8 @@ pub struct Peer {
     pub host: KeyPair,
     /// Port of its status page.
     pub http_port: u16,
+    /// Port of its gRPC control API.
+    pub api_port: u16,
 }
 
 impl Peer {
@@ -588,7 +596,7 @@ fn control_plane_args(
     cluster: &KeyPair,
     host: &KeyPair,
     lattice: &str,
-    http_port: u16,
+    (http_port, api_port): (u16, u16),
     extra: &[String],
 ) -> Vec<String> {
     let mut args = vec![
@@ -606,6 +614,8 @@ fn control_plane_args(
         format!("unix:{}", dir.join("dp.sock").display()),
         "--http-addr".to_string(),
         format!("127.0.0.1:{http_port}"),
+        "--api-addr".to_string(),
+        format!("127.0.0.1:{api_port}"),
     ];
     // Tests load actors from files unless they say otherwise.
     if !extra.iter().any(|a| a == "--allow-file-load") {
@@ -613,6 +623,18 @@ fn control_plane_args(
     }
     args.extend(extra.iter().cloned());
     args
+}
+
+/// A control API client on `port` (plaintext, loopback).
+pub async fn api_client(
+    port: u16,
+) -> kiln_proto::control::v1::control_api_client::ControlApiClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect to the control API");
+    kiln_proto::control::v1::control_api_client::ControlApiClient::new(channel)
 }
 
 /// A gRPC client on a data plane's unix socket.

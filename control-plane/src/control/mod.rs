@@ -8,7 +8,25 @@ mod links;
 pub use actors::{Started, remember_ref, scale_actor, start_actor, stop_actor, update_actor};
 pub use links::{LinkError, delete_link, put_link};
 
+use std::sync::atomic::Ordering;
+
 use crate::artifact::FetchError;
+use crate::host::Shared;
+
+/// Stops this host: after a moment (so the request that asked can be answered) the
+/// drain begins; `grace_ms` replaces the drain grace when given. Both planes exit.
+pub fn stop_host(host: &Shared, grace_ms: Option<u64>) {
+    if let Some(grace) = grace_ms.filter(|g| *g > 0) {
+        host.stop_grace_ms.store(grace, Ordering::Relaxed);
+    }
+    host.stop_requested.store(true, Ordering::Relaxed);
+    tracing::info!(?grace_ms, "host stop requested");
+    let shutdown = host.shutdown.clone();
+    host.tasks.spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        shutdown.cancel();
+    });
+}
 
 /// A command that could not be carried out.
 #[derive(Debug, thiserror::Error)]

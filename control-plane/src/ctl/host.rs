@@ -6,7 +6,6 @@
 //! actor and live updates answer when done, with the reason when they fail.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 use kiln_types::keys::KeyKind;
 use serde::{Deserialize, Serialize};
@@ -177,17 +176,7 @@ fn stop_host(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
     } else {
         parse(payload)?
     };
-    if let Some(timeout) = request.timeout.filter(|t| *t > 0) {
-        host.stop_grace_ms.store(timeout, Ordering::Relaxed);
-    }
-    host.stop_requested.store(true, Ordering::Relaxed);
-    tracing::info!(grace_ms = ?request.timeout, "stop requested on the control interface");
-    // Acknowledged first: the drain ends this process.
-    let shutdown = host.shutdown.clone();
-    host.tasks.spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        shutdown.cancel();
-    });
+    control::stop_host(host, request.timeout);
     Ok(Ack::ok())
 }
 

@@ -8,6 +8,8 @@
 mod host;
 mod lattice;
 
+pub use host::inventory;
+
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;

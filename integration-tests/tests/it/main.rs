@@ -4,6 +4,7 @@
     reason = "a failed unwrap is a failed test, with its location"
 )]
 
+mod api;
 mod calls;
 mod cli;
 mod hostile;

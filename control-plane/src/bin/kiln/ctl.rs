@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 
-use crate::ctl_client::{Ctl, check_ack};
 use crate::output::{Format, emit};
+use kiln_control_plane::ctlclient::{Ctl, check_ack};
 
 #[derive(clap::Args)]
 pub struct Args {

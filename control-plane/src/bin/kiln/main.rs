@@ -4,7 +4,6 @@
 mod call;
 mod claims;
 mod ctl;
-mod ctl_client;
 mod keys;
 mod output;
 mod par;

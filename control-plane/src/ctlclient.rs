@@ -1,20 +1,29 @@
-//! The NATS side of `kiln ctl`: requests on `wasmbus.ctl.{prefix}.…`, gathering the
-//! answers of every host, and waiting for the event that reports a background command.
+//! A client of the NATS control interface, as `kiln ctl` and the gRPC API (for other
+//! hosts) use it: requests on `wasmbus.ctl.{prefix}.…`, gathering the answers of every
+//! host, and waiting for the event that reports a background command.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
 
+/// A control-interface client.
 pub struct Ctl {
+    /// The NATS connection.
     pub client: async_nats::Client,
+    /// `{ctl prefix}.{lattice}`.
     pub prefix: String,
+    /// Lattice prefix, for the event subject.
     pub lattice: String,
+    /// How long to wait for an answer or an outcome.
     pub timeout: Duration,
 }
 
 impl Ctl {
     /// One request, one JSON answer.
+    ///
+    /// # Errors
+    /// No answer in time, or an answer that is not JSON.
     pub async fn request(
         &self,
         suffix: &str,
@@ -30,6 +39,9 @@ impl Ctl {
     }
 
     /// Every answer to `suffix` within a second (or the timeout, if shorter).
+    ///
+    /// # Errors
+    /// When NATS refuses the subscription or the publish.
     pub async fn gather(
         &self,
         suffix: &str,
@@ -55,6 +67,9 @@ impl Ctl {
     }
 
     /// `host`, or the first host that answers a ping.
+    ///
+    /// # Errors
+    /// When no host answers.
     pub async fn host_or_first(&self, host: Option<String>) -> anyhow::Result<String> {
         if let Some(host) = host {
             return Ok(host);
@@ -67,6 +82,9 @@ impl Ctl {
     }
 
     /// The lattice's events, from now on.
+    ///
+    /// # Errors
+    /// When NATS refuses the subscription.
     pub async fn events(&self) -> anyhow::Result<async_nats::Subscriber> {
         let events = self
             .client
@@ -79,6 +97,9 @@ impl Ctl {
     /// Sends a command whose outcome arrives as an event: `outcome` sees each event's
     /// type (without `com.wasmcloud.lattice.`) and data and returns `Some(Ok)` for
     /// success, `Some(Err(reason))` for failure. With `wait` false, the ack is the result.
+    ///
+    /// # Errors
+    /// A refused ack, a failure event, or no outcome within the timeout.
     pub async fn command_then_event(
         &self,
         suffix: &str,
@@ -120,6 +141,9 @@ impl Ctl {
 }
 
 /// An accepted ack, or its reason as the error.
+///
+/// # Errors
+/// The ack's reason when it was not accepted.
 pub fn check_ack(ack: &serde_json::Value) -> anyhow::Result<()> {
     if ack["accepted"].as_bool() == Some(true) {
         Ok(())

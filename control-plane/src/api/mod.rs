@@ -1,0 +1,126 @@
+//! The public gRPC control API (`kiln.control.v1.ControlApi`), with gRPC server
+//! reflection and the standard health service, so `grpcurl` works without the proto
+//! files. When a token is configured every ControlApi call must carry
+//! `authorization: Bearer <token>`; TLS when a certificate is given.
+
+mod convert;
+mod service;
+pub mod status;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kiln_proto::control::v1::control_api_server::ControlApiServer;
+use tonic::{Request, Status};
+
+use crate::ctlclient::Ctl;
+use crate::host::Shared;
+
+/// How long a command forwarded to another host may take to report its outcome.
+const REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Checks the bearer token of each call, when one is configured.
+#[derive(Clone)]
+struct Token(Option<String>);
+
+impl tonic::service::Interceptor for Token {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let Some(expected) = &self.0 else {
+            return Ok(request);
+        };
+        let given = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(request),
+            Some(_) => Err(Status::unauthenticated("the API token is wrong")),
+            None => Err(Status::unauthenticated(
+                "this API needs a token: send `authorization: Bearer <token>`",
+            )),
+        }
+    }
+}
+
+/// Compares without stopping at the first difference, so timing reveals nothing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves the API on `listener` until shutdown.
+///
+/// # Errors
+/// A certificate that cannot be read, or a server that fails.
+pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::Result<()> {
+    let config = &host.config.api;
+    let ctl = Ctl {
+        client: host.ctl.clone(),
+        prefix: crate::subjects::ctl_root(&host.config.ctl_prefix, &host.config.lattice),
+        lattice: host.config.lattice.clone(),
+        timeout: REMOTE_TIMEOUT,
+    };
+    let api = ControlApiServer::with_interceptor(
+        service::Api::new(host.clone(), ctl),
+        Token(config.token.clone()),
+    );
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kiln_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ControlApiServer<service::Api>>().await;
+    let mut server = tonic::transport::Server::builder();
+    if let Some((cert, key)) = &config.tls {
+        let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+        let key = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+        server = server
+            .tls_config(
+                tonic::transport::ServerTlsConfig::new()
+                    .identity(tonic::transport::Identity::from_pem(cert, key)),
+            )
+            .context("configuring TLS")?;
+    }
+    let shutdown = host.shutdown.clone();
+    server
+        .add_service(api)
+        .add_service(reflection)
+        .add_service(health_service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown.cancelled_owned(),
+        )
+        .await
+        .context("serving the control API")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::service::Interceptor as _;
+
+    fn with(header: Option<&str>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(value) = header {
+            request
+                .metadata_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
+        request
+    }
+
+    #[test]
+    fn a_configured_token_is_required_and_checked() {
+        let mut open = Token(None);
+        assert!(open.call(with(None)).is_ok());
+        let mut guarded = Token(Some("s3cret".into()));
+        assert!(guarded.call(with(Some("Bearer s3cret"))).is_ok());
+        let wrong = guarded.call(with(Some("Bearer nope"))).unwrap_err();
+        assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
+        let missing = guarded.call(with(None)).unwrap_err();
+        assert!(missing.message().contains("Bearer"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

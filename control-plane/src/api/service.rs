@@ -1,0 +1,532 @@
+//! `kiln.control.v1.ControlApi`: this host's commands go to the control service, other
+//! hosts' over the NATS control interface; answers come back as typed messages.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt as _};
+use kiln_proto::control::v1 as pb;
+use kiln_types::invocation::Entity;
+use tonic::{Request, Response, Status};
+
+use super::{convert, status};
+use crate::control;
+use crate::ctlclient::Ctl;
+use crate::host::Shared;
+use crate::subjects;
+
+/// The API over one host.
+pub struct Api {
+    host: Shared,
+    ctl: Ctl,
+}
+
+impl Api {
+    /// The API of `host`; `ctl` reaches the other hosts.
+    #[must_use]
+    pub fn new(host: Shared, ctl: Ctl) -> Api {
+        Api { host, ctl }
+    }
+
+    fn local(&self, host_id: &str) -> bool {
+        host_id.is_empty() || host_id == self.host.config.host_id()
+    }
+
+    /// A command to another host; its refusal as a status.
+    async fn remote(
+        &self,
+        host_id: &str,
+        command: &str,
+        body: serde_json::Value,
+    ) -> Result<(), Status> {
+        let ack = self
+            .ctl
+            .request(&format!("cmd.{host_id}.{command}"), &body)
+            .await
+            .map_err(|e| status::remote(&format!("{e:#}")))?;
+        crate::ctlclient::check_ack(&ack)
+            .map_err(|e| status::remote(e.to_string().trim_start_matches("refused: ")))
+    }
+
+    async fn remote_inventory(&self, host_id: &str) -> Result<pb::Inventory, Status> {
+        let json = self
+            .ctl
+            .request(&format!("get.{host_id}.inv"), &serde_json::json!({}))
+            .await
+            .map_err(|_| Status::not_found(format!("host {host_id} did not answer")))?;
+        Ok(convert::inventory(&json))
+    }
+}
+
+fn labels(map: std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    map.into_iter().collect()
+}
+
+fn required(field: &str, value: &str) -> Result<(), Status> {
+    if value.trim().is_empty() {
+        Err(Status::invalid_argument(format!("{field} is required")))
+    } else {
+        Ok(())
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::control_api_server::ControlApi for Api {
+    async fn list_hosts(
+        &self,
+        _request: Request<pb::ListHostsRequest>,
+    ) -> Result<Response<pb::ListHostsResponse>, Status> {
+        let answers = self
+            .ctl
+            .gather("ping.hosts", &serde_json::json!({}))
+            .await
+            .map_err(|e| Status::unavailable(format!("could not ping the lattice: {e:#}")))?;
+        let mut hosts: Vec<pb::Host> = answers.iter().map(convert::host).collect();
+        hosts.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Response::new(pb::ListHostsResponse { hosts }))
+    }
+
+    async fn get_inventory(
+        &self,
+        request: Request<pb::GetInventoryRequest>,
+    ) -> Result<Response<pb::Inventory>, Status> {
+        let host_id = request.into_inner().host_id;
+        let inventory = if self.local(&host_id) {
+            let json = serde_json::to_value(crate::ctl::inventory(&self.host))
+                .map_err(|e| Status::internal(e.to_string()))?;
+            convert::inventory(&json)
+        } else {
+            self.remote_inventory(&host_id).await?
+        };
+        Ok(Response::new(inventory))
+    }
+
+    async fn list_claims(
+        &self,
+        _request: Request<pb::ListClaimsRequest>,
+    ) -> Result<Response<pb::ListClaimsResponse>, Status> {
+        let claims = self.host.claims.all().iter().map(convert::claims).collect();
+        Ok(Response::new(pb::ListClaimsResponse { claims }))
+    }
+
+    async fn list_links(
+        &self,
+        _request: Request<pb::ListLinksRequest>,
+    ) -> Result<Response<pb::ListLinksResponse>, Status> {
+        let links = self
+            .host
+            .links
+            .all()
+            .iter()
+            .map(|l| convert::link(l))
+            .collect();
+        Ok(Response::new(pb::ListLinksResponse { links }))
+    }
+
+    async fn put_link(
+        &self,
+        request: Request<pb::PutLinkRequest>,
+    ) -> Result<Response<pb::PutLinkResponse>, Status> {
+        let r = request.into_inner();
+        let link = kiln_types::link::LinkDefinition::new(
+            r.actor_id,
+            r.provider_id,
+            if r.link_name.is_empty() {
+                "default".to_string()
+            } else {
+                r.link_name
+            },
+            r.contract_id,
+            r.values,
+        );
+        control::put_link(&self.host, link.clone()).await?;
+        Ok(Response::new(pb::PutLinkResponse {
+            link: Some(convert::link(&link)),
+        }))
+    }
+
+    async fn delete_link(
+        &self,
+        request: Request<pb::DeleteLinkRequest>,
+    ) -> Result<Response<pb::DeleteLinkResponse>, Status> {
+        let r = request.into_inner();
+        required("actor_id", &r.actor_id)?;
+        required("contract_id", &r.contract_id)?;
+        if control::delete_link(&self.host, &r.actor_id, &r.contract_id, &r.link_name).await? {
+            Ok(Response::new(pb::DeleteLinkResponse {}))
+        } else {
+            Err(Status::not_found(format!(
+                "no link for actor {} and contract {} (link {})",
+                r.actor_id,
+                r.contract_id,
+                if r.link_name.is_empty() {
+                    "default"
+                } else {
+                    &r.link_name
+                }
+            )))
+        }
+    }
+
+    async fn start_actor(
+        &self,
+        request: Request<pb::StartActorRequest>,
+    ) -> Result<Response<pb::StartActorResponse>, Status> {
+        let r = request.into_inner();
+        required("reference", &r.reference)?;
+        let count = r.count.max(1);
+        if self.local(&r.host_id) {
+            let started =
+                control::start_actor(&self.host, &r.reference, count, labels(r.annotations))
+                    .await?;
+            return Ok(Response::new(pb::StartActorResponse {
+                actor_id: started.key.to_string(),
+                instances: started.total,
+            }));
+        }
+        let (reference, host_id) = (r.reference.clone(), r.host_id.clone());
+        let body = serde_json::json!({"actor_ref": r.reference, "count": count, "annotations": r.annotations});
+        let data = self
+            .ctl
+            .command_then_event(
+                &format!("cmd.{}.la", r.host_id),
+                &body,
+                true,
+                |kind, data| match kind {
+                    "actors_started"
+                        if data["image_ref"] == reference.as_str()
+                            && data["host_id"] == host_id.as_str() =>
+                    {
+                        Some(Ok(()))
+                    }
+                    "actor_start_failed" if data["actor_ref"] == reference.as_str() => {
+                        Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
+                    }
+                    _ => None,
+                },
+            )
+            .await
+            .map_err(|e| {
+                status::remote(
+                    e.to_string()
+                        .trim_start_matches("failed: ")
+                        .trim_start_matches("refused: "),
+                )
+            })?;
+        let actor_id = data["public_key"].as_str().unwrap_or_default().to_string();
+        let inventory = self.remote_inventory(&r.host_id).await?;
+        let instances = inventory
+            .actors
+            .iter()
+            .find(|a| a.id == actor_id)
+            .map_or(count, |a| {
+                u32::try_from(a.instances.len()).unwrap_or(u32::MAX)
+            });
+        Ok(Response::new(pb::StartActorResponse {
+            actor_id,
+            instances,
+        }))
+    }
+
+    async fn stop_actor(
+        &self,
+        request: Request<pb::StopActorRequest>,
+    ) -> Result<Response<pb::StopActorResponse>, Status> {
+        let r = request.into_inner();
+        required("actor_id", &r.actor_id)?;
+        let remaining = if self.local(&r.host_id) {
+            control::stop_actor(&self.host, &r.actor_id, r.count, &labels(r.annotations)).await?
+        } else {
+            let body = serde_json::json!({"actor_ref": r.actor_id, "count": r.count, "annotations": r.annotations});
+            self.remote(&r.host_id, "sa", body).await?;
+            let inventory = self.remote_inventory(&r.host_id).await?;
+            inventory
+                .actors
+                .iter()
+                .find(|a| a.id == r.actor_id)
+                .map_or(0, |a| u32::try_from(a.instances.len()).unwrap_or(u32::MAX))
+        };
+        Ok(Response::new(pb::StopActorResponse { remaining }))
+    }
+
+    async fn scale_actor(
+        &self,
+        request: Request<pb::ScaleActorRequest>,
+    ) -> Result<Response<pb::ScaleActorResponse>, Status> {
+        let r = request.into_inner();
+        required("actor_id", &r.actor_id)?;
+        let instances = if self.local(&r.host_id) {
+            control::scale_actor(&self.host, &r.actor_id, &r.reference, r.count).await?
+        } else {
+            let body = serde_json::json!({"actor_id": r.actor_id, "actor_ref": r.reference, "count": r.count});
+            self.remote(&r.host_id, "scale", body).await?;
+            r.count
+        };
+        Ok(Response::new(pb::ScaleActorResponse { instances }))
+    }
+
+    async fn update_actor(
+        &self,
+        request: Request<pb::UpdateActorRequest>,
+    ) -> Result<Response<pb::UpdateActorResponse>, Status> {
+        let r = request.into_inner();
+        required("reference", &r.reference)?;
+        let revision = if self.local(&r.host_id) {
+            control::update_actor(&self.host, Some(&r.actor_id), &r.reference).await?
+        } else {
+            let body = serde_json::json!({"actor_id": r.actor_id, "new_actor_ref": r.reference});
+            self.remote(&r.host_id, "upd", body).await?;
+            let inventory = self.remote_inventory(&r.host_id).await?;
+            inventory
+                .actors
+                .iter()
+                .find(|a| a.id == r.actor_id)
+                .and_then(|a| a.instances.first())
+                .map_or(0, |i| i.revision)
+        };
+        Ok(Response::new(pb::UpdateActorResponse { revision }))
+    }
+
+    async fn start_provider(
+        &self,
+        request: Request<pb::StartProviderRequest>,
+    ) -> Result<Response<pb::StartProviderResponse>, Status> {
+        let r = request.into_inner();
+        required("reference", &r.reference)?;
+        let link_name = if r.link_name.is_empty() {
+            "default".to_string()
+        } else {
+            r.link_name
+        };
+        if self.local(&r.host_id) {
+            let configuration = Some(r.configuration).filter(|c| !c.is_empty());
+            let entry = crate::providers::start(
+                &self.host,
+                &r.reference,
+                &link_name,
+                configuration,
+                labels(r.annotations),
+            )
+            .await?;
+            return Ok(Response::new(pb::StartProviderResponse {
+                provider_id: entry.key.clone(),
+                contract_id: entry.contract_id().to_string(),
+            }));
+        }
+        let reference = r.reference.clone();
+        let link = link_name.clone();
+        let body = serde_json::json!({
+            "provider_ref": r.reference, "link_name": link_name,
+            "configuration": r.configuration, "annotations": r.annotations,
+        });
+        let data = self
+            .ctl
+            .command_then_event(
+                &format!("cmd.{}.lp", r.host_id),
+                &body,
+                true,
+                |kind, data| match kind {
+                    "provider_started"
+                        if data["image_ref"] == reference.as_str()
+                            && data["link_name"] == link.as_str() =>
+                    {
+                        Some(Ok(()))
+                    }
+                    "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
+                        Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
+                    }
+                    _ => None,
+                },
+            )
+            .await
+            .map_err(|e| {
+                status::remote(
+                    e.to_string()
+                        .trim_start_matches("failed: ")
+                        .trim_start_matches("refused: "),
+                )
+            })?;
+        Ok(Response::new(pb::StartProviderResponse {
+            provider_id: data["public_key"].as_str().unwrap_or_default().to_string(),
+            contract_id: data["contract_id"].as_str().unwrap_or_default().to_string(),
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        request: Request<pb::StopProviderRequest>,
+    ) -> Result<Response<pb::StopProviderResponse>, Status> {
+        let r = request.into_inner();
+        required("provider_id", &r.provider_id)?;
+        if self.local(&r.host_id) {
+            crate::providers::stop(&self.host, &r.provider_id, &r.link_name).await?;
+        } else {
+            let body = serde_json::json!({"provider_ref": r.provider_id, "link_name": r.link_name});
+            self.remote(&r.host_id, "sp", body).await?;
+        }
+        Ok(Response::new(pb::StopProviderResponse {}))
+    }
+
+    async fn put_registry_credentials(
+        &self,
+        request: Request<pb::PutRegistryCredentialsRequest>,
+    ) -> Result<Response<pb::PutRegistryCredentialsResponse>, Status> {
+        let credentials: serde_json::Map<String, serde_json::Value> = request
+            .into_inner()
+            .credentials
+            .into_iter()
+            .map(|(server, c)| {
+                let kind = if c.registry_type.is_empty() {
+                    "oci".to_string()
+                } else {
+                    c.registry_type
+                };
+                let mut entry = serde_json::json!({ "registryType": kind });
+                for (field, value) in [
+                    ("username", c.username),
+                    ("password", c.password),
+                    ("token", c.token),
+                ] {
+                    if !value.is_empty() {
+                        entry[field] = value.into();
+                    }
+                }
+                (server, entry)
+            })
+            .collect();
+        // Every host of the lattice takes them, this one included.
+        let answers = self
+            .ctl
+            .gather("registries.put", &serde_json::Value::Object(credentials))
+            .await
+            .map_err(|e| Status::unavailable(format!("could not reach the lattice: {e:#}")))?;
+        if let Some(refusal) = answers.iter().find(|a| a["accepted"] != true) {
+            return Err(Status::invalid_argument(
+                refusal["error"].as_str().unwrap_or("refused").to_string(),
+            ));
+        }
+        Ok(Response::new(pb::PutRegistryCredentialsResponse {}))
+    }
+
+    async fn stop_host(
+        &self,
+        request: Request<pb::StopHostRequest>,
+    ) -> Result<Response<pb::StopHostResponse>, Status> {
+        let r = request.into_inner();
+        let grace = Some(r.grace_ms).filter(|g| *g > 0);
+        if self.local(&r.host_id) {
+            control::stop_host(&self.host, grace);
+        } else {
+            self.remote(&r.host_id, "stop", serde_json::json!({"timeout": grace}))
+                .await?;
+        }
+        Ok(Response::new(pb::StopHostResponse {}))
+    }
+
+    async fn auction_actor(
+        &self,
+        request: Request<pb::AuctionActorRequest>,
+    ) -> Result<Response<pb::AuctionResponse>, Status> {
+        let r = request.into_inner();
+        required("reference", &r.reference)?;
+        let body = serde_json::json!({"actor_ref": r.reference, "constraints": r.constraints});
+        self.auction("auction.actor", &body).await
+    }
+
+    async fn auction_provider(
+        &self,
+        request: Request<pb::AuctionProviderRequest>,
+    ) -> Result<Response<pb::AuctionResponse>, Status> {
+        let r = request.into_inner();
+        required("reference", &r.reference)?;
+        let body = serde_json::json!({
+            "provider_ref": r.reference, "link_name": r.link_name, "constraints": r.constraints,
+        });
+        self.auction("auction.provider", &body).await
+    }
+
+    type WatchEventsStream = EventStream;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let wanted: Vec<String> = request
+            .into_inner()
+            .types
+            .into_iter()
+            .map(|t| t.trim_start_matches(crate::events::TYPE_PREFIX).to_string())
+            .collect();
+        let subscription = self.ctl.events().await.map_err(|e| {
+            Status::unavailable(format!("could not follow the lattice's events: {e:#}"))
+        })?;
+        let stream = subscription.filter_map(move |message| {
+            let event = serde_json::from_slice::<serde_json::Value>(&message.payload)
+                .ok()
+                .as_ref()
+                .and_then(convert::event)
+                .filter(|e| wanted.is_empty() || wanted.contains(&e.r#type));
+            std::future::ready(event.map(Ok))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn invoke(
+        &self,
+        request: Request<pb::InvokeRequest>,
+    ) -> Result<Response<pb::InvokeResponse>, Status> {
+        let r = request.into_inner();
+        required("actor", &r.actor)?;
+        required("operation", &r.operation)?;
+        let key = if kiln_types::keys::KeyKind::of_public_key(&r.actor)
+            == Some(kiln_types::keys::KeyKind::Module)
+        {
+            r.actor.clone()
+        } else {
+            self.host.claims.resolve_alias(&r.actor).ok_or_else(|| {
+                Status::not_found(format!(
+                    "{:?} is neither an actor key nor a call alias known to the lattice",
+                    r.actor
+                ))
+            })?
+        };
+        // The caller is this host, as the wasmbus host signs its own calls.
+        let origin = Entity::actor(self.host.config.host_id());
+        let payload = self
+            .host
+            .caller
+            .call(
+                origin,
+                Entity::actor(&key),
+                subjects::actor_rpc(&self.host.config.lattice, &key),
+                &format!("actor {key}"),
+                r.operation,
+                r.payload,
+            )
+            .await
+            .map_err(|e| status::call(&e))?;
+        Ok(Response::new(pb::InvokeResponse { payload }))
+    }
+}
+
+impl Api {
+    async fn auction(
+        &self,
+        subject: &str,
+        body: &serde_json::Value,
+    ) -> Result<Response<pb::AuctionResponse>, Status> {
+        let bids = self
+            .ctl
+            .gather(subject, body)
+            .await
+            .map_err(|e| Status::unavailable(format!("could not reach the lattice: {e:#}")))?;
+        let mut host_ids: Vec<String> = bids
+            .iter()
+            .filter_map(|b| b["host_id"].as_str().map(ToString::to_string))
+            .collect();
+        host_ids.sort();
+        Ok(Response::new(pb::AuctionResponse { host_ids }))
+    }
+}

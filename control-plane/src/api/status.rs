@@ -1,0 +1,129 @@
+//! Every error of the control service as a gRPC status, in one place: the code says what
+//! kind of problem it is, the message what to do about it.
+
+use tonic::{Code, Status};
+
+use crate::artifact::FetchError;
+use crate::control::{ControlError, LinkError};
+use crate::providers::ProviderError;
+
+/// A status for an artifact that could not be fetched or was refused.
+fn fetch(error: &FetchError) -> Code {
+    match error {
+        FetchError::FileLoadDisabled(_) | FetchError::Claims(_) => Code::PermissionDenied,
+        FetchError::Unsupported(_) | FetchError::TooLarge { .. } => Code::InvalidArgument,
+        FetchError::Read { .. } => Code::NotFound,
+    }
+}
+
+impl From<ControlError> for Status {
+    fn from(error: ControlError) -> Status {
+        let code = match &error {
+            ControlError::Fetch(fetch_error) => fetch(fetch_error),
+            ControlError::Conflict { .. } | ControlError::Update(_) => Code::FailedPrecondition,
+            ControlError::NotRunning(_) => Code::NotFound,
+            ControlError::Denied(_) => Code::PermissionDenied,
+            ControlError::DataPlane(_) | ControlError::Lattice(_) => Code::Unavailable,
+        };
+        Status::new(code, error.to_string())
+    }
+}
+
+impl From<ProviderError> for Status {
+    fn from(error: ProviderError) -> Status {
+        let code = match &error {
+            ProviderError::Fetch(fetch_error) => fetch(fetch_error),
+            ProviderError::Archive(_) | ProviderError::Denied(_) => Code::PermissionDenied,
+            ProviderError::AlreadyRunning { .. } => Code::FailedPrecondition,
+            ProviderError::NotRunning { .. } => Code::NotFound,
+            ProviderError::DataPlane(_) => Code::Unavailable,
+        };
+        Status::new(code, error.to_string())
+    }
+}
+
+impl From<LinkError> for Status {
+    fn from(error: LinkError) -> Status {
+        let code = match &error {
+            LinkError::Invalid(_) => Code::InvalidArgument,
+            LinkError::Store(_) => Code::Unavailable,
+        };
+        Status::new(code, error.to_string())
+    }
+}
+
+/// A status for a call to an actor that did not produce an answer.
+#[must_use]
+pub fn call(error: &kiln_wasmbus::rpc::CallError) -> Status {
+    use kiln_wasmbus::rpc::CallError;
+    let code = match error {
+        CallError::NoResponders(_) => Code::NotFound,
+        CallError::Timeout(_) => Code::DeadlineExceeded,
+        CallError::TooLarge(_) => Code::InvalidArgument,
+        CallError::Refused(_) => Code::FailedPrecondition,
+        CallError::Chunk(_) | CallError::Failed { .. } => Code::Unavailable,
+    };
+    Status::new(code, error.to_string())
+}
+
+/// A status for a command another host refused over the NATS control interface, from
+/// its reason.
+#[must_use]
+pub fn remote(reason: &str) -> Status {
+    let code = if reason.contains("is not running on this host")
+        || reason.contains("could not read")
+    {
+        Code::NotFound
+    } else if reason.starts_with("invalid request")
+        || reason.contains("is not an actor's public key")
+    {
+        Code::InvalidArgument
+    } else if reason.starts_with("denied by policy") || reason.contains("disabled on this host") {
+        Code::PermissionDenied
+    } else if reason.starts_with("no answer") || reason.contains("no outcome") {
+        Code::Unavailable
+    } else {
+        Code::FailedPrecondition
+    };
+    Status::new(code, reason.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_the_codes_a_caller_can_act_on() {
+        let status = Status::from(ControlError::NotRunning("MX".into()));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "actor MX is not running on this host");
+        assert_eq!(
+            Status::from(ControlError::Denied("no".into())).code(),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            Status::from(ControlError::DataPlane("gone".into())).code(),
+            Code::Unavailable
+        );
+        assert_eq!(
+            Status::from(LinkError::Invalid("x".into())).code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            Status::from(ControlError::from(FetchError::Unsupported("x".into()))).code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            remote("actor MX is not running on this host").code(),
+            Code::NotFound
+        );
+        assert_eq!(
+            remote("invalid request: missing field").code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            remote("unable to perform live update: revision 1 is not higher").code(),
+            Code::FailedPrecondition
+        );
+    }
+}
