@@ -490,6 +490,7 @@ impl Harness {
             .args(args)
             .env("WASMCLOUD_RPC_PORT", self.nats.port.to_string())
             .env("WASMCLOUD_CTL_PORT", self.nats.port.to_string())
+            .env("KILN_API", format!("http://127.0.0.1:{}", self.api_port))
             .env("WASMCLOUD_LATTICE_PREFIX", &self.lattice)
             .env("WASMCLOUD_CLUSTER_SEED", self.cluster.seed().expect("seed"))
             .output()

@@ -54,6 +54,28 @@ async fn echo_answers_the_cli() {
         serde_json::from_str(reply["result"]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["path"], "/from-cli");
     assert_eq!(body["query_string"], "x=1");
+    // Signed here and sent straight on NATS instead of through the control API.
+    let (ok, stdout, stderr) = h
+        .cli(&[
+            "call",
+            &echo,
+            "--http",
+            "GET",
+            "/over-nats",
+            "--nats",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(ok, "{stderr}");
+    let reply: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reply["invocation_id"].as_str().unwrap().len(), 36);
+    assert!(
+        reply["result"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("/over-nats")
+    );
 }
 
 #[tokio::test]

@@ -123,7 +123,7 @@ fn claims_sign_then_inspect_shows_what_was_signed() {
 #[test]
 fn call_without_a_cluster_seed_says_what_is_missing() {
     let output = std::process::Command::new(binary("kiln"))
-        .args(["call", "MXXX", "Op.Name"])
+        .args(["call", "MXXX", "Op.Name", "--nats"])
         .env_remove("WASMCLOUD_CLUSTER_SEED")
         .output()
         .unwrap();
@@ -209,4 +209,102 @@ async fn ctl_starts_scales_updates_and_stops_waiting_for_the_outcome() {
         .await;
     assert!(!ok);
     assert!(err.contains("is not running on this host"), "{err}");
+}
+
+#[tokio::test]
+async fn the_cli_drives_the_host_through_the_control_api_with_meaningful_exit_codes() {
+    let h = Harness::with(kiln_integration_tests::Options {
+        control_plane_args: vec!["--api-token".into(), "t0ken".into()],
+        ..Default::default()
+    })
+    .await;
+    let cli = |args: Vec<String>| {
+        let mut command = std::process::Command::new(binary("kiln"));
+        command
+            .args(&args)
+            .env("KILN_API", format!("http://127.0.0.1:{}", h.api_port))
+            .env("KILN_API_TOKEN", "t0ken");
+        let output = command.output().unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let args = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let echo_path = fixtures::sample_actor("echo");
+    let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
+    let reference = format!("file://{}", echo_path.display());
+
+    let (code, out, err) = cli(args(&["start", "actor", &reference, "--count", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), format!("started {echo} (2 running)"));
+    let (code, out, _) = cli(args(&["hosts"]));
+    assert_eq!(code, 0);
+    assert!(out.starts_with(&h.host.public_key()), "{out}");
+    let (code, out, _) = cli(args(&["inventory", "-o", "json"]));
+    assert_eq!(code, 0);
+    let inventory: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        inventory["actors"][0]["instances"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (code, out, _) = cli(args(&["scale", &echo, "3"]));
+    assert_eq!((code, out.trim()), (0, "3 instances"));
+    let (code, out, _) = cli(args(&["claims", "list"]));
+    assert_eq!(code, 0);
+    assert!(out.contains(&echo) && out.contains("Echo"), "{out}");
+    let provider = kiln_types::keys::KeyKind::Service.generate().public_key();
+    let (code, _, err) = cli(args(&[
+        "link",
+        "put",
+        &echo,
+        &provider,
+        "wasmcloud:keyvalue",
+        "--value",
+        "URL=redis://x",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(args(&["link", "list", "-o", "json"]));
+    assert_eq!(code, 0);
+    let links: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(links[0]["values"]["URL"], "redis://x");
+    let (code, _, _) = cli(args(&["link", "del", &echo, "wasmcloud:keyvalue"]));
+    assert_eq!(code, 0);
+    let (code, out, _) = cli(args(&[
+        "call", &echo, "--http", "GET", "/via-cli", "-o", "json",
+    ]));
+    assert_eq!(code, 0);
+    assert!(out.contains("/via-cli"), "{out}");
+    let (code, out, _) = cli(args(&["stop", "actor", &echo]));
+    assert_eq!((code, out.trim()), (0, "stopped; 0 remaining"));
+
+    // Exit codes: 66 not found, 64 bad request, 77 refused, 69 unreachable.
+    let (code, _, err) = cli(args(&["stop", "actor", &echo]));
+    assert_eq!(code, 66, "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("error: actor {echo} is not running on this host")
+    );
+    let (code, _, err) = cli(args(&[
+        "link",
+        "put",
+        "nope",
+        &provider,
+        "wasmcloud:keyvalue",
+    ]));
+    assert_eq!(code, 64, "{err}");
+    let (code, _, err) = cli(args(&["hosts", "--token", "wrong"]));
+    assert_eq!(code, 77, "{err}");
+    let dead = kiln_integration_tests::process::free_port();
+    let (code, _, err) = cli(args(&[
+        "hosts",
+        "--api",
+        &format!("http://127.0.0.1:{dead}"),
+    ]));
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("cannot reach the control API"), "{err}");
 }

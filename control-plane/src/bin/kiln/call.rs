@@ -1,4 +1,5 @@
-//! `kiln call`: build and sign an invocation, send it on the lattice, print the reply.
+//! `kiln call`: call an actor through the control API (which signs the invocation with
+//! the host's cluster key), or with `--nats` sign it here and send it on the lattice.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::output::{Format, emit};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The actor's public key (M…).
+    /// The actor's public key (M…), or its call alias.
     actor: String,
     /// Operation, e.g. HttpServer.HandleRequest. Implied by --http.
     operation: Option<String>,
@@ -43,6 +44,10 @@ pub struct Args {
     /// How long to wait for the reply, in milliseconds.
     #[arg(long, default_value_t = 2_000)]
     timeout_ms: u64,
+    /// Sign the invocation here (with --cluster-seed) and send it straight on NATS,
+    /// instead of through the control API.
+    #[arg(long)]
+    nats: bool,
 }
 
 #[derive(Serialize)]
@@ -52,16 +57,54 @@ struct Reply {
     result: serde_json::Value,
 }
 
-pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
-    let seed = args
-        .cluster_seed
-        .as_deref()
-        .context("a cluster seed is needed to sign the call: pass --cluster-seed or set WASMCLOUD_CLUSTER_SEED to the host's seed or one it trusts")?;
-    let cluster = read_seed(KeyKind::Cluster, seed)?;
-    if KeyKind::of_public_key(&args.actor) != Some(KeyKind::Module) {
-        bail!("{:?} is not an actor public key (M…)", args.actor);
-    }
-    let (operation, payload) = match &args.http {
+pub async fn run(
+    args: Args,
+    connection: &crate::api_client::Connection,
+    format: Format,
+) -> anyhow::Result<()> {
+    let (operation, payload) = request(&args)?;
+    let started = std::time::Instant::now();
+    let (invocation_id, msg) = if args.nats {
+        over_nats(&args, operation, payload).await?
+    } else {
+        let mut api = crate::api_client::connect(connection).await?;
+        let call = api.invoke(kiln_proto::control::v1::InvokeRequest {
+            actor: args.actor.clone(),
+            operation,
+            payload,
+        });
+        let reply = tokio::time::timeout(Duration::from_millis(args.timeout_ms), call)
+            .await
+            .with_context(|| format!("no reply within {} ms", args.timeout_ms))??;
+        (String::new(), reply.into_inner().payload)
+    };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let result = if args.http.is_some() {
+        let http: HttpResponse =
+            interfaces::decode(&msg).context("the reply is not an HttpResponse")?;
+        serde_json::json!({
+            "status": http.status_code,
+            "header": http.header,
+            "body": String::from_utf8_lossy(&http.body),
+        })
+    } else {
+        msgpack_to_json(&msg)
+    };
+    let reply = Reply {
+        invocation_id,
+        elapsed_ms,
+        result,
+    };
+    emit(format, &reply, || match &reply.result {
+        serde_json::Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    });
+    Ok(())
+}
+
+/// The operation and payload the arguments ask for.
+fn request(args: &Args) -> anyhow::Result<(String, Vec<u8>)> {
+    Ok(match &args.http {
         Some(parts) => (
             httpserver::HANDLE_REQUEST.to_string(),
             http_request(parts, args.body.as_deref()),
@@ -81,7 +124,23 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             };
             (operation, payload)
         }
-    };
+    })
+}
+
+/// Signs and sends the invocation on NATS; returns its id and the reply payload.
+async fn over_nats(
+    args: &Args,
+    operation: String,
+    payload: Vec<u8>,
+) -> anyhow::Result<(String, Vec<u8>)> {
+    let seed = args
+        .cluster_seed
+        .as_deref()
+        .context("a cluster seed is needed to sign the call: pass --cluster-seed or set WASMCLOUD_CLUSTER_SEED to the host's seed or one it trusts")?;
+    let cluster = read_seed(KeyKind::Cluster, seed)?;
+    if KeyKind::of_public_key(&args.actor) != Some(KeyKind::Module) {
+        bail!("{:?} is not an actor public key (M…)", args.actor);
+    }
     let origin = Entity::actor(KeyKind::Module.generate().public_key());
     let invocation = Invocation::new_signed(
         &cluster,
@@ -96,7 +155,6 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to NATS at {address}"))?;
     let subject = format!("wasmbus.rpc.{}.{}", args.lattice_prefix, args.actor);
-    let started = std::time::Instant::now();
     let message = tokio::time::timeout(
         Duration::from_millis(args.timeout_ms),
         client.request(subject, invocation.encode().into()),
@@ -104,32 +162,11 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("no reply within {} ms", args.timeout_ms))?
     .context("the call failed")?;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let response = InvocationResponse::decode(&message.payload)?;
     if let Some(error) = response.error {
         bail!("the host refused the call: {error}");
     }
-    let result = if args.http.is_some() {
-        let http: HttpResponse =
-            interfaces::decode(&response.msg).context("the reply is not an HttpResponse")?;
-        serde_json::json!({
-            "status": http.status_code,
-            "header": http.header,
-            "body": String::from_utf8_lossy(&http.body),
-        })
-    } else {
-        msgpack_to_json(&response.msg)
-    };
-    let reply = Reply {
-        invocation_id: response.invocation_id,
-        elapsed_ms,
-        result,
-    };
-    emit(format, &reply, || match &reply.result {
-        serde_json::Value::String(s) => s.clone(),
-        other => serde_json::to_string_pretty(other).unwrap_or_default(),
-    });
-    Ok(())
+    Ok((response.invocation_id, response.msg))
 }
 
 fn http_request(parts: &[String], body: Option<&str>) -> Vec<u8> {

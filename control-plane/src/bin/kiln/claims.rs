@@ -23,6 +23,8 @@ pub enum Command {
         /// The module.
         file: PathBuf,
     },
+    /// The claims of every actor and provider of the lattice (through the control API).
+    List,
 }
 
 #[derive(clap::Args)]
@@ -86,6 +88,7 @@ pub fn run(command: Command, format: Format) -> anyhow::Result<()> {
     match command {
         Command::Sign(args) => sign(*args, format),
         Command::Inspect { file } => inspect(&file, format),
+        Command::List => anyhow::bail!("claims list needs the control API"),
     }
 }
 
