@@ -1,6 +1,9 @@
-//! Fetching actor modules by reference and checking their claims.
+//! Fetching artifacts by reference — `file://…` (when allowed) or a registry reference
+//! — and checking actor claims.
 
 use kiln_types::claims::{self, ClaimsError, Policy, VerifiedActor};
+
+use crate::oci::{self, OciError};
 
 /// Why a reference could not be turned into a verified actor.
 #[derive(Debug, thiserror::Error)]
@@ -11,8 +14,13 @@ pub enum FetchError {
     )]
     FileLoadDisabled(String),
     /// A scheme this host does not fetch from.
-    #[error("unsupported reference {0:?}: this host starts actors from file:// references")]
+    #[error(
+        "unsupported reference {0:?}: use file://PATH or a registry reference (registry/repository:tag)"
+    )]
     Unsupported(String),
+    /// The registry pull failed.
+    #[error(transparent)]
+    Oci(#[from] OciError),
     /// The file could not be read.
     #[error("could not read {path}")]
     Read {
@@ -40,7 +48,59 @@ pub enum FetchError {
 /// Largest module accepted.
 pub const MAX_MODULE_BYTES: u64 = 64 << 20;
 
-/// Reads the module behind `reference`.
+/// Fetches artifacts for this host.
+pub struct Fetcher {
+    /// Whether `file://` references are allowed.
+    pub allow_file_load: bool,
+    /// Registry pulls.
+    pub oci: oci::Registry,
+}
+
+impl Fetcher {
+    /// The bytes behind `reference`.
+    ///
+    /// # Errors
+    /// See [`FetchError`].
+    pub async fn fetch(&self, reference: &str) -> Result<Vec<u8>, FetchError> {
+        if reference.starts_with("file://") {
+            return fetch(reference, self.allow_file_load).await;
+        }
+        if reference.contains("://") && !reference.starts_with("oci://") {
+            return Err(FetchError::Unsupported(reference.to_string()));
+        }
+        let bytes = self.oci.pull(reference).await?;
+        if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
+            return Err(FetchError::TooLarge {
+                path: reference.to_string(),
+                size: bytes.len() as u64,
+                limit: MAX_ARCHIVE_BYTES,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Fetches `reference` and verifies the actor's claims at the current time.
+    ///
+    /// # Errors
+    /// See [`FetchError`].
+    pub async fn fetch_actor(
+        &self,
+        reference: &str,
+        policy: &Policy,
+    ) -> Result<VerifiedActor, FetchError> {
+        let bytes = self.fetch(reference).await?;
+        Ok(claims::verify_actor(
+            &bytes,
+            policy,
+            kiln_types::unix_now(),
+        )?)
+    }
+}
+
+/// Largest provider archive accepted from a registry.
+pub const MAX_ARCHIVE_BYTES: u64 = 512 << 20;
+
+/// Reads the file behind a `file://` `reference`.
 ///
 /// # Errors
 /// See [`FetchError`].
@@ -64,23 +124,6 @@ pub async fn fetch(reference: &str, allow_file_load: bool) -> Result<Vec<u8>, Fe
         });
     }
     tokio::fs::read(path).await.map_err(read_error)
-}
-
-/// Fetches `reference` and verifies the actor's claims at the current time.
-///
-/// # Errors
-/// See [`FetchError`].
-pub async fn fetch_actor(
-    reference: &str,
-    allow_file_load: bool,
-    policy: &Policy,
-) -> Result<VerifiedActor, FetchError> {
-    let bytes = fetch(reference, allow_file_load).await?;
-    Ok(claims::verify_actor(
-        &bytes,
-        policy,
-        kiln_types::unix_now(),
-    )?)
 }
 
 #[cfg(test)]

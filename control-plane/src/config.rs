@@ -124,6 +124,24 @@ pub struct Args {
     /// milliseconds.
     #[arg(long, env = "KILN_CP_HOST_EXPIRY_MS", default_value_t = DEFAULT_HOST_EXPIRY_MS)]
     pub host_expiry_ms: u64,
+    /// Allow registry references with the `latest` tag (or none).
+    #[arg(long, env = "WASMCLOUD_OCI_ALLOW_LATEST", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub oci_allow_latest: bool,
+    /// Registries (host[:port]) to reach over plain HTTP, comma-separated.
+    #[arg(long, env = "WASMCLOUD_OCI_ALLOWED_INSECURE", value_delimiter = ',')]
+    pub oci_allowed_insecure: Vec<String>,
+    /// Registry whose references get the basic auth below.
+    #[arg(long, env = "OCI_REGISTRY")]
+    pub oci_registry: Option<String>,
+    /// User for OCI_REGISTRY.
+    #[arg(long, env = "OCI_REGISTRY_USER")]
+    pub oci_registry_user: Option<String>,
+    /// Password for OCI_REGISTRY.
+    #[arg(long, env = "OCI_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub oci_registry_password: Option<String>,
+    /// Where pulled artifacts are cached by digest.
+    #[arg(long, env = "KILN_CP_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
     /// Subject of the policy service; unset disables policy checks.
     #[arg(long, env = "WASMCLOUD_POLICY_TOPIC")]
     pub policy_topic: Option<String>,
@@ -290,6 +308,8 @@ pub struct Config {
     pub policy_changes_topic: Option<String>,
     /// Policy answer timeout.
     pub policy_timeout: Duration,
+    /// Registry pulls.
+    pub oci: crate::oci::Settings,
     /// Status page address, if on.
     pub http_addr: Option<std::net::SocketAddr>,
     /// The gRPC control API.
@@ -469,6 +489,31 @@ impl Config {
             policy_topic: args.policy_topic.filter(|t| !t.is_empty()),
             policy_changes_topic: args.policy_changes_topic.filter(|t| !t.is_empty()),
             policy_timeout: Duration::from_millis(args.policy_timeout_ms),
+            oci: crate::oci::Settings {
+                allow_latest: args.oci_allow_latest,
+                insecure: args
+                    .oci_allowed_insecure
+                    .into_iter()
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                env_credentials: match (
+                    args.oci_registry,
+                    args.oci_registry_user,
+                    args.oci_registry_password,
+                ) {
+                    (Some(registry), Some(user), Some(password)) if !registry.is_empty() => {
+                        let server = registry
+                            .split_once("://")
+                            .map_or(registry.as_str(), |(_, r)| r);
+                        Some((server.trim_end_matches('/').to_string(), user, password))
+                    }
+                    _ => None,
+                },
+                cache_dir: args
+                    .cache_dir
+                    .unwrap_or_else(|| std::env::temp_dir().join("kiln").join("control-plane")),
+            },
             http_addr,
             api: Api {
                 addr: api_addr,

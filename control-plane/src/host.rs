@@ -45,7 +45,9 @@ pub struct Host {
     /// The policy service, when one is configured.
     pub policy: Option<crate::policy::Policy>,
     /// Registry credentials by server, from `registries.put`.
-    pub registry_credentials: crate::registries::Credentials,
+    pub registry_credentials: Arc<crate::registries::Credentials>,
+    /// Fetches artifacts from files and registries.
+    pub fetcher: crate::artifact::Fetcher,
     /// Drain grace asked for by a stop-host command, in milliseconds (0: the default).
     pub stop_grace_ms: std::sync::atomic::AtomicU64,
     /// Set by a stop-host command: the data plane is stopped too.

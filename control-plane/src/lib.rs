@@ -23,6 +23,7 @@ pub mod http;
 pub mod latticedata;
 pub mod links;
 pub mod nats;
+pub mod oci;
 pub mod policy;
 pub mod providers;
 pub mod registries;
@@ -40,6 +41,12 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 pub use config::Config;
+
+/// Makes ring the process's TLS crypto provider (registry pulls and the API use rustls).
+/// Call once at start; later calls change nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// How long the last flush to NATS may take at exit.
 const FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -105,6 +112,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.rpc_timeout,
     );
     let tasks = TaskTracker::new();
+    let registry_credentials = Arc::new(registries::Credentials::default());
     let events = events::Events::new(ctl.clone(), &config.lattice, &host_id);
     let policy = config.policy_topic.clone().map(|topic| {
         tracing::info!(%topic, "policy service enabled");
@@ -120,7 +128,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         policy,
         claims: claimscache::ClaimsCache::default(),
         hosts: hosts::Hosts::default(),
-        registry_credentials: registries::Credentials::default(),
+        registry_credentials: registry_credentials.clone(),
+        fetcher: artifact::Fetcher {
+            allow_file_load: config.allow_file_load,
+            oci: oci::Registry::new(config.oci.clone(), registry_credentials),
+        },
         stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
         stop_requested: std::sync::atomic::AtomicBool::new(false),
         chunks,

@@ -11,6 +11,7 @@ const EXIT_CONFIG: u8 = 64;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    kiln_control_plane::install_tls_provider();
     let config = match Config::from_args(Args::parse(), std::env::vars()) {
         Ok(config) => config,
         Err(problems) => {

@@ -12,7 +12,7 @@ use kiln_types::par::{self, ParError, ProviderClaims};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::artifact::{self, FetchError};
+use crate::artifact::FetchError;
 use crate::claimscache::StoredClaims;
 use crate::eventdata;
 use crate::events::kind;
@@ -215,7 +215,7 @@ async fn start_quietly(
     config_json: Option<String>,
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
-    let archive = artifact::fetch(reference, host.config.allow_file_load).await?;
+    let archive = host.fetcher.fetch(reference).await?;
     let verified = par::read_par(
         &archive,
         &par::native_target(),

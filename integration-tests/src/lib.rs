@@ -16,7 +16,7 @@ use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::{KeyKind, KeyPair};
 use serde::{Deserialize, Serialize};
 
-pub use process::{Nats, Process, Redis, binary};
+pub use process::{Nats, Process, Redis, Registry, binary};
 
 /// A reply to a control command.
 #[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]

@@ -245,3 +245,87 @@ pub fn binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// A real OCI registry (Debian `docker-registry`) on a free loopback port, with basic
+/// auth when credentials are given (an htpasswd file made with `htpasswd -B`).
+pub struct Registry {
+    process: Process,
+    /// Its port.
+    pub port: u16,
+    /// Where it keeps blobs.
+    pub storage: PathBuf,
+}
+
+impl Registry {
+    /// Starts one under `dir`.
+    pub async fn start(dir: &Path, credentials: Option<(&str, &str)>) -> Registry {
+        let port = free_port();
+        let root = dir.join(format!("registry-{port}"));
+        std::fs::create_dir_all(&root).expect("registry directory");
+        let storage = root.join("data");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: kiln-tests\n",
+            storage.display()
+        );
+        if let Some((user, password)) = credentials {
+            let htpasswd = root.join("htpasswd");
+            let output = std::process::Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (Debian apache2-utils) runs");
+            assert!(output.status.success(), "htpasswd failed");
+            std::fs::write(&htpasswd, output.stdout).expect("write htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: kiln-tests\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = root.join("config.yml");
+        std::fs::write(&config_path, config).expect("write registry config");
+        let process = Process::spawn(
+            "registry",
+            &root,
+            PathBuf::from("docker-registry"),
+            "",
+            vec!["serve".into(), config_path.display().to_string()],
+        );
+        let up = crate::eventually(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(
+            up,
+            "docker-registry did not start; is the docker-registry package installed?"
+        );
+        Registry {
+            process,
+            port,
+            storage,
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    #[must_use]
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What it logged so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+
+    /// The file that holds the blob `digest` (`sha256:…`).
+    #[must_use]
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}

@@ -9,10 +9,20 @@ use crate::providers::ProviderError;
 
 /// A status for an artifact that could not be fetched or was refused.
 fn fetch(error: &FetchError) -> Code {
+    use crate::oci::OciError;
     match error {
+        // Bytes that are not wasm at all: a wrong artifact, not a refusal.
+        FetchError::Claims(kiln_types::claims::ClaimsError::Wasm(_)) => Code::InvalidArgument,
         FetchError::FileLoadDisabled(_) | FetchError::Claims(_) => Code::PermissionDenied,
         FetchError::Unsupported(_) | FetchError::TooLarge { .. } => Code::InvalidArgument,
         FetchError::Read { .. } => Code::NotFound,
+        FetchError::Oci(oci) => match oci {
+            OciError::BadReference { .. } | OciError::NotAnArtifact { .. } => Code::InvalidArgument,
+            OciError::Latest(_) | OciError::Digest { .. } => Code::FailedPrecondition,
+            OciError::NotFound { .. } => Code::NotFound,
+            OciError::Denied { .. } => Code::PermissionDenied,
+            OciError::Unreachable { .. } | OciError::Other { .. } => Code::Unavailable,
+        },
     }
 }
 

@@ -8,7 +8,6 @@ use kiln_types::ids::{ActorKey, Digest};
 
 use super::ControlError;
 use crate::actors::{Entry, Instance};
-use crate::artifact;
 use crate::claimscache::StoredClaims;
 use crate::eventdata;
 use crate::events::kind;
@@ -83,12 +82,10 @@ async fn start(
     count: u32,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
-    let verified = artifact::fetch_actor(
-        reference,
-        host.config.allow_file_load,
-        &host.config.claims_policy,
-    )
-    .await?;
+    let verified = host
+        .fetcher
+        .fetch_actor(reference, &host.config.claims_policy)
+        .await?;
     if let Some(policy) = &host.policy {
         policy
             .allow_start(host, "start_actor", verified.key(), &verified.claims.issuer)
@@ -319,12 +316,10 @@ pub async fn update_actor(
     key: Option<&str>,
     reference: &str,
 ) -> Result<i64, ControlError> {
-    let verified = artifact::fetch_actor(
-        reference,
-        host.config.allow_file_load,
-        &host.config.claims_policy,
-    )
-    .await?;
+    let verified = host
+        .fetcher
+        .fetch_actor(reference, &host.config.claims_policy)
+        .await?;
     let new_key = verified.key().to_string();
     if let Some(key) = key.filter(|k| !k.is_empty())
         && key != new_key

@@ -10,6 +10,7 @@ mod keys;
 mod lattice;
 mod output;
 mod par;
+mod push;
 
 use std::process::ExitCode;
 
@@ -87,6 +88,8 @@ enum Command {
         #[arg(long = "type")]
         types: Vec<String>,
     },
+    /// Push an actor module or a provider archive to an OCI registry, as wash does.
+    Push(push::Args),
     /// Call an actor through the control API (or, with --nats, a signed invocation).
     Call(call::Args),
     /// Drive hosts through the wasmbus control interface on NATS, as wash does.
@@ -95,6 +98,7 @@ enum Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    kiln_control_plane::install_tls_provider();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(command) => keys::run(command, cli.output),
@@ -146,6 +150,7 @@ async fn main() -> ExitCode {
             lattice::run(lattice::Command::Events { types }, &cli.api, cli.output).await
         }
         Command::Call(args) => call::run(args, &cli.api, cli.output).await,
+        Command::Push(args) => push::run(args, cli.output).await,
         Command::Ctl(args) => ctl::run(args, cli.output).await,
     };
     match result {

@@ -1,0 +1,358 @@
+//! Actors and providers in OCI registries, with the media types and layout wasmCloud
+//! tools (`wash reg push`) use: one layer (`…module.wasm.content.layer.v1+wasm` for an
+//! actor, `…provider.archive.layer.v1+par` for a provider archive) and a small config.
+//!
+//! Pulls honour the wasmbus host's settings: `:latest` only when allowed, plain HTTP only
+//! for the registries listed as insecure, credentials from `registries.put` or
+//! `OCI_REGISTRY*`. Layers are checked against their digest and cached by it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use sha2::{Digest as _, Sha256};
+
+use crate::registries::Credentials;
+
+/// Layer of an actor module.
+pub const WASM_MEDIA_TYPE: &str = "application/vnd.module.wasm.content.layer.v1+wasm";
+/// Layer of a provider archive.
+pub const PROVIDER_ARCHIVE_MEDIA_TYPE: &str =
+    "application/vnd.wasmcloud.provider.archive.layer.v1+par";
+/// A plain OCI layer, which older tools used for either.
+pub const OCI_LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
+/// Config of an actor artifact.
+pub const ACTOR_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasmcloud.actor.archive.config";
+/// Config of a provider artifact.
+pub const PROVIDER_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasmcloud.provider.archive.config";
+
+/// A pull or push that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// Not a registry reference.
+    #[error("{reference:?} is not a registry reference: {reason}")]
+    BadReference {
+        /// Reference.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// `:latest` while not allowed.
+    #[error(
+        "{0} uses the latest tag, which this host refuses (set WASMCLOUD_OCI_ALLOW_LATEST=true, or pin a version)"
+    )]
+    Latest(String),
+    /// No such repository, tag or blob.
+    #[error("{reference} is not in the registry: {reason}")]
+    NotFound {
+        /// Reference.
+        reference: String,
+        /// What the registry said.
+        reason: String,
+    },
+    /// The registry refused the credentials (or needs some).
+    #[error("the registry refused access to {reference}: {reason}")]
+    Denied {
+        /// Reference.
+        reference: String,
+        /// What the registry said.
+        reason: String,
+    },
+    /// The registry could not be reached.
+    #[error("could not reach the registry for {reference}: {reason}")]
+    Unreachable {
+        /// Reference.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// The bytes are not what the manifest promised.
+    #[error("{reference}: the layer's bytes do not match its digest ({reason})")]
+    Digest {
+        /// Reference.
+        reference: String,
+        /// Detail.
+        reason: String,
+    },
+    /// Not a wasmCloud actor or provider artifact.
+    #[error("{reference} is not an actor or provider artifact: {reason}")]
+    NotAnArtifact {
+        /// Reference.
+        reference: String,
+        /// Detail.
+        reason: String,
+    },
+    /// Anything else the registry or the cache did.
+    #[error("{reference}: {reason}")]
+    Other {
+        /// Reference.
+        reference: String,
+        /// Detail.
+        reason: String,
+    },
+}
+
+/// How this host pulls.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Allow `:latest` (and untagged) references.
+    pub allow_latest: bool,
+    /// Registries (host[:port]) reached over plain HTTP.
+    pub insecure: Vec<String>,
+    /// `OCI_REGISTRY`, `OCI_REGISTRY_USER`, `OCI_REGISTRY_PASSWORD`: basic auth for
+    /// references on that registry.
+    pub env_credentials: Option<(String, String, String)>,
+    /// Where pulled layers are kept, by digest.
+    pub cache_dir: PathBuf,
+}
+
+/// Pulls artifacts.
+pub struct Registry {
+    settings: Settings,
+    credentials: Arc<Credentials>,
+}
+
+impl Registry {
+    /// A puller with `settings`, using the lattice's registry `credentials`.
+    #[must_use]
+    pub fn new(settings: Settings, credentials: Arc<Credentials>) -> Registry {
+        Registry {
+            settings,
+            credentials,
+        }
+    }
+
+    /// The bytes of the actor module or provider archive at `reference`, from the cache
+    /// when its digest is known there.
+    ///
+    /// # Errors
+    /// See [`OciError`].
+    pub async fn pull(&self, reference: &str) -> Result<Vec<u8>, OciError> {
+        let parsed = parse(reference)?;
+        if !self.settings.allow_latest && parsed.digest().is_none() {
+            let tag = parsed.tag().unwrap_or("latest");
+            if tag == "latest" {
+                return Err(OciError::Latest(reference.to_string()));
+            }
+        }
+        let auth = self.auth(&parsed);
+        let client = client(&self.settings.insecure);
+        let (manifest, _) = client
+            .pull_image_manifest(&parsed, &auth)
+            .await
+            .map_err(|e| classify(reference, e))?;
+        let Some(layer) = manifest.layers.iter().find(|l| {
+            [
+                WASM_MEDIA_TYPE,
+                PROVIDER_ARCHIVE_MEDIA_TYPE,
+                OCI_LAYER_MEDIA_TYPE,
+            ]
+            .contains(&l.media_type.as_str())
+        }) else {
+            let found: Vec<&str> = manifest
+                .layers
+                .iter()
+                .map(|l| l.media_type.as_str())
+                .collect();
+            return Err(OciError::NotAnArtifact {
+                reference: reference.to_string(),
+                reason: format!("no wasm or provider-archive layer (layers: {found:?})"),
+            });
+        };
+        let cached = self.cached_path(&layer.digest);
+        if let Some(path) = &cached
+            && let Ok(bytes) = tokio::fs::read(path).await
+            && digest_of(&bytes) == layer.digest
+        {
+            tracing::debug!(%reference, digest = %layer.digest, "artifact from the cache");
+            return Ok(bytes);
+        }
+        let mut bytes = Vec::new();
+        client
+            .pull_blob(&parsed, layer, &mut bytes)
+            .await
+            .map_err(|e| classify(reference, e))?;
+        let actual = digest_of(&bytes);
+        if actual != layer.digest {
+            return Err(OciError::Digest {
+                reference: reference.to_string(),
+                reason: format!("manifest says {}, bytes hash to {actual}", layer.digest),
+            });
+        }
+        if let Some(path) = cached {
+            // A cache that cannot be written only costs the next pull.
+            if let Some(dir) = path.parent() {
+                let _ = tokio::fs::create_dir_all(dir).await;
+            }
+            if let Err(error) = tokio::fs::write(&path, &bytes).await {
+                tracing::warn!(path = %path.display(), %error, "could not cache an artifact");
+            }
+        }
+        tracing::info!(%reference, digest = %layer.digest, size = bytes.len(), "artifact pulled");
+        Ok(bytes)
+    }
+
+    fn cached_path(&self, digest: &str) -> Option<PathBuf> {
+        let hex = digest.strip_prefix("sha256:")?;
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| self.settings.cache_dir.join("oci").join("sha256").join(hex))
+    }
+
+    fn auth(&self, reference: &Reference) -> RegistryAuth {
+        let server = reference.registry();
+        if let Some(credential) = self.credentials.get(server) {
+            if let Some(token) = credential.token.filter(|t| !t.is_empty()) {
+                return RegistryAuth::Bearer(token);
+            }
+            return RegistryAuth::Basic(
+                credential.username.unwrap_or_default(),
+                credential.password.unwrap_or_default(),
+            );
+        }
+        match &self.settings.env_credentials {
+            Some((registry, user, password)) if registry == server => {
+                RegistryAuth::Basic(user.clone(), password.clone())
+            }
+            _ => RegistryAuth::Anonymous,
+        }
+    }
+}
+
+/// Pushes an actor module (`\0asm`) or a provider archive (gzip) to `reference`, with
+/// the layout wasmCloud tools use; returns the manifest URL.
+///
+/// # Errors
+/// See [`OciError`]; bytes that are neither are refused before any upload.
+pub async fn push(
+    reference: &str,
+    bytes: Vec<u8>,
+    auth: RegistryAuth,
+    insecure: &[String],
+) -> Result<String, OciError> {
+    let parsed = parse(reference)?;
+    let (layer_type, config_type) = if bytes.starts_with(b"\0asm") {
+        (WASM_MEDIA_TYPE, ACTOR_CONFIG_MEDIA_TYPE)
+    } else if bytes.starts_with(&[0x1f, 0x8b]) {
+        (PROVIDER_ARCHIVE_MEDIA_TYPE, PROVIDER_CONFIG_MEDIA_TYPE)
+    } else {
+        return Err(OciError::NotAnArtifact {
+            reference: reference.to_string(),
+            reason: "the file is neither a wasm module nor a gzipped provider archive".into(),
+        });
+    };
+    let layer = ImageLayer::new(bytes, layer_type.to_string(), None);
+    let config = Config::new(b"{}".to_vec(), config_type.to_string(), None);
+    let pushed = client(insecure)
+        .push(&parsed, &[layer], config, &auth, None)
+        .await
+        .map_err(|e| classify(reference, e))?;
+    Ok(pushed.manifest_url)
+}
+
+fn parse(reference: &str) -> Result<Reference, OciError> {
+    let text = reference.strip_prefix("oci://").unwrap_or(reference);
+    text.parse()
+        .map_err(|e: oci_client::ParseError| OciError::BadReference {
+            reference: reference.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+fn client(insecure: &[String]) -> Client {
+    Client::new(ClientConfig {
+        protocol: ClientProtocol::HttpsExcept(insecure.to_vec()),
+        ..ClientConfig::default()
+    })
+}
+
+fn digest_of(bytes: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
+    )
+}
+
+/// What a registry error means for the caller.
+fn classify(reference: &str, error: OciDistributionError) -> OciError {
+    let reference = reference.to_string();
+    let reason = error.to_string();
+    match &error {
+        OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::UnauthorizedError { .. } => OciError::Denied { reference, reason },
+        OciDistributionError::ImageManifestNotFoundError(_) => {
+            OciError::NotFound { reference, reason }
+        }
+        OciDistributionError::DigestError(_) => OciError::Digest { reference, reason },
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
+            {
+                OciError::Denied { reference, reason }
+            } else if codes.iter().any(|c| {
+                matches!(
+                    c,
+                    OciErrorCode::ManifestUnknown
+                        | OciErrorCode::NameUnknown
+                        | OciErrorCode::BlobUnknown
+                        | OciErrorCode::NotFound
+                )
+            }) {
+                OciError::NotFound { reference, reason }
+            } else {
+                OciError::Other { reference, reason }
+            }
+        }
+        OciDistributionError::ServerError {
+            code: 401 | 403, ..
+        } => OciError::Denied { reference, reason },
+        OciDistributionError::ServerError { code: 404, .. } => {
+            OciError::NotFound { reference, reason }
+        }
+        OciDistributionError::RequestError(_) => OciError::Unreachable {
+            reference,
+            reason: format!("{error:#}"),
+        },
+        OciDistributionError::IncompatibleLayerMediaTypeError(_)
+        | OciDistributionError::UnsupportedMediaTypeError(_) => {
+            OciError::NotAnArtifact { reference, reason }
+        }
+        _ => OciError::Other { reference, reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn latest_is_refused_unless_allowed_and_bad_references_say_so() {
+        let registry = Registry::new(Settings::default(), Arc::new(Credentials::default()));
+        let error = registry
+            .pull("localhost:5000/echo:latest")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OciError::Latest(_)), "{error}");
+        let error = registry.pull("localhost:5000/echo").await.unwrap_err();
+        assert!(matches!(error, OciError::Latest(_)), "{error}");
+        let error = registry.pull("Not A Ref!").await.unwrap_err();
+        assert!(matches!(error, OciError::BadReference { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn pushing_something_that_is_no_artifact_is_refused_before_uploading() {
+        let error = push(
+            "localhost:1/x:1",
+            b"hello".to_vec(),
+            RegistryAuth::Anonymous,
+            &[],
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, OciError::NotAnArtifact { .. }), "{error}");
+    }
+}
