@@ -546,3 +546,76 @@ async fn a_token_guards_the_api_and_bad_requests_get_the_right_codes() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 }
+
+#[tokio::test]
+async fn with_a_certificate_the_api_speaks_tls() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        scratch.path().join("cert.pem"),
+        scratch.path().join("key.pem"),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A server certificate, not a CA: rustls refuses a CA as the end entity.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let h = Harness::with(Options {
+        control_plane_args: vec![
+            "--api-tls-cert".into(),
+            cert.display().to_string(),
+            "--api-tls-key".into(),
+            key.display().to_string(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(kiln_integration_tests::binary("kiln"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let https = format!("https://127.0.0.1:{}", h.api_port);
+    let output = run(&["hosts", "--api", &https, "--api-ca", cert.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&h.host.public_key()));
+    // Without trusting the certificate, or in plain text, nothing gets through.
+    let output = run(&["hosts", "--api", &https]);
+    assert_eq!(
+        output.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&[
+        "hosts",
+        "--api",
+        &format!("http://127.0.0.1:{}", h.api_port),
+    ]);
+    assert!(!output.status.success());
+}

@@ -233,6 +233,13 @@ async fn registry_credentials_and_bad_references_get_clear_status_codes() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    // A registry not on the insecure list is reached over HTTPS only, which a plain
+    // HTTP registry cannot answer.
+    let status = api
+        .start_actor(start(format!("localhost:{}/kiln/echo:0.1.0", open.port)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     let status = api
         .start_actor(start(format!("{}/kiln/echo:latest", open.address())))
         .await

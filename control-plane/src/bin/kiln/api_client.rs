@@ -57,8 +57,15 @@ pub async fn connect(connection: &Connection) -> anyhow::Result<Client> {
         endpoint = endpoint.tls_config(tls).context("configuring TLS")?;
     }
     let channel = endpoint.connect().await.map_err(|e| {
+        // The transport error alone says little; its causes say what went wrong.
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            reason.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
         Status::unavailable(format!(
-            "cannot reach the control API at {}: {e}",
+            "cannot reach the control API at {}: {reason}",
             connection.address
         ))
     })?;
