@@ -127,7 +127,7 @@ pub struct Args {
     /// Allow registry references with the `latest` tag (or none).
     #[arg(long, env = "WASMCLOUD_OCI_ALLOW_LATEST", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub oci_allow_latest: bool,
-    /// Registries (host[:port]) to reach over plain HTTP, comma-separated.
+    /// Registries (`host:port`) to reach over plain HTTP, comma-separated.
     #[arg(long, env = "WASMCLOUD_OCI_ALLOWED_INSECURE", value_delimiter = ',')]
     pub oci_allowed_insecure: Vec<String>,
     /// Registry whose references get the basic auth below.

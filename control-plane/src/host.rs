@@ -36,6 +36,8 @@ pub struct Host {
     pub links: crate::links::Links,
     /// The lattice cache, when JetStream is available.
     pub lattice_data: Option<crate::latticedata::LatticeData>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Lattice events.
     pub events: crate::events::Events,
     /// Claims, call aliases and reference maps of the lattice.

@@ -22,6 +22,7 @@ pub mod hosts;
 pub mod http;
 pub mod latticedata;
 pub mod links;
+pub mod metrics;
 pub mod nats;
 pub mod oci;
 pub mod policy;
@@ -64,16 +65,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             "no cluster seed configured; generated one for this run. Set WASMCLOUD_CLUSTER_SEED so other hosts and tools can sign calls this host trusts"
         );
     }
+    let metrics = Arc::new(metrics::Metrics::new());
     let rpc = nats::connect(
         &config.rpc,
         &format!("kiln {host_id} rpc"),
         config.rpc_timeout,
+        metrics.nats_callback("rpc"),
     )
     .await?;
     let ctl = nats::connect(
         &config.ctl,
         &format!("kiln {host_id} ctl"),
         config.rpc_timeout,
+        metrics.nats_callback("ctl"),
     )
     .await?;
     let data_plane = dataplane::Link::new(&config.data_plane, config.invoke_path)?;
@@ -124,6 +128,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         )
     });
     let host = Arc::new(host::Host {
+        metrics,
         events,
         policy,
         claims: claimscache::ClaimsCache::default(),

@@ -13,8 +13,15 @@ pub async fn connect(
     settings: &Nats,
     name: &str,
     request_timeout: std::time::Duration,
+    on_event: impl Fn(async_nats::Event) -> std::future::Ready<()> + Send + Sync + 'static,
 ) -> anyhow::Result<async_nats::Client> {
     let mut options = async_nats::ConnectOptions::new()
+        .event_callback(move |event| {
+            if matches!(event, async_nats::Event::Disconnected) {
+                tracing::warn!("lost the NATS server; reconnecting");
+            }
+            on_event(event)
+        })
         .name(name)
         .request_timeout(Some(request_timeout))
         .retry_on_initial_connect()

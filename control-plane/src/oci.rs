@@ -100,7 +100,7 @@ pub enum OciError {
 pub struct Settings {
     /// Allow `:latest` (and untagged) references.
     pub allow_latest: bool,
-    /// Registries (host[:port]) reached over plain HTTP.
+    /// Registries (`host:port`) reached over plain HTTP.
     pub insecure: Vec<String>,
     /// `OCI_REGISTRY`, `OCI_REGISTRY_USER`, `OCI_REGISTRY_PASSWORD`: basic auth for
     /// references on that registry.

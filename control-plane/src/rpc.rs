@@ -130,9 +130,12 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
         tracing::debug!(actor, "invocation without a reply subject dropped");
         return;
     };
+    let started = std::time::Instant::now();
     let response = match Invocation::decode(&message.payload) {
         Err(error) => {
             tracing::warn!(actor, %error, "refused invocation");
+            host.metrics
+                .invocation(actor, "", false, started.elapsed().as_secs_f64());
             InvocationResponse::failure("", error.to_string())
         }
         Ok(invocation) => {
@@ -140,6 +143,12 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
             let operation = invocation.operation.clone();
             let summary = invocation_event(&invocation);
             let result = run(host, actor, invocation).await;
+            host.metrics.invocation(
+                actor,
+                &operation,
+                result.is_ok(),
+                started.elapsed().as_secs_f64(),
+            );
             host.events
                 .publish_invocation(result.is_ok(), summary)
                 .await;

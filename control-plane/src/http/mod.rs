@@ -15,6 +15,7 @@ pub fn router(host: Shared) -> Router {
         .route("/api/livez", get(live))
         .route("/api/readyz", get(ready))
         .route("/api/hosts", get(hosts))
+        .route("/metrics", get(metrics))
         .with_state(host)
 }
 
@@ -91,6 +92,30 @@ async fn status(State(host): State<Shared>) -> Html<String> {
             .collect(),
     };
     Html(kiln_web::pages::status(&view).into_string())
+}
+
+/// Prometheus text exposition of this host and its data plane.
+async fn metrics(State(host): State<Shared>) -> impl IntoResponse {
+    let actors: Vec<(String, usize)> = host
+        .actors
+        .all()
+        .iter()
+        .map(|a| (a.key.to_string(), a.instances.len()))
+        .collect();
+    let inventory = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        host.data_plane.inventory(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        host.metrics.render(&actors, inventory.as_ref()),
+    )
 }
 
 /// The lattice's hosts as this host sees them.

@@ -12,6 +12,7 @@ mod interop;
 mod lattice;
 mod links;
 mod many_hosts;
+mod metrics;
 mod oci;
 mod policy;
 mod providers;
