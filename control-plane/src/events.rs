@@ -1,17 +1,12 @@
 //! Lattice events: CloudEvents 1.0 in structured JSON on `wasmbus.evt.{lattice}`, and
 //! invocation results on `wasmbus.rpcevt.{lattice}`, with the types and data fields of
-//! the wasmbus host. Every event also goes to an in-process feed for local watchers.
-
-use std::sync::Arc;
+//! the wasmbus host. Local watchers (the gRPC API) follow the same NATS subject.
 
 use cloudevents::{AttributesReader as _, Event, EventBuilder as _, EventBuilderV10};
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 /// Prefix of every event type.
 pub const TYPE_PREFIX: &str = "com.wasmcloud.lattice.";
-/// Events kept for a slow local watcher before it starts missing some.
-const FEED_DEPTH: usize = 1024;
 
 /// The event types, by their suffix after [`TYPE_PREFIX`].
 pub mod kind {
@@ -45,7 +40,6 @@ pub struct Events {
     subject: String,
     rpc_subject: String,
     source: String,
-    feed: broadcast::Sender<Arc<Event>>,
 }
 
 impl Events {
@@ -57,7 +51,6 @@ impl Events {
             subject: format!("wasmbus.evt.{lattice}"),
             rpc_subject: format!("wasmbus.rpcevt.{lattice}"),
             source: host_id.to_string(),
-            feed: broadcast::channel(FEED_DEPTH).0,
         }
     }
 
@@ -65,12 +58,6 @@ impl Events {
     #[must_use]
     pub fn subject(&self) -> &str {
         &self.subject
-    }
-
-    /// Every event this host publishes from now on.
-    #[must_use]
-    pub fn watch(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.feed.subscribe()
     }
 
     /// Publishes a lattice event of type `kind` (a [`kind`] constant).
@@ -104,8 +91,6 @@ impl Events {
             }
             Err(error) => tracing::error!(kind, %error, "could not encode an event"),
         }
-        // Nobody watching is fine.
-        let _ = self.feed.send(Arc::new(event));
     }
 }
 

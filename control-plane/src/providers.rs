@@ -61,6 +61,8 @@ pub struct Entry {
     /// The links its host data carried when its process was started (taken before the
     /// host data, so a link put in between is sent again, never missed).
     host_data_links: Mutex<Vec<LinkDefinition>>,
+    /// Set until its first passing health check has sent it the links it missed.
+    catch_up_pending: std::sync::atomic::AtomicBool,
     stop_checks: CancellationToken,
 }
 
@@ -251,6 +253,7 @@ async fn start_quietly(
         config_json,
         annotations,
         health: Mutex::new(Health::Awaiting),
+        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
         host_data_links: Mutex::new(
             host.links
                 .for_provider(&key, link_name)
@@ -443,7 +446,13 @@ fn spawn_health_checks(host: &Shared, entry: &Arc<Entry>) {
                 if before != now {
                     tracing::info!(health = ?now, "provider health changed");
                 }
-                if before == Health::Awaiting && now == Health::Healthy {
+                // The first pass, however late (a provider slow to start fails its
+                // first checks), proves it subscribed.
+                if now == Health::Healthy
+                    && entry
+                        .catch_up_pending
+                        .swap(false, std::sync::atomic::Ordering::Relaxed)
+                {
                     catch_up_links(&host, &entry).await;
                 }
                 host.events.publish(event, eventdata::health(&entry)).await;

@@ -298,3 +298,73 @@ async fn health_checks_mark_a_running_provider_healthy() {
     .await;
     assert!(healthy, "{}", h.http_get("/").await.1);
 }
+
+/// A link put while a provider is still starting is published before the provider
+/// subscribes; the host sends it again at the provider's first passing health check,
+/// even when that comes after failed ones.
+#[tokio::test]
+async fn a_provider_slow_to_subscribe_still_gets_a_link_put_while_it_started() {
+    let h = Harness::with(kiln_integration_tests::Options {
+        control_plane_args: vec!["--health-interval-ms".into(), "300".into()],
+        ..Default::default()
+    })
+    .await;
+    // Our httpserver behind a second of sleep: its first health checks go unanswered.
+    let script = h.dir.path().join("slow-httpserver");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 1\nexec {}\n",
+            kiln_integration_tests::binary("kiln-httpserver").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let archive = h.dir.path().join("slow.par.gz");
+    let account = kiln_types::keys::KeyKind::Account
+        .generate()
+        .seed()
+        .unwrap();
+    let (ok, _, err) = h
+        .cli(&[
+            "par",
+            "create",
+            "--binary",
+            script.to_str().unwrap(),
+            "--capid",
+            "wasmcloud:httpserver",
+            "--name",
+            "slow",
+            "--issuer",
+            &account,
+            "--destination",
+            archive.to_str().unwrap(),
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let echo_path = fixtures::sample_actor("echo");
+    let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
+    assert!(h.launch(&echo_path).await.accepted);
+    assert!(
+        h.launch_provider(&archive, "default").await.accepted,
+        "{}",
+        h.logs()
+    );
+    let port = kiln_integration_tests::process::free_port();
+    let ack = h
+        .put_link(
+            &echo,
+            &fixtures::provider_key(&archive),
+            "wasmcloud:httpserver",
+            &[("port", &port.to_string())],
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    let served = kiln_integration_tests::eventually(Duration::from_secs(10), || async {
+        kiln_integration_tests::http(port, "GET", "/late", b"")
+            .await
+            .is_ok_and(|(status, _)| status == 200)
+    })
+    .await;
+    assert!(served, "the link never reached the provider\n{}", h.logs());
+}
