@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use futures::StreamExt as _;
 
 /// A control-interface client.
@@ -19,6 +19,28 @@ pub struct Ctl {
     pub timeout: Duration,
 }
 
+/// Why a command over the control interface did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// Nobody answered (or NATS could not be used).
+    #[error("no answer on {subject}: {reason}")]
+    NoAnswer {
+        /// Subject asked.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// The host refused the command; its reason.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The host accepted, then reported a failure; its reason.
+    #[error("failed: {0}")]
+    Failed(String),
+    /// Accepted, but no outcome event in time.
+    #[error("accepted, but no outcome within {0:?} (use --timeout-ms to wait longer)")]
+    NoOutcome(Duration),
+}
+
 impl Ctl {
     /// One request, one JSON answer.
     ///
@@ -28,14 +50,86 @@ impl Ctl {
         &self,
         suffix: &str,
         body: &serde_json::Value,
-    ) -> anyhow::Result<serde_json::Value> {
+    ) -> Result<serde_json::Value, CtlError> {
         let subject = format!("{}.{suffix}", self.prefix);
+        let no_answer = |reason: String| CtlError::NoAnswer {
+            subject: subject.clone(),
+            reason,
+        };
         let reply = self
             .client
             .request(subject.clone(), body.to_string().into())
             .await
-            .with_context(|| format!("no answer on {subject}"))?;
-        serde_json::from_slice(&reply.payload).context("the answer is not JSON")
+            .map_err(|e| no_answer(e.to_string()))?;
+        serde_json::from_slice(&reply.payload)
+            .map_err(|e| no_answer(format!("the answer is not JSON: {e}")))
+    }
+
+    /// Starts an actor on `host` and, with `wait`, returns the `actors_started` data
+    /// once it runs (the ack otherwise).
+    ///
+    /// # Errors
+    /// See [`CtlError`].
+    pub async fn start_actor(
+        &self,
+        host: &str,
+        body: &serde_json::Value,
+        wait: bool,
+    ) -> Result<serde_json::Value, CtlError> {
+        let reference = body["actor_ref"].as_str().unwrap_or_default().to_string();
+        self.command_then_event(
+            &format!("cmd.{host}.la"),
+            body,
+            wait,
+            |kind, data| match kind {
+                "actors_started"
+                    if data["image_ref"] == reference.as_str() && data["host_id"] == host =>
+                {
+                    Some(Ok(()))
+                }
+                "actor_start_failed" if data["actor_ref"] == reference.as_str() => {
+                    Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
+                }
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    /// Starts a provider on `host` and, with `wait`, returns the `provider_started`
+    /// data once it runs (the ack otherwise).
+    ///
+    /// # Errors
+    /// See [`CtlError`].
+    pub async fn start_provider(
+        &self,
+        host: &str,
+        body: &serde_json::Value,
+        wait: bool,
+    ) -> Result<serde_json::Value, CtlError> {
+        let reference = body["provider_ref"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let link = body["link_name"].as_str().unwrap_or("default").to_string();
+        self.command_then_event(
+            &format!("cmd.{host}.lp"),
+            body,
+            wait,
+            |kind, data| match kind {
+                "provider_started"
+                    if data["image_ref"] == reference.as_str()
+                        && data["link_name"] == link.as_str() =>
+                {
+                    Some(Ok(()))
+                }
+                "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
+                    Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
+                }
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// Every answer to `suffix` within a second (or the timeout, if shorter).
@@ -106,8 +200,11 @@ impl Ctl {
         body: &serde_json::Value,
         wait: bool,
         outcome: impl Fn(&str, &serde_json::Value) -> Option<Result<(), String>>,
-    ) -> anyhow::Result<serde_json::Value> {
-        let mut events = self.events().await?;
+    ) -> Result<serde_json::Value, CtlError> {
+        let mut events = self.events().await.map_err(|e| CtlError::NoAnswer {
+            subject: format!("wasmbus.evt.{}", self.lattice),
+            reason: format!("{e:#}"),
+        })?;
         let ack = self.request(suffix, body).await?;
         check_ack(&ack)?;
         if !wait {
@@ -130,11 +227,8 @@ impl Ctl {
             Err("the event stream ended".to_string())
         };
         match tokio::time::timeout(self.timeout, wait_for).await {
-            Err(_) => bail!(
-                "accepted, but no outcome within {:?} (use --timeout-ms to wait longer)",
-                self.timeout
-            ),
-            Ok(Err(reason)) => bail!("failed: {reason}"),
+            Err(_) => Err(CtlError::NoOutcome(self.timeout)),
+            Ok(Err(reason)) => Err(CtlError::Failed(reason)),
             Ok(Ok(data)) => Ok(data),
         }
     }
@@ -144,13 +238,15 @@ impl Ctl {
 ///
 /// # Errors
 /// The ack's reason when it was not accepted.
-pub fn check_ack(ack: &serde_json::Value) -> anyhow::Result<()> {
+pub fn check_ack(ack: &serde_json::Value) -> Result<(), CtlError> {
     if ack["accepted"].as_bool() == Some(true) {
         Ok(())
     } else {
-        bail!(
-            "refused: {}",
-            ack["error"].as_str().unwrap_or("no reason given")
-        )
+        Err(CtlError::Refused(
+            ack["error"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .to_string(),
+        ))
     }
 }

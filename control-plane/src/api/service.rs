@@ -43,9 +43,8 @@ impl Api {
             .ctl
             .request(&format!("cmd.{host_id}.{command}"), &body)
             .await
-            .map_err(|e| status::remote(&format!("{e:#}")))?;
-        crate::ctlclient::check_ack(&ack)
-            .map_err(|e| status::remote(e.to_string().trim_start_matches("refused: ")))
+            .map_err(|e| status::remote(&e))?;
+        crate::ctlclient::check_ack(&ack).map_err(|e| status::remote(&e))
     }
 
     async fn remote_inventory(&self, host_id: &str) -> Result<pb::Inventory, Status> {
@@ -186,35 +185,12 @@ impl pb::control_api_server::ControlApi for Api {
                 instances: started.total,
             }));
         }
-        let (reference, host_id) = (r.reference.clone(), r.host_id.clone());
         let body = serde_json::json!({"actor_ref": r.reference, "count": count, "annotations": r.annotations});
         let data = self
             .ctl
-            .command_then_event(
-                &format!("cmd.{}.la", r.host_id),
-                &body,
-                true,
-                |kind, data| match kind {
-                    "actors_started"
-                        if data["image_ref"] == reference.as_str()
-                            && data["host_id"] == host_id.as_str() =>
-                    {
-                        Some(Ok(()))
-                    }
-                    "actor_start_failed" if data["actor_ref"] == reference.as_str() => {
-                        Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
-                    }
-                    _ => None,
-                },
-            )
+            .start_actor(&r.host_id, &body, true)
             .await
-            .map_err(|e| {
-                status::remote(
-                    e.to_string()
-                        .trim_start_matches("failed: ")
-                        .trim_start_matches("refused: "),
-                )
-            })?;
+            .map_err(|e| status::remote(&e))?;
         let actor_id = data["public_key"].as_str().unwrap_or_default().to_string();
         let inventory = self.remote_inventory(&r.host_id).await?;
         let instances = inventory
@@ -315,39 +291,15 @@ impl pb::control_api_server::ControlApi for Api {
                 contract_id: entry.contract_id().to_string(),
             }));
         }
-        let reference = r.reference.clone();
-        let link = link_name.clone();
         let body = serde_json::json!({
             "provider_ref": r.reference, "link_name": link_name,
             "configuration": r.configuration, "annotations": r.annotations,
         });
         let data = self
             .ctl
-            .command_then_event(
-                &format!("cmd.{}.lp", r.host_id),
-                &body,
-                true,
-                |kind, data| match kind {
-                    "provider_started"
-                        if data["image_ref"] == reference.as_str()
-                            && data["link_name"] == link.as_str() =>
-                    {
-                        Some(Ok(()))
-                    }
-                    "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
-                        Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
-                    }
-                    _ => None,
-                },
-            )
+            .start_provider(&r.host_id, &body, true)
             .await
-            .map_err(|e| {
-                status::remote(
-                    e.to_string()
-                        .trim_start_matches("failed: ")
-                        .trim_start_matches("refused: "),
-                )
-            })?;
+            .map_err(|e| status::remote(&e))?;
         Ok(Response::new(pb::StartProviderResponse {
             provider_id: data["public_key"].as_str().unwrap_or_default().to_string(),
             contract_id: data["contract_id"].as_str().unwrap_or_default().to_string(),

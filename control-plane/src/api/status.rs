@@ -76,10 +76,18 @@ pub fn call(error: &kiln_wasmbus::rpc::CallError) -> Status {
     Status::new(code, error.to_string())
 }
 
-/// A status for a command another host refused over the NATS control interface, from
-/// its reason.
+/// A status for a command another host did not carry out over the NATS control
+/// interface. A refusal or failure arrives as that host's text, so its code comes from
+/// what the text says.
 #[must_use]
-pub fn remote(reason: &str) -> Status {
+pub fn remote(error: &crate::ctlclient::CtlError) -> Status {
+    use crate::ctlclient::CtlError;
+    let reason = match error {
+        CtlError::NoAnswer { .. } | CtlError::NoOutcome(_) => {
+            return Status::unavailable(error.to_string());
+        }
+        CtlError::Refused(reason) | CtlError::Failed(reason) => reason,
+    };
     let code = if reason.contains("is not running on this host")
         || reason.contains("could not read")
     {
@@ -90,12 +98,10 @@ pub fn remote(reason: &str) -> Status {
         Code::InvalidArgument
     } else if reason.starts_with("denied by policy") || reason.contains("disabled on this host") {
         Code::PermissionDenied
-    } else if reason.starts_with("no answer") || reason.contains("no outcome") {
-        Code::Unavailable
     } else {
         Code::FailedPrecondition
     };
-    Status::new(code, reason.to_string())
+    Status::new(code, reason.clone())
 }
 
 #[cfg(test)]
@@ -123,17 +129,23 @@ mod tests {
             Status::from(ControlError::from(FetchError::Unsupported("x".into()))).code(),
             Code::InvalidArgument
         );
+        use crate::ctlclient::CtlError;
+        let refused = |reason: &str| remote(&CtlError::Refused(reason.into())).code();
         assert_eq!(
-            remote("actor MX is not running on this host").code(),
+            refused("actor MX is not running on this host"),
             Code::NotFound
         );
         assert_eq!(
-            remote("invalid request: missing field").code(),
+            refused("invalid request: missing field"),
             Code::InvalidArgument
         );
         assert_eq!(
-            remote("unable to perform live update: revision 1 is not higher").code(),
+            refused("unable to perform live update: revision 1 is not higher"),
             Code::FailedPrecondition
+        );
+        assert_eq!(
+            remote(&CtlError::NoOutcome(std::time::Duration::from_secs(1))).code(),
+            Code::Unavailable
         );
     }
 }

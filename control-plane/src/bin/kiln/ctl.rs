@@ -244,32 +244,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         }) => {
             let host = ctl.host_or_first(host).await?;
             let body = serde_json::json!({ "actor_ref": reference, "count": count });
-            let result =
-                ctl.command_then_event(&format!("cmd.{host}.la"), &body, wait, |kind, data| {
-                    match kind {
-                        "actors_started"
-                            if data["image_ref"] == reference.as_str()
-                                && data["host_id"] == host.as_str() =>
-                        {
-                            Some(Ok(()))
-                        }
-                        "actor_start_failed" if data["actor_ref"] == reference.as_str() => {
-                            Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
-                        }
-                        _ => None,
-                    }
-                })
-                .await?;
-            emit(format, &result, || {
-                if wait {
-                    format!(
-                        "started {}",
-                        result["public_key"].as_str().unwrap_or_default()
-                    )
-                } else {
-                    "accepted".into()
-                }
-            });
+            started(format, wait, &ctl.start_actor(&host, &body, wait).await?);
         }
         Command::Start(Start::Provider {
             reference,
@@ -278,32 +253,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         }) => {
             let host = ctl.host_or_first(host).await?;
             let body = serde_json::json!({ "provider_ref": reference, "link_name": link_name });
-            let result =
-                ctl.command_then_event(&format!("cmd.{host}.lp"), &body, wait, |kind, data| {
-                    match kind {
-                        "provider_started"
-                            if data["image_ref"] == reference.as_str()
-                                && data["link_name"] == link_name.as_str() =>
-                        {
-                            Some(Ok(()))
-                        }
-                        "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
-                            Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
-                        }
-                        _ => None,
-                    }
-                })
-                .await?;
-            emit(format, &result, || {
-                if wait {
-                    format!(
-                        "started {}",
-                        result["public_key"].as_str().unwrap_or_default()
-                    )
-                } else {
-                    "accepted".into()
-                }
-            });
+            started(format, wait, &ctl.start_provider(&host, &body, wait).await?);
         }
         Command::Stop(Stop::Actor { actor, count, host }) => {
             let host = ctl.host_or_first(host).await?;
@@ -478,6 +428,20 @@ fn pairs(values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
                 .with_context(|| format!("{value:?} is not KEY=VALUE"))
         })
         .collect()
+}
+
+/// The outcome of a start: the started key, or the ack with --skip-wait.
+fn started(format: Format, waited: bool, result: &serde_json::Value) {
+    emit(format, result, || {
+        if waited {
+            format!(
+                "started {}",
+                result["public_key"].as_str().unwrap_or_default()
+            )
+        } else {
+            "accepted".into()
+        }
+    });
 }
 
 fn pretty(format: Format, value: &serde_json::Value) {
