@@ -54,6 +54,9 @@ pub struct Fetcher {
     pub allow_file_load: bool,
     /// Registry pulls.
     pub oci: oci::Registry,
+    /// Where the dashboard keeps uploaded files: `file://` references to a file
+    /// directly in it are allowed even when file loading is off.
+    pub uploads: std::path::PathBuf,
 }
 
 impl Fetcher {
@@ -62,8 +65,9 @@ impl Fetcher {
     /// # Errors
     /// See [`FetchError`].
     pub async fn fetch(&self, reference: &str) -> Result<Vec<u8>, FetchError> {
-        if reference.starts_with("file://") {
-            return fetch(reference, self.allow_file_load).await;
+        if let Some(path) = reference.strip_prefix("file://") {
+            let uploaded = is_upload(&self.uploads, std::path::Path::new(path));
+            return fetch(reference, self.allow_file_load || uploaded).await;
         }
         if reference.contains("://") && !reference.starts_with("oci://") {
             return Err(FetchError::Unsupported(reference.to_string()));
@@ -95,6 +99,19 @@ impl Fetcher {
             kiln_types::unix_now(),
         )?)
     }
+}
+
+/// Whether `path` names a file the dashboard stored: directly in `uploads`, named by
+/// its digest (so no `..` or other trick reaches elsewhere).
+fn is_upload(uploads: &std::path::Path, path: &std::path::Path) -> bool {
+    path.parent() == Some(uploads)
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split_once('.'))
+            .is_some_and(|(stem, _)| {
+                stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit())
+            })
 }
 
 /// Largest provider archive accepted from a registry.
@@ -129,6 +146,19 @@ pub async fn fetch(reference: &str, allow_file_load: bool) -> Result<Vec<u8>, Fe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_digest_named_files_directly_in_the_uploads_folder_are_uploads() {
+        let uploads = std::path::Path::new("/cache/uploads");
+        let digest = "a".repeat(64);
+        assert!(is_upload(uploads, &uploads.join(format!("{digest}.wasm"))));
+        assert!(!is_upload(uploads, &uploads.join("echo.wasm")));
+        assert!(!is_upload(
+            uploads,
+            std::path::Path::new(&format!("/cache/uploads/../{digest}.wasm"))
+        ));
+        assert!(!is_upload(uploads, std::path::Path::new("/etc/hostname")));
+    }
 
     #[tokio::test]
     async fn refuses_files_unless_allowed_and_other_schemes() {

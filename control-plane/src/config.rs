@@ -22,6 +22,8 @@ const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 30_000;
 const DEFAULT_HOST_EXPIRY_MS: u64 = 95_000;
 const DEFAULT_POLICY_TIMEOUT_MS: u64 = 1_000;
 const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
+/// Default largest dashboard upload, in MiB.
+const DEFAULT_UPLOAD_LIMIT_MIB: u64 = 64;
 const DEFAULT_API_ADDR: &str = "127.0.0.1:4001";
 
 /// How invocations travel to the data plane.
@@ -181,6 +183,9 @@ pub struct Args {
     /// token (and TLS) before opening it to a network.
     #[arg(long, env = "KILN_CP_API_ADDR", default_value = DEFAULT_API_ADDR)]
     pub api_addr: String,
+    /// Largest file the dashboard accepts as an upload, in MiB (at most 64).
+    #[arg(long, env = "KILN_CP_UPLOAD_LIMIT_MIB", default_value_t = DEFAULT_UPLOAD_LIMIT_MIB)]
+    pub upload_limit_mib: u64,
     /// Token every control API call must carry (`authorization: Bearer <token>`).
     #[arg(long, env = "KILN_CP_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -314,6 +319,8 @@ pub struct Config {
     pub http_addr: Option<std::net::SocketAddr>,
     /// The gRPC control API.
     pub api: Api,
+    /// Largest dashboard upload, in bytes.
+    pub upload_limit: u64,
 }
 
 impl Config {
@@ -383,6 +390,15 @@ impl Config {
                 })
                 .ok(),
         };
+        if args.upload_limit_mib == 0
+            || args.upload_limit_mib << 20 > crate::artifact::MAX_MODULE_BYTES
+        {
+            problems.push(format!(
+                "--upload-limit-mib: {} must be between 1 and {}",
+                args.upload_limit_mib,
+                crate::artifact::MAX_MODULE_BYTES >> 20
+            ));
+        }
         let api_addr = match args.api_addr.as_str() {
             "off" | "" => None,
             addr => addr
@@ -515,6 +531,7 @@ impl Config {
                     .unwrap_or_else(|| std::env::temp_dir().join("kiln").join("control-plane")),
             },
             http_addr,
+            upload_limit: args.upload_limit_mib << 20,
             api: Api {
                 addr: api_addr,
                 token: args.api_token.filter(|t| !t.is_empty()),

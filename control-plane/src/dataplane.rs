@@ -14,7 +14,9 @@ use pb::data_plane_client::DataPlaneClient;
 use pb::host_calls_client::HostCallsClient;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use tracing::Instrument as _;
 
 use crate::config::InvokePath;
 
@@ -56,10 +58,19 @@ struct Calls {
     waiting: HashMap<u64, (u64, Pending)>,
 }
 
+/// The tonic interceptor that puts the current span's trace context in each call's
+/// metadata.
+type Inject = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
+/// A channel whose calls carry trace context.
+type Traced = InterceptedService<Channel, Inject>;
+
+/// The service name in spans, as the proto declares it.
+const DATA_PLANE: &str = "kiln.dataplane.v1.DataPlane";
+
 /// The connection to one data plane.
 pub struct Link {
-    client: DataPlaneClient<Channel>,
-    host_calls: HostCallsClient<Channel>,
+    client: DataPlaneClient<Traced>,
+    host_calls: HostCallsClient<Traced>,
     path: InvokePath,
     calls: Mutex<Calls>,
     next_call: AtomicU64,
@@ -95,10 +106,11 @@ impl Link {
             ))?)
             .connect_lazy(),
         };
-        let client = DataPlaneClient::new(channel.clone())
+        let inject: Inject = kiln_telemetry::grpc::inject;
+        let client = DataPlaneClient::with_interceptor(channel.clone(), inject)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let host_calls = HostCallsClient::new(channel)
+        let host_calls = HostCallsClient::with_interceptor(channel, inject)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         Ok(Link {
@@ -134,7 +146,8 @@ impl Link {
         self.ready.send_replace(ready);
     }
 
-    /// Runs one call on `actor`.
+    /// Runs one call on `actor`, in a client span whose trace context travels in the
+    /// request message.
     ///
     /// # Errors
     /// The actor's failure, or [`InvokeFailure::Unavailable`].
@@ -145,9 +158,24 @@ impl Link {
         payload: Vec<u8>,
         invocation_id: String,
     ) -> Result<Vec<u8>, InvokeFailure> {
-        if !self.wait_ready().await {
-            return Err(InvokeFailure::Unavailable("not connected".into()));
-        }
+        let method = match self.path {
+            InvokePath::Unary => "Invoke",
+            InvokePath::Stream => "InvokeStream",
+        };
+        let span = tracing::debug_span!(
+            "grpc_request",
+            otel.name = %format_args!("{DATA_PLANE}/{method}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.service = DATA_PLANE,
+            rpc.method = method,
+            wasmcloud.actor.key = actor,
+            wasmbus.operation = %operation,
+            wasmbus.invocation.id = %invocation_id,
+        );
+        let trace = kiln_telemetry::TraceContext::of(&span);
         let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let request = pb::InvokeRequest {
             call_id,
@@ -155,7 +183,22 @@ impl Link {
             operation,
             payload,
             invocation_id,
+            traceparent: trace.traceparent,
+            tracestate: trace.tracestate,
         };
+        let result = self.send(request).instrument(span.clone()).await;
+        if let Err(error) = &result {
+            kiln_telemetry::record_error(&span, &error.to_string());
+        }
+        result
+    }
+
+    /// Sends one call and waits for its outcome.
+    async fn send(&self, request: pb::InvokeRequest) -> Result<Vec<u8>, InvokeFailure> {
+        if !self.wait_ready().await {
+            return Err(InvokeFailure::Unavailable("not connected".into()));
+        }
+        let call_id = request.call_id;
         match self.path {
             InvokePath::Unary => {
                 let response = self
@@ -266,11 +309,21 @@ impl Link {
             instances,
             limits: None,
         };
-        match self.client.clone().start_actor(start.clone()).await {
+        match self
+            .client
+            .clone()
+            .start_actor(start.clone())
+            .instrument(command_span("StartActor"))
+            .await
+        {
             Err(status) if status.code() == tonic::Code::NotFound => {
                 self.push(digest, module, pb::ArtifactKind::WasmModule)
                     .await?;
-                self.client.clone().start_actor(start).await?;
+                self.client
+                    .clone()
+                    .start_actor(start)
+                    .instrument(command_span("StartActor"))
+                    .await?;
             }
             other => {
                 other?;
@@ -307,6 +360,7 @@ impl Link {
         self.client
             .clone()
             .push_artifact(futures::stream::iter(parts))
+            .instrument(command_span("PushArtifact"))
             .await?;
         tracing::info!(
             digest,
@@ -335,11 +389,21 @@ impl Link {
             digest: digest.to_string(),
             host_data,
         };
-        let response = match self.client.clone().start_provider(start.clone()).await {
+        let response = match self
+            .client
+            .clone()
+            .start_provider(start.clone())
+            .instrument(command_span("StartProvider"))
+            .await
+        {
             Err(status) if status.code() == tonic::Code::NotFound => {
                 self.push(digest, executable, pb::ArtifactKind::Executable)
                     .await?;
-                self.client.clone().start_provider(start).await?
+                self.client
+                    .clone()
+                    .start_provider(start)
+                    .instrument(command_span("StartProvider"))
+                    .await?
             }
             other => other?,
         };
@@ -363,6 +427,7 @@ impl Link {
                 link_name: link_name.to_string(),
                 grace_ms: 0,
             })
+            .instrument(command_span("StopProvider"))
             .await?;
         Ok(response.into_inner().was_running)
     }
@@ -378,6 +443,7 @@ impl Link {
                 actor: actor.to_string(),
                 instances,
             })
+            .instrument(command_span("ScaleActor"))
             .await?;
         Ok(())
     }
@@ -393,6 +459,7 @@ impl Link {
             .stop_actor(pb::StopActorRequest {
                 actor: actor.to_string(),
             })
+            .instrument(command_span("StopActor"))
             .await?;
         Ok(response.into_inner().was_running)
     }
@@ -402,7 +469,11 @@ impl Link {
     /// # Errors
     /// When it cannot be reached.
     pub async fn shutdown(&self) -> Result<(), tonic::Status> {
-        self.client.clone().shutdown(pb::ShutdownRequest {}).await?;
+        self.client
+            .clone()
+            .shutdown(pb::ShutdownRequest {})
+            .instrument(command_span("Shutdown"))
+            .await?;
         Ok(())
     }
 
@@ -456,6 +527,19 @@ impl Drop for StreamEnd<'_> {
             let _ = waiter.send(Err(InvokeFailure::Unavailable("connection lost".into())));
         }
     }
+}
+
+/// The client span of a unary command; the interceptor puts its context in the
+/// call's metadata. The inventory has none: it is polled.
+fn command_span(method: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "grpc_request",
+        otel.name = %format_args!("{DATA_PLANE}/{method}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = DATA_PLANE,
+        rpc.method = method,
+    )
 }
 
 fn tuned(endpoint: tonic::transport::Endpoint) -> tonic::transport::Endpoint {

@@ -6,12 +6,38 @@
 //! with link definitions; until then only actor targets resolve.
 
 use kiln_proto::dataplane::v1::{HostCallReply, HostCallRequest, host_call_reply};
+use kiln_telemetry::TraceContext;
 use kiln_types::invocation::Entity;
 use kiln_types::keys::KeyKind;
 
 use crate::actors::Entry;
 use crate::host::Shared;
 use crate::subjects;
+
+/// The control plane's server span of one host call, a child of the data plane's
+/// client span named in the request.
+pub fn span(request: &HostCallRequest) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "host_call",
+        otel.name = %format_args!("HostCall {} {}", request.namespace, request.operation),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = "kiln.dataplane.v1.HostCalls",
+        rpc.method = "Open",
+        wasmcloud.actor.key = %request.actor,
+        wasmcloud.link.name = if request.binding.is_empty() { "default" } else { request.binding.as_str() },
+        wasmbus.namespace = %request.namespace,
+        wasmbus.operation = %request.operation,
+        wasmbus.invocation.id = %request.invocation_id,
+    );
+    if !span.is_disabled() {
+        TraceContext::new(Some(&request.traceparent), Some(&request.tracestate))
+            .set_as_parent_of(&span);
+    }
+    span
+}
 
 /// Answers one host call.
 pub async fn answer(host: &Shared, request: HostCallRequest) -> HostCallReply {
@@ -25,6 +51,7 @@ pub async fn answer(host: &Shared, request: HostCallRequest) -> HostCallReply {
         Ok(payload) => host_call_reply::Result::Payload(payload),
         Err(error) => {
             tracing::error!(%actor, %namespace, %operation, %error, "host call failed");
+            kiln_telemetry::record_error(&tracing::Span::current(), &error);
             host_call_reply::Result::Error(error)
         }
     };

@@ -31,6 +31,8 @@ pub struct SeenHost {
     pub uptime_seconds: u64,
     /// Actor instances it reported.
     pub actors: u64,
+    /// Instances it reported per actor key.
+    pub actor_counts: BTreeMap<String, u64>,
     /// Providers it reported.
     pub providers: u64,
     /// Seconds since its last event.
@@ -87,6 +89,7 @@ impl Hosts {
                     version: String::new(),
                     uptime_seconds: 0,
                     actors: 0,
+                    actor_counts: BTreeMap::new(),
                     providers: 0,
                     last_seen_seconds: 0.0,
                     last_seen: None,
@@ -98,9 +101,15 @@ impl Hosts {
                 host.version = data["version"].as_str().unwrap_or_default().into();
                 host.uptime_seconds = data["uptime_seconds"].as_u64().unwrap_or_default();
                 if kind == "host_heartbeat" {
-                    host.actors = data["actors"].as_object().map_or(0, |a| {
-                        a.values().filter_map(serde_json::Value::as_u64).sum()
-                    });
+                    host.actor_counts = data["actors"]
+                        .as_object()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|(key, n)| Some((key.clone(), n.as_u64()?)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    host.actors = host.actor_counts.values().sum();
                     host.providers = data["providers"].as_array().map_or(0, |p| p.len() as u64);
                 }
                 host.last_seen = Some(Instant::now());

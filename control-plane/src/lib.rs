@@ -137,6 +137,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         fetcher: artifact::Fetcher {
             allow_file_load: config.allow_file_load,
             oci: oci::Registry::new(config.oci.clone(), registry_credentials),
+            uploads: config.oci.cache_dir.join("uploads"),
         },
         stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
         stop_requested: std::sync::atomic::AtomicBool::new(false),

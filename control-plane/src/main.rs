@@ -1,4 +1,4 @@
-//! `kiln-control-plane`: parse flags, start logging, run until a signal.
+//! `kiln-control-plane`: parse flags, start logging and traces, run until a signal.
 
 use std::process::ExitCode;
 
@@ -8,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Exit code for a bad configuration (EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
+/// `service.name` of its spans unless `OTEL_SERVICE_NAME` says otherwise.
+const SERVICE: &str = "kiln-control-plane";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,13 +24,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = kiln_telemetry::init(
+        &kiln_telemetry::Config::from_vars(SERVICE, std::env::vars()),
+        tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| "info".into()),
+    );
     let shutdown = CancellationToken::new();
     let signals = shutdown.clone();
     tokio::spawn(async move {
@@ -47,11 +46,14 @@ async fn main() -> ExitCode {
             _ => tracing::error!("could not install signal handlers"),
         }
     });
-    match kiln_control_plane::run(config, shutdown).await {
+    let code = match kiln_control_plane::run(config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("control plane failed: {error:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // After the drain: the spans of the last calls go out before the process does.
+    telemetry.shutdown().await;
+    code
 }

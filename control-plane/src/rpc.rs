@@ -107,7 +107,10 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
                         let Some(message) = message else { break };
                         let host = task_host.clone();
                         let actor = actor.clone();
-                        task_host.calls.spawn(async move { answer(&host, &actor, message).await });
+                        let span = invocation_span(&actor, &message);
+                        task_host.calls.spawn(
+                            async move { answer(&host, &actor, message).await }.instrument(span),
+                        );
                     }
                 }
             }
@@ -125,6 +128,31 @@ pub fn unsubscribe(host: &Shared, actor: &str) {
     }
 }
 
+/// The server span of one inbound invocation, a child of the caller's span when the
+/// message's headers name one (a provider, another host, wasmbus-rpc), else a root.
+fn invocation_span(actor: &str, message: &async_nats::Message) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "nats_message",
+        otel.name = %format_args!("process {}", message.subject),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        messaging.system = "nats",
+        messaging.destination.name = %message.subject,
+        messaging.operation.type = "process",
+        wasmcloud.actor.key = actor,
+        wasmbus.origin.key = tracing::field::Empty,
+        wasmbus.operation = tracing::field::Empty,
+        wasmbus.invocation.id = tracing::field::Empty,
+    );
+    kiln_wasmbus::tracecontext::set_parent(&span, message.headers.as_ref());
+    span
+}
+
+fn record_failure(error: &str) {
+    kiln_telemetry::record_error(&tracing::Span::current(), error);
+}
+
 async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
     let Some(reply) = message.reply else {
         tracing::debug!(actor, "invocation without a reply subject dropped");
@@ -134,6 +162,7 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
     let response = match Invocation::decode(&message.payload) {
         Err(error) => {
             tracing::warn!(actor, %error, "refused invocation");
+            record_failure(&error.to_string());
             host.metrics
                 .invocation(actor, "", false, started.elapsed().as_secs_f64());
             InvocationResponse::failure("", error.to_string())
@@ -141,6 +170,10 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
         Ok(invocation) => {
             let id = invocation.id.clone();
             let operation = invocation.operation.clone();
+            let span = tracing::Span::current();
+            span.record("wasmbus.origin.key", invocation.origin.public_key.as_str());
+            span.record("wasmbus.operation", operation.as_str());
+            span.record("wasmbus.invocation.id", id.as_str());
             let summary = invocation_event(&invocation);
             let result = run(host, actor, invocation).await;
             host.metrics.invocation(
@@ -159,6 +192,7 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
                 }
                 Err(refusal) => {
                     tracing::warn!(actor, invocation = %id, %operation, error = %refusal, "invocation failed");
+                    record_failure(&refusal.to_string());
                     InvocationResponse::failure(id, refusal.to_string())
                 }
             }

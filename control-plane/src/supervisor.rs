@@ -63,12 +63,13 @@ async fn connect(host: &Shared, boot_id: &mut Option<String>) -> anyhow::Result<
         while let Some(Ok(request)) = requests.next().await {
             let host = host.clone();
             let replies = replies.clone();
+            let span = hostcall::span(&request);
             host.calls.clone().spawn(
                 async move {
                     let reply = hostcall::answer(&host, request).await;
                     let _ = replies.send(reply).await;
                 }
-                .instrument(tracing::debug_span!("host_call")),
+                .instrument(span),
             );
         }
     };

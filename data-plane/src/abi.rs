@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use kiln_telemetry::TraceContext;
+use tracing::Instrument as _;
 use wasmtime::{Caller, Engine, Extern, Linker, Memory, ResourceLimiter, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -40,6 +42,8 @@ pub struct CallState {
     pub host_response: Option<Vec<u8>>,
     /// Pending error of the last host call.
     pub host_error: Option<String>,
+    /// The invocation's span: the parent of its host calls' spans.
+    pub span: Option<tracing::Span>,
 }
 
 /// Caps linear memory growth and records that it was the cause of a failure.
@@ -203,6 +207,7 @@ fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::R
                 let result = if namespace.starts_with(builtins::PREFIX) {
                     builtins::call(&state.actor, &namespace, &operation, &payload)
                 } else {
+                    let span = host_call_span(state, &binding, &namespace, &operation);
                     let call = HostCall {
                         actor: state.actor.to_string(),
                         binding,
@@ -210,9 +215,14 @@ fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::R
                         operation,
                         payload,
                         invocation_id: state.call.invocation_id.clone(),
+                        trace: TraceContext::of(&span),
                     };
                     let broker = state.broker.clone();
-                    broker.call(call).await
+                    let result = broker.call(call).instrument(span.clone()).await;
+                    if let Err(error) = &result {
+                        kiln_telemetry::record_error(&span, error);
+                    }
+                    result
                 };
                 let state = caller.data_mut();
                 Ok(match result {
@@ -277,6 +287,32 @@ fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::R
         },
     )?;
     Ok(())
+}
+
+/// The client span of a host call that leaves for the control plane, a child of the
+/// invocation's span (explicitly: the guest runs on a fiber, not in the task's scope).
+fn host_call_span(
+    state: &HostState,
+    binding: &str,
+    namespace: &str,
+    operation: &str,
+) -> tracing::Span {
+    tracing::debug_span!(
+        parent: state.call.span.as_ref().and_then(tracing::Span::id),
+        "host_call",
+        otel.name = %format_args!("HostCall {namespace} {operation}"),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = "kiln.dataplane.v1.HostCalls",
+        rpc.method = "Open",
+        wasmcloud.actor.key = &*state.actor,
+        wasmcloud.link.name = if binding.is_empty() { "default" } else { binding },
+        wasmbus.namespace = namespace,
+        wasmbus.operation = operation,
+        wasmbus.invocation.id = %state.call.invocation_id,
+    )
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use kiln_proto::dataplane::v1 as pb;
+use kiln_telemetry::TraceContext;
 use pb::data_plane_server::DataPlane;
 use pb::host_calls_server::HostCalls;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::{Instrument as _, Span};
 
 use crate::host::{CommandError, Host};
 use crate::workload::CallError;
@@ -24,6 +26,8 @@ const MAX_ARTIFACT_BYTES: u64 = 512 << 20;
 const DEFAULT_PROVIDER_GRACE: Duration = Duration::from_secs(2);
 /// Responses queued per invoke stream before the sender waits.
 const STREAM_QUEUE: usize = 1024;
+/// The service name in spans, as the proto declares it.
+const DATA_PLANE: &str = "kiln.dataplane.v1.DataPlane";
 
 /// Serves both services over one [`Host`].
 #[derive(Clone)]
@@ -77,6 +81,62 @@ fn response(call_id: u64, result: Result<Vec<u8>, CallError>) -> pb::InvokeRespo
         call_id,
         result: Some(result),
     }
+}
+
+/// The server span of one invocation. Its parent is the control plane's span named
+/// in the request (per message: one stream carries calls of many traces), else in the
+/// call's metadata (unary `Invoke` only).
+fn invoke_span(method: &'static str, request: &pb::InvokeRequest, metadata: &TraceContext) -> Span {
+    let span = tracing::debug_span!(
+        "wasm_invoke",
+        otel.name = %format_args!("{DATA_PLANE}/{method}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = DATA_PLANE,
+        rpc.method = method,
+        wasmcloud.actor.key = %request.actor,
+        wasmbus.operation = %request.operation,
+        wasmbus.invocation.id = %request.invocation_id,
+    );
+    if !span.is_disabled() {
+        let fields = TraceContext::new(Some(&request.traceparent), Some(&request.tracestate));
+        if !fields.set_as_parent_of(&span) {
+            metadata.set_as_parent_of(&span);
+        }
+    }
+    span
+}
+
+fn record_outcome(span: &Span, result: &Result<Vec<u8>, CallError>) {
+    if let Err(error) = result {
+        kiln_telemetry::record_error(span, &error.message);
+    }
+}
+
+/// The span tonic enters for each request (`Server::trace_fn`): a server span for the
+/// unary commands, a child of the span named in the metadata. None for the invocation
+/// and host-call methods, whose messages get their own spans, nor for the inventory,
+/// which is polled.
+pub fn request_span(request: &http::Request<()>) -> Span {
+    let Some((service, method)) = request.uri().path().trim_start_matches('/').split_once('/')
+    else {
+        return Span::none();
+    };
+    if matches!(method, "Invoke" | "InvokeStream" | "Inventory" | "Open") {
+        return Span::none();
+    }
+    let span = tracing::debug_span!(
+        "grpc_request",
+        otel.name = %format_args!("{service}/{method}"),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    kiln_telemetry::grpc::from_headers(request.headers()).set_as_parent_of(&span);
+    span
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -197,11 +257,15 @@ impl DataPlane for Service {
         &self,
         request: Request<pb::InvokeRequest>,
     ) -> Result<Response<pb::InvokeResponse>, Status> {
+        let metadata = kiln_telemetry::grpc::from_metadata(request.metadata());
         let r = request.into_inner();
+        let span = invoke_span("Invoke", &r, &metadata);
         let result = self
             .host
             .invoke(&r.actor, r.operation, r.payload, r.invocation_id)
+            .instrument(span.clone())
             .await;
+        record_outcome(&span, &result);
         Ok(Response::new(response(r.call_id, result)))
     }
 
@@ -220,12 +284,17 @@ impl DataPlane for Service {
             while let Some(Ok(r)) = requests.next().await {
                 let host = host.clone();
                 let tx = tx.clone();
-                tasks.spawn(async move {
-                    let result = host
-                        .invoke(&r.actor, r.operation, r.payload, r.invocation_id)
-                        .await;
-                    let _ = tx.send(Ok(response(r.call_id, result))).await;
-                });
+                let span = invoke_span("InvokeStream", &r, &TraceContext::default());
+                tasks.spawn(
+                    async move {
+                        let result = host
+                            .invoke(&r.actor, r.operation, r.payload, r.invocation_id)
+                            .await;
+                        record_outcome(&tracing::Span::current(), &result);
+                        let _ = tx.send(Ok(response(r.call_id, result))).await;
+                    }
+                    .instrument(span),
+                );
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

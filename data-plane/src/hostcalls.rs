@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiln_proto::dataplane::v1::{HostCallReply, HostCallRequest, host_call_reply};
+use kiln_telemetry::TraceContext;
 use tokio::sync::{mpsc, oneshot};
 
 /// A host call as the guest made it.
@@ -25,6 +26,8 @@ pub struct HostCall {
     pub payload: Vec<u8>,
     /// The invocation the actor is serving.
     pub invocation_id: String,
+    /// Trace context of the data plane's span of this host call.
+    pub trace: TraceContext,
 }
 
 type Pending = oneshot::Sender<Result<Vec<u8>, String>>;
@@ -78,6 +81,8 @@ impl Broker {
             operation: call.operation,
             payload: call.payload,
             invocation_id: call.invocation_id,
+            traceparent: call.trace.traceparent,
+            tracestate: call.trace.tracestate,
         };
         if sender.send(Ok(request)).await.is_err() {
             self.lock().waiting.remove(&id);
@@ -154,6 +159,10 @@ mod tests {
             operation: "Ping".into(),
             payload: b"hi".to_vec(),
             invocation_id: "inv".into(),
+            trace: TraceContext::new(
+                Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                None,
+            ),
         }
     }
 
@@ -174,6 +183,10 @@ mod tests {
         });
         let request = requests.recv().await.unwrap().unwrap();
         assert_eq!(request.namespace, "demo/ponger");
+        assert_eq!(
+            request.traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "the trace context travels with each request"
+        );
         broker.reply(HostCallReply {
             id: request.id,
             result: Some(host_call_reply::Result::Payload(b"pong".to_vec())),

@@ -1,9 +1,9 @@
 //! The kiln data plane: runs wasmbus actors in wasmtime for one control plane.
 //!
-//! It holds no lattice credentials and opens no network connection of its own: it
-//! serves the `DataPlane` and `HostCalls` gRPC services (see `kiln-proto`) on a unix
-//! socket or TCP port, and its control plane brings artifacts and commands. Entry
-//! point: [`run`].
+//! It holds no lattice credentials and opens no network connection of its own (but
+//! for span export to an OTLP collector, when traces are on): it serves the
+//! `DataPlane` and `HostCalls` gRPC services (see `kiln-proto`) on a unix socket or
+//! TCP port, and its control plane brings artifacts and commands. Entry point: [`run`].
 
 pub mod abi;
 pub mod artifacts;
@@ -63,6 +63,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let service = grpc::Service::new(host.clone(), tasks.clone(), shutdown.clone());
     let router = tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .trace_fn(grpc::request_span)
         .add_service(
             DataPlaneServer::new(service.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

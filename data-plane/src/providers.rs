@@ -309,6 +309,8 @@ fn spawn(
         None => Command::new(executable),
     };
     let mut child = command
+        // The provider inherits the OTEL_* settings but names its own service.
+        .env_remove("OTEL_SERVICE_NAME")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

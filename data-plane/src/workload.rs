@@ -235,6 +235,7 @@ impl Actor {
             operation,
             payload,
             invocation_id,
+            span: Some(tracing::Span::current()),
             ..Default::default()
         };
         state.deadline = Instant::now() + self.limits.deadline;

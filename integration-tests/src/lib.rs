@@ -4,6 +4,7 @@
 //! Binaries come from the cargo target directory of the running test (`cargo test
 //! --workspace` builds them); sample actors from `actors/build` (`actors/build.sh`).
 
+pub mod browser;
 pub mod fixtures;
 pub mod http;
 pub mod process;
@@ -36,6 +37,9 @@ pub struct Options {
     pub data_plane_args: Vec<String>,
     /// `KILN_LOG` of both planes; debug for the control plane when absent.
     pub log: Option<String>,
+    /// Extra environment of both planes (and so of the providers the data plane
+    /// starts), e.g. `OTEL_*` settings.
+    pub env: Vec<(String, String)>,
 }
 
 /// NATS plus one control plane and one data plane.
@@ -84,7 +88,7 @@ impl Harness {
         let data_plane = start_data_plane(dir.path(), &options);
         let http_port = process::free_port();
         let api_port = process::free_port();
-        let control_plane = Process::spawn(
+        let control_plane = Process::spawn_with_env(
             "control-plane",
             dir.path(),
             binary("kiln-control-plane"),
@@ -98,6 +102,7 @@ impl Harness {
                 (http_port, api_port),
                 &options.control_plane_args,
             ),
+            &options.env,
         );
         let client = async_nats::connect(nats.url())
             .await
@@ -144,7 +149,7 @@ impl Harness {
         let mut extra = self.options.control_plane_args.clone();
         extra.extend(args.iter().map(ToString::to_string));
         let data_plane = start_data_plane(&dir, &self.options);
-        let control_plane = Process::spawn(
+        let control_plane = Process::spawn_with_env(
             "control-plane",
             &dir,
             binary("kiln-control-plane"),
@@ -158,6 +163,7 @@ impl Harness {
                 (http_port, api_port),
                 &extra,
             ),
+            &self.options.env,
         );
         let peer = Peer {
             data_plane,
@@ -582,12 +588,13 @@ fn start_data_plane(dir: &Path, options: &Options) -> Process {
         "200".to_string(),
     ];
     args.extend(options.data_plane_args.iter().cloned());
-    Process::spawn(
+    Process::spawn_with_env(
         "data-plane",
         dir,
         binary("kiln-data-plane"),
         log_level(options),
         args,
+        &options.env,
     )
 }
 

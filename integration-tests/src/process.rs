@@ -20,6 +20,18 @@ impl Process {
         log_level: &str,
         args: Vec<String>,
     ) -> Process {
+        Process::spawn_with_env(name, dir, program, log_level, args, &[])
+    }
+
+    /// [`Process::spawn`] with `env` added to the inherited environment.
+    pub fn spawn_with_env(
+        name: &str,
+        dir: &Path,
+        program: PathBuf,
+        log_level: &str,
+        args: Vec<String>,
+        env: &[(String, String)],
+    ) -> Process {
         let mut index = 0;
         let log = loop {
             let candidate = dir.join(format!("{name}.{index}.log"));
@@ -32,6 +44,7 @@ impl Process {
         let child = Command::new(&program)
             .args(&args)
             .env("KILN_LOG", log_level)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
             .spawn()

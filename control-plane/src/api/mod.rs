@@ -44,7 +44,7 @@ impl tonic::service::Interceptor for Token {
 }
 
 /// Compares without stopping at the first difference, so timing reveals nothing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -1,101 +1,118 @@
-//! The control plane's HTTP server: the status page and health endpoints.
+//! The control plane's HTTP server: the dashboard, health endpoints and `/metrics`.
+//!
+//! `/api/livez`, `/api/readyz`, `/api/hosts` and `/metrics` are open (probes and
+//! scrapers); everything else is the dashboard, behind the API token when one is set.
+
+mod actions;
+mod auth;
+mod feed;
+mod live;
+mod metrics_page;
+mod upload;
+mod view;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::host::Shared;
 
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Web {
+    host: Shared,
+    feed: Arc<feed::Feed>,
+}
+
 /// The routes.
-pub fn router(host: Shared) -> Router {
+fn router(web: Web) -> Router {
+    // Multipart bodies may carry a file up to the limit, plus the other fields.
+    let upload_body =
+        usize::try_from(web.host.config.upload_limit + (1 << 20)).unwrap_or(usize::MAX);
+    let dashboard = Router::new()
+        .route("/", get(dashboard))
+        .route("/live", get(live::stream))
+        .route("/host/metrics", get(metrics_page::page))
+        .route(
+            "/actors/start",
+            post(actions::start_actor).layer(DefaultBodyLimit::max(upload_body)),
+        )
+        .route("/actors/scale", post(actions::scale_actor))
+        .route("/actors/stop", post(actions::stop_actor))
+        .route("/actors/update", post(actions::update_actor))
+        .route(
+            "/providers/start",
+            post(actions::start_provider).layer(DefaultBodyLimit::max(upload_body)),
+        )
+        .route("/providers/stop", post(actions::stop_provider))
+        .route("/links", post(actions::put_link))
+        .route("/links/delete", post(actions::delete_link))
+        .route_layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            auth::guard,
+        ));
     Router::new()
-        .route("/", get(status))
-        .route("/api/livez", get(live))
+        .merge(dashboard)
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/api/livez", get(live_probe))
         .route("/api/readyz", get(ready))
         .route("/api/hosts", get(hosts))
         .route("/metrics", get(metrics))
-        .with_state(host)
+        .with_state(web)
 }
 
-/// Serves `router` on `listener` until shutdown.
+/// Serves the routes on `listener` until shutdown.
 ///
 /// # Errors
 /// When the server fails.
 pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> std::io::Result<()> {
     let shutdown = host.shutdown.clone();
-    axum::serve(listener, router(host))
+    let web = Web {
+        feed: Arc::new(feed::Feed::default()),
+        host,
+    };
+    web.host
+        .tasks
+        .spawn(feed::follow(web.host.clone(), web.feed.clone()));
+    axum::serve(listener, router(web))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
 
-async fn status(State(host): State<Shared>) -> Html<String> {
-    let uptime = host.started.elapsed().as_secs();
-    let view = kiln_web::pages::HostView {
-        id: host.config.host_id(),
-        name: host.friendly_name.clone(),
-        lattice: host.config.lattice.clone(),
-        cluster: host.config.cluster_key.public_key(),
-        uptime: format!("{}h {}m {}s", uptime / 3600, uptime / 60 % 60, uptime % 60),
-        data_plane_ready: host.data_plane.is_ready(),
-        actors: host
-            .actors
-            .all()
-            .iter()
-            .map(|entry| kiln_web::pages::ActorRow {
-                name: entry.meta().name.clone().unwrap_or_default(),
-                key: entry.key.to_string(),
-                instances: entry.instances.len(),
-                caps: entry.meta().caps().to_vec(),
-                image_ref: entry.image_ref.clone(),
-            })
-            .collect(),
-        providers: host
-            .providers
-            .all()
-            .iter()
-            .map(|p| kiln_web::pages::ProviderRow {
-                name: p
-                    .claims
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.name.clone())
-                    .unwrap_or_default(),
-                key: p.key.clone(),
-                contract: p.contract_id().to_string(),
-                link_name: p.link_name.clone(),
-                health: match p.health() {
-                    crate::providers::Health::Healthy => "healthy",
-                    crate::providers::Health::Unhealthy => "unhealthy",
-                    crate::providers::Health::Awaiting => "awaiting",
-                },
-            })
-            .collect(),
-        lattice_hosts: host
-            .hosts
-            .all()
-            .into_iter()
-            .map(|seen| kiln_web::pages::LatticeHostRow {
-                local: seen.id == host.config.host_id(),
-                labels: seen
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect(),
-                id: seen.id,
-                name: seen.friendly_name,
-                actors: seen.actors,
-                providers: seen.providers,
-                last_seen_seconds: seen.last_seen_seconds,
-            })
-            .collect(),
-    };
-    Html(kiln_web::pages::status(&view).into_string())
+/// What a redirect after an action says.
+#[derive(Debug, serde::Deserialize)]
+struct Notice {
+    done: Option<String>,
+    key: Option<String>,
+    n: Option<u32>,
+}
+
+/// `GET /`: the dashboard.
+async fn dashboard(State(web): State<Web>, Query(notice): Query<Notice>) -> Html<String> {
+    let mut page = view::dashboard(&web);
+    page.notice = notice.done.as_deref().and_then(|done| {
+        actions::notice(done, notice.key.as_deref().unwrap_or_default(), notice.n)
+    });
+    Html(kiln_web::pages::dashboard(&page).into_string())
 }
 
 /// Prometheus text exposition of this host and its data plane.
-async fn metrics(State(host): State<Shared>) -> impl IntoResponse {
+async fn metrics(State(web): State<Web>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        render_metrics(&web.host).await,
+    )
+}
+
+/// The OpenMetrics text of this host and (when it answers in time) its data plane.
+async fn render_metrics(host: &Shared) -> String {
     let actors: Vec<(String, usize)> = host
         .actors
         .all()
@@ -109,27 +126,21 @@ async fn metrics(State(host): State<Shared>) -> impl IntoResponse {
     .await
     .ok()
     .and_then(Result::ok);
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        host.metrics.render(&actors, inventory.as_ref()),
-    )
+    host.metrics.render(&actors, inventory.as_ref())
 }
 
 /// The lattice's hosts as this host sees them.
-async fn hosts(State(host): State<Shared>) -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "hosts": host.hosts.all() }))
+async fn hosts(State(web): State<Web>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "hosts": web.host.hosts.all() }))
 }
 
-async fn live() -> impl IntoResponse {
+async fn live_probe() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "live": true }))
 }
 
 /// Ready once the data plane is connected and in line.
-async fn ready(State(host): State<Shared>) -> impl IntoResponse {
-    let ready = host.data_plane.is_ready();
+async fn ready(State(web): State<Web>) -> impl IntoResponse {
+    let ready = web.host.data_plane.is_ready();
     let code = if ready {
         StatusCode::OK
     } else {

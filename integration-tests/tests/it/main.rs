@@ -7,6 +7,7 @@
 mod api;
 mod calls;
 mod cli;
+mod dashboard;
 mod hostile;
 mod interop;
 mod lattice;
@@ -19,3 +20,4 @@ mod providers;
 mod refusals;
 mod restart;
 mod stop_host;
+mod traces;

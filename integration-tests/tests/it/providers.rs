@@ -293,7 +293,7 @@ async fn health_checks_mark_a_running_provider_healthy() {
     let key = provider(&h, "httpserver").await;
     let healthy = eventually(Duration::from_secs(10), || async {
         let (_, page) = h.http_get("/").await;
-        page.contains(&key) && page.contains(r#"<span class="badge ok">healthy</span>"#)
+        page.contains(&key) && page.contains(r#"data-health="healthy">healthy</span>"#)
     })
     .await;
     assert!(healthy, "{}", h.http_get("/").await.1);

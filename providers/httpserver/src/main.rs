@@ -18,8 +18,11 @@ use kiln_types::link::LinkDefinition;
 use kiln_wasmbus::provider::{self, Capability, Provider};
 use kiln_wasmbus::rpc::CallError;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 const CONTRACT: &str = "wasmcloud:httpserver";
+/// `service.name` of its spans unless `OTEL_SERVICE_NAME` says otherwise.
+const SERVICE: &str = "kiln-httpserver";
 const DEFAULT_ADDRESS: &str = "127.0.0.1:8000";
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 32 << 20;
@@ -109,7 +112,34 @@ struct Route {
     actor: String,
 }
 
+/// Serves one request in an `http.server` span, the root of the request's trace
+/// unless the client sent a `traceparent`.
 async fn forward(State(route): State<Arc<Route>>, request: Request) -> Response {
+    let method = request.method().as_str();
+    // Named after the method alone: the path is in `url.path`, and a span name must
+    // not grow with every distinct path (there is no route template here).
+    let span = tracing::debug_span!(
+        "http_request",
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        url.path = request.uri().path(),
+        url.scheme = "http",
+        http.response.status_code = tracing::field::Empty,
+        wasmcloud.actor.key = %route.actor,
+    );
+    kiln_telemetry::grpc::from_headers(request.headers()).set_as_parent_of(&span);
+    let response = call_actor(&route, request).instrument(span.clone()).await;
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    response
+}
+
+async fn call_actor(route: &Route, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body.to_vec(),
@@ -178,7 +208,8 @@ fn into_response(response: HttpResponse) -> Response {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let run = provider::run(CONTRACT, |provider| HttpServer {
+    let telemetry = kiln_telemetry::Config::from_vars(SERVICE, std::env::vars());
+    let run = provider::run(CONTRACT, &telemetry, |provider| HttpServer {
         provider,
         listeners: Mutex::new(HashMap::new()),
     });

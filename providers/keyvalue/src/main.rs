@@ -17,6 +17,8 @@ use redis::AsyncCommands as _;
 use redis::aio::ConnectionManager;
 
 const CONTRACT: &str = "wasmcloud:keyvalue";
+/// `service.name` of its spans unless `OTEL_SERVICE_NAME` says otherwise.
+const SERVICE: &str = "kiln-keyvalue";
 const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -182,7 +184,8 @@ async fn run(
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match provider::run(CONTRACT, |_| KeyValue::default()).await {
+    let telemetry = kiln_telemetry::Config::from_vars(SERVICE, std::env::vars());
+    match provider::run(CONTRACT, &telemetry, |_| KeyValue::default()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("kiln-keyvalue: {error:#}");

@@ -3,9 +3,11 @@
 //! [`chunks`] moves payloads too large for one NATS message through the JetStream
 //! object store, as wasmbus-rpc does; [`rpc`] sends a signed invocation and reads the
 //! response, chunking both ways; [`provider`] is the runtime of a capability provider:
-//! host data from stdin, link definitions, health, shutdown and incoming calls.
+//! host data from stdin, link definitions, health, shutdown and incoming calls;
+//! [`tracecontext`] carries W3C trace context in NATS headers.
 #![warn(missing_docs)]
 
 pub mod chunks;
 pub mod provider;
 pub mod rpc;
+pub mod tracecontext;

@@ -20,9 +20,11 @@ use kiln_types::link::LinkDefinition;
 use tokio::io::AsyncBufReadExt as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use crate::chunks::Chunks;
 use crate::rpc::{self, CallError, Caller};
+use crate::tracecontext;
 
 /// What a provider does with links and calls.
 pub trait Capability: Send + Sync + 'static {
@@ -91,13 +93,15 @@ impl Provider {
     }
 }
 
-/// Reads the host data, connects and serves until shutdown. `make` builds the
-/// capability once the provider is connected.
+/// Reads the host data, starts logging (at the host data's level) and traces (as
+/// `telemetry` says), connects and serves until shutdown, then flushes the traces.
+/// `make` builds the capability once the provider is connected.
 ///
 /// # Errors
 /// When the host data is unreadable or NATS cannot be reached.
 pub async fn run<C: Capability>(
     contract: &str,
+    telemetry: &kiln_telemetry::Config,
     make: impl FnOnce(Arc<Provider>) -> C,
 ) -> anyhow::Result<()> {
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -111,11 +115,19 @@ pub async fn run<C: Capability>(
         host_data.log_level.clone().unwrap_or_else(|| "info".into()),
     )
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = kiln_telemetry::init(telemetry, filter);
+    let served = serve(contract, host_data, stdin, make).await;
+    telemetry.shutdown().await;
+    served
+}
 
+/// Connects and serves until shutdown.
+async fn serve<C: Capability>(
+    contract: &str,
+    host_data: HostData,
+    mut stdin: tokio::io::BufReader<tokio::io::Stdin>,
+    make: impl FnOnce(Arc<Provider>) -> C,
+) -> anyhow::Result<()> {
     let client = connect(&host_data).await?;
     let chunks = match Chunks::open(
         client.clone(),
@@ -170,11 +182,15 @@ pub async fn run<C: Capability>(
             Some(message) = calls.next() => {
                 let (provider, capability, chunks, issuers) = (provider.clone(), capability.clone(), chunks.clone(), issuers.clone());
                 let client = client.clone();
+                let span = call_span(&provider, &message);
                 tasks.spawn(async move {
                     let Some(reply) = message.reply.clone() else { return };
                     let response = answer(&provider, capability.as_ref(), chunks.as_ref(), &issuers, &message.payload).await;
+                    if let Some(error) = &response.error {
+                        kiln_telemetry::record_error(&tracing::Span::current(), error);
+                    }
                     let _ = client.publish(reply, response.encode().into()).await;
-                });
+                }.instrument(span));
             }
             Some(message) = link_puts.next() => match rmp_serde::from_slice::<LinkDefinition>(&message.payload) {
                 Ok(link) => apply_link(&provider, capability.as_ref(), link.with_id(), true).await,
@@ -224,6 +240,29 @@ pub async fn run<C: Capability>(
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
     let _ = client.flush().await;
     Ok(())
+}
+
+/// The server span of one incoming call, a child of the caller's span when the
+/// message's headers name one.
+fn call_span(provider: &Provider, message: &async_nats::Message) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "nats_message",
+        otel.name = %format_args!("process {}", message.subject),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        messaging.system = "nats",
+        messaging.destination.name = %message.subject,
+        messaging.operation.type = "process",
+        wasmcloud.provider.key = %provider.host_data.provider_key,
+        wasmcloud.link.name = %provider.host_data.link_name,
+        wasmcloud.contract.id = %provider.contract,
+        wasmcloud.actor.key = tracing::field::Empty,
+        wasmbus.operation = tracing::field::Empty,
+        wasmbus.invocation.id = tracing::field::Empty,
+    );
+    tracecontext::set_parent(&span, message.headers.as_ref());
+    span
 }
 
 async fn connect(host_data: &HostData) -> anyhow::Result<async_nats::Client> {
@@ -310,6 +349,10 @@ async fn answer<C: Capability>(
         }
     };
     let id = invocation.id.clone();
+    let span = tracing::Span::current();
+    span.record("wasmcloud.actor.key", invocation.origin.public_key.as_str());
+    span.record("wasmbus.operation", invocation.operation.as_str());
+    span.record("wasmbus.invocation.id", id.as_str());
     let result = async {
         let claims = invocation
             .verify(issuers, kiln_types::unix_now())

@@ -6,7 +6,10 @@ use std::time::Duration;
 use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::KeyPair;
 
+use tracing::Instrument as _;
+
 use crate::chunks::{self, ChunkError, Chunks};
+use crate::tracecontext;
 
 /// Extra time a chunked call gets, for the object store round trips (as wasmbus-rpc).
 const CHUNKED_EXTRA: Duration = Duration::from_secs(13);
@@ -65,11 +68,47 @@ impl Caller {
         }
     }
 
-    /// Calls `target` on `subject`; `name` describes the target in errors.
+    /// Calls `target` on `subject`; `name` describes the target in errors. The call is
+    /// a client span whose trace context travels in the request's NATS headers.
     ///
     /// # Errors
     /// See [`CallError`].
     pub async fn call(
+        &self,
+        origin: Entity,
+        target: Entity,
+        subject: String,
+        name: &str,
+        operation: String,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        let span = tracing::debug_span!(
+            "nats_request",
+            otel.name = %format_args!("send {subject}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            messaging.system = "nats",
+            messaging.destination.name = %subject,
+            // The current semantic conventions' name for what older ones called "publish".
+            messaging.operation.type = "send",
+            wasmbus.origin.key = %origin.public_key,
+            wasmbus.target.key = %target.public_key,
+            wasmbus.operation = %operation,
+            wasmbus.invocation.id = tracing::field::Empty,
+        );
+        let result = self
+            .request(origin, target, subject, name, operation, payload)
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = &result {
+            kiln_telemetry::record_error(&span, &error.to_string());
+        }
+        result
+    }
+
+    /// The call itself, inside its span.
+    async fn request(
         &self,
         origin: Entity,
         target: Entity,
@@ -90,6 +129,8 @@ impl Caller {
             name: name.to_string(),
             reason: format!("could not sign: {e}"),
         })?;
+        let span = tracing::Span::current();
+        span.record("wasmbus.invocation.id", invocation.id.as_str());
         let mut timeout = self.timeout;
         if invocation.msg.len() > chunks::THRESHOLD {
             let chunks = self
@@ -100,7 +141,11 @@ impl Caller {
             invocation.msg = Vec::new();
             timeout += CHUNKED_EXTRA;
         }
-        let request = self.client.request(subject, invocation.encode().into());
+        let mut request = async_nats::Request::new().payload(invocation.encode().into());
+        if let Some(headers) = tracecontext::headers(&span) {
+            request = request.headers(headers);
+        }
+        let request = self.client.send_request(subject, request);
         let message = match tokio::time::timeout(timeout, request).await {
             Err(_) => return Err(CallError::Timeout(name.to_string())),
             Ok(Err(e)) => {

@@ -1,5 +1,16 @@
-//! One function per page.
+//! One module per page or part of the main page.
 
-mod status;
+mod actors;
+mod dashboard;
+mod events;
+mod fields;
+mod lattice;
+mod links;
+mod login;
+mod metrics;
+mod providers;
 
-pub use status::{ActorRow, HostView, LatticeHostRow, ProviderRow, status};
+pub use dashboard::{Section, dashboard, section};
+pub use events::event_item;
+pub use login::login;
+pub use metrics::metrics;

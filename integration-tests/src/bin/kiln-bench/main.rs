@@ -94,6 +94,7 @@ async fn main() {
             control_plane_args: vec!["--invoke-path".into(), invoke_path.into()],
             data_plane_args: vec!["--instance-mode".into(), instance_mode.into()],
             log: Some("warn".into()),
+            ..Options::default()
         })
         .await;
         // Scale to the concurrency so that instances, not the pool, are never the limit.
@@ -204,6 +205,7 @@ async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
         operation: "HttpServer.HandleRequest".into(),
         payload: http::get("/direct"),
         invocation_id: String::new(),
+        ..Default::default()
     };
     let mut latencies = Vec::with_capacity(LATENCY_CALLS);
     for i in 0..(WARMUP_CALLS + LATENCY_CALLS) as u64 {

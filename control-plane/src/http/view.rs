@@ -1,0 +1,225 @@
+//! The dashboard's view of this host and the lattice, built from the host's state.
+
+use std::collections::BTreeMap;
+
+use kiln_web::view::{
+    ActorRow, Dashboard, Health, HostSummary, LatticeHostRow, LinkRow, Pickers, ProviderRow,
+};
+
+use super::Web;
+use crate::eventdata::human_span;
+use crate::host::Shared;
+use crate::hosts::SeenHost;
+
+/// How many heartbeats a host may miss before it shows as stale.
+const STALE_AFTER_BEATS: f64 = 2.5;
+
+/// Everything the main page shows, without a form or notice.
+pub fn dashboard(web: &Web) -> Dashboard {
+    let host = &web.host;
+    let seen = host.hosts.all();
+    Dashboard {
+        host: summary(host),
+        lattice_hosts: lattice(host, &seen),
+        actors: actors(host, &seen),
+        providers: providers(host),
+        links: links(host),
+        pickers: pickers(host),
+        events: web.feed.recent(),
+        form: None,
+        notice: None,
+        upload_limit: host.config.upload_limit,
+    }
+}
+
+fn summary(host: &Shared) -> HostSummary {
+    HostSummary {
+        id: host.config.host_id(),
+        name: host.friendly_name.clone(),
+        lattice: host.config.lattice.clone(),
+        cluster: host.config.cluster_key.public_key(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime: human_span(host.started.elapsed().as_secs()),
+        data_plane_ready: host.data_plane.is_ready(),
+    }
+}
+
+/// The lattice's hosts; this one always, before its first heartbeat comes back too.
+fn lattice(host: &Shared, seen: &[SeenHost]) -> Vec<LatticeHostRow> {
+    let local = host.config.host_id();
+    let stale_after = host.config.heartbeat_interval.as_secs_f64() * STALE_AFTER_BEATS;
+    let mut rows = Vec::with_capacity(seen.len() + 1);
+    if !seen.iter().any(|h| h.id == local) {
+        rows.push(LatticeHostRow {
+            id: local.clone(),
+            name: host.friendly_name.clone(),
+            local: true,
+            stale: false,
+            labels: host
+                .config
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime: human_span(host.started.elapsed().as_secs()),
+            actors: host.actors.all().iter().map(|a| u64::from(a.count())).sum(),
+            providers: host.providers.all().len() as u64,
+            last_seen_seconds: 0.0,
+        });
+    }
+    rows.extend(seen.iter().map(|h| LatticeHostRow {
+        local: h.id == local,
+        stale: h.id != local && h.last_seen_seconds > stale_after,
+        labels: h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        version: h.version.clone(),
+        uptime: human_span(h.uptime_seconds + h.last_seen_seconds as u64),
+        actors: h.actors,
+        providers: h.providers,
+        last_seen_seconds: h.last_seen_seconds,
+        id: h.id.clone(),
+        name: if h.friendly_name.is_empty() {
+            h.id.clone()
+        } else {
+            h.friendly_name.clone()
+        },
+    }));
+    rows
+}
+
+/// The actors here (with this host's own count, which is current) and those other
+/// hosts report in their heartbeats.
+fn actors(host: &Shared, seen: &[SeenHost]) -> Vec<ActorRow> {
+    let local = host.config.host_id();
+    let mut rows: BTreeMap<String, ActorRow> = BTreeMap::new();
+    for entry in host.actors.all() {
+        let meta = entry.meta();
+        let mut per_host = BTreeMap::new();
+        per_host.insert(host.friendly_name.clone(), entry.instances.len() as u64);
+        rows.insert(
+            entry.key.to_string(),
+            ActorRow {
+                name: meta.name.clone().unwrap_or_default(),
+                key: entry.key.to_string(),
+                revision: i64::from(meta.rev.unwrap_or_default()),
+                local_instances: entry.count(),
+                per_host,
+                caps: meta.caps().to_vec(),
+                image_ref: entry.image_ref.clone(),
+            },
+        );
+    }
+    for other in seen.iter().filter(|h| h.id != local) {
+        for (key, count) in &other.actor_counts {
+            let row = rows.entry(key.clone()).or_insert_with(|| {
+                let claims = host.claims.get(key);
+                ActorRow {
+                    key: key.clone(),
+                    name: claims.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                    revision: claims.as_ref().map_or(0, |c| c.revision()),
+                    caps: claims
+                        .as_ref()
+                        .map(|c| {
+                            c.caps
+                                .split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(ToString::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    ..ActorRow::default()
+                }
+            });
+            let name = if other.friendly_name.is_empty() {
+                other.id.clone()
+            } else {
+                other.friendly_name.clone()
+            };
+            row.per_host.insert(name, *count);
+        }
+    }
+    let mut rows: Vec<ActorRow> = rows.into_values().collect();
+    rows.sort_by_key(|r| (r.local_instances == 0, r.name.clone(), r.key.clone()));
+    rows
+}
+
+fn providers(host: &Shared) -> Vec<ProviderRow> {
+    host.providers
+        .all()
+        .iter()
+        .map(|p| ProviderRow {
+            name: p
+                .claims
+                .metadata
+                .as_ref()
+                .and_then(|m| m.name.clone())
+                .unwrap_or_default(),
+            key: p.key.clone(),
+            contract: p.contract_id().to_string(),
+            link_name: p.link_name.clone(),
+            health: match p.health() {
+                crate::providers::Health::Healthy => Health::Healthy,
+                crate::providers::Health::Unhealthy => Health::Unhealthy,
+                crate::providers::Health::Awaiting => Health::Awaiting,
+            },
+        })
+        .collect()
+}
+
+fn name_of(host: &Shared, key: &str) -> String {
+    host.claims.get(key).map(|c| c.name).unwrap_or_default()
+}
+
+fn links(host: &Shared) -> Vec<LinkRow> {
+    let mut rows: Vec<LinkRow> = host
+        .links
+        .all()
+        .iter()
+        .map(|l| {
+            let mut values: Vec<String> =
+                l.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            values.sort();
+            LinkRow {
+                actor_name: name_of(host, &l.actor_id),
+                provider_name: name_of(host, &l.provider_id),
+                actor: l.actor_id.clone(),
+                provider: l.provider_id.clone(),
+                contract: l.contract_id.clone(),
+                link_name: l.link_name.clone(),
+                values,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.actor, &a.contract, &a.link_name).cmp(&(&b.actor, &b.contract, &b.link_name))
+    });
+    rows
+}
+
+/// Actors and providers whose claims the lattice knows.
+fn pickers(host: &Shared) -> Pickers {
+    let mut pickers = Pickers::default();
+    for claims in host.claims.all() {
+        let name = if claims.name.is_empty() {
+            claims.sub.clone()
+        } else {
+            claims.name.clone()
+        };
+        match claims.sub.chars().next() {
+            Some('M') => pickers.actors.push((claims.sub.clone(), name)),
+            Some('V') if !claims.contract_id.is_empty() => {
+                pickers
+                    .providers
+                    .push((claims.sub.clone(), name, claims.contract_id.clone()));
+            }
+            _ => {}
+        }
+    }
+    pickers
+        .actors
+        .sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    pickers
+        .providers
+        .sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    pickers
+}

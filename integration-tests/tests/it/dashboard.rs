@@ -1,0 +1,407 @@
+//! The dashboard in a real headless Chromium: every action of a user's round trip
+//! through the forms, live updates without reloading, form errors next to their
+//! fields, the token guard and the upload limit. Screenshots go to the artefacts
+//! folder (target/artefacts, or KILN_ARTEFACTS).
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use kiln_integration_tests::browser::Browser;
+use kiln_integration_tests::{Harness, Options, Registry, api_client, eventually, fixtures, http};
+use kiln_proto::control::v1 as pb;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn push(h: &Harness, reference: &str, file: &std::path::Path) {
+    let args = ["push", reference, file.to_str().unwrap(), "--insecure"];
+    let (ok, _, err) = h.cli(&args).await;
+    assert!(ok, "push {reference}: {err}");
+}
+
+async fn fill(browser: &Browser, css: &str, text: &str) {
+    let field = browser.client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks the element `css`, first scrolled to the middle of the window (not under the
+/// sticky header). A live update may replace the element between finding and clicking
+/// it, as it may under a person's mouse: then it is found again.
+async fn click(browser: &Browser, css: &str) {
+    let mut last = String::new();
+    for _ in 0..10 {
+        let element = browser
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let centred = browser
+            .client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![serde_json::to_value(&element).unwrap()],
+            )
+            .await;
+        match centred {
+            Ok(_) => match element.click().await {
+                Ok(()) => return,
+                Err(error) => last = error.to_string(),
+            },
+            Err(error) => last = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("could not click {css}: {last}");
+}
+
+/// Waits until `css` shows `wanted`; fails with what it showed instead.
+async fn shows(browser: &Browser, css: &str, wanted: &str) {
+    let seen = browser.wait_for_text(css, wanted, WAIT).await;
+    assert_eq!(seen.as_deref(), Some(wanted), "{css}");
+}
+
+/// Chooses the file at `path` in the file input `css`.
+async fn choose_file(browser: &Browser, css: &str, path: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(path)
+        .await
+        .unwrap();
+}
+
+/// The host still says it is ready.
+async fn still_serving(h: &Harness) {
+    let (status, _) = http(h.http_port, "GET", "/api/readyz", b"").await.unwrap();
+    assert_eq!(status, 200, "{}", h.logs());
+}
+
+/// Runs `script` in the page and returns its result.
+async fn js(browser: &Browser, script: &str) -> serde_json::Value {
+    browser.client.execute(script, Vec::new()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_user_runs_the_echo_demo_from_the_dashboard() {
+    let scratch = tempfile::tempdir().unwrap();
+    let registry = Registry::start(scratch.path(), None).await;
+    let h = Harness::with(Options {
+        control_plane_args: vec![
+            "--oci-allowed-insecure".into(),
+            registry.address(),
+            "--cache-dir".into(),
+            scratch.path().join("cache").display().to_string(),
+            "--health-interval-ms".into(),
+            "300".into(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let echo_ref = format!("{}/kiln/echo:0.1.0", registry.address());
+    push(&h, &echo_ref, &fixtures::sample_actor("echo")).await;
+    let echo = fixtures::actor_key(&std::fs::read(fixtures::sample_actor("echo")).unwrap());
+    let archive = fixtures::provider_archive("httpserver");
+    let httpserver = fixtures::provider_key(&archive);
+
+    let browser = Browser::start(h.dir.path(), 1280, 1000).await;
+    let page = format!("http://127.0.0.1:{}/", h.http_port);
+    browser.client.goto(&page).await.unwrap();
+    shows(&browser, "#live-state", "live").await;
+
+    // A form sent empty comes back with the problem next to the field.
+    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    let problem = browser.text("#start-actor-reference-error").await;
+    assert_eq!(
+        problem.as_deref(),
+        Some("Give a reference, or choose a file to upload."),
+    );
+    let invalid = browser
+        .client
+        .find(Locator::Css("#start-actor-reference"))
+        .await
+        .unwrap()
+        .attr("aria-invalid")
+        .await
+        .unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    browser.screenshot("dashboard-form-error.png").await;
+
+    // Start from a registry reference.
+    fill(&browser, "#start-actor-reference", &echo_ref).await;
+    fill(&browser, "#start-actor-count", "1").await;
+    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    let instances = format!("tr[data-actor='{echo}'] td.instances");
+    shows(&browser, &instances, "1").await;
+    assert!(
+        browser
+            .text(".notice")
+            .await
+            .unwrap_or_default()
+            .starts_with("Started 1 instance")
+    );
+    shows(&browser, "#live-state", "live").await;
+
+    // Scaled by someone else (the gRPC API): the count changes on the open page, which
+    // is not reloaded (a value set in the page survives).
+    js(&browser, "window.kilnMarker = 'same page'; return null;").await;
+    let mut api = api_client(h.api_port).await;
+    api.scale_actor(pb::ScaleActorRequest {
+        actor_id: echo.clone(),
+        count: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    shows(&browser, &instances, "3").await;
+    assert_eq!(js(&browser, "return window.kilnMarker;").await, "same page");
+    assert!(
+        browser
+            .wait_for("#event-feed li[data-kind='actors_started']", true, WAIT)
+            .await,
+        "the event feed shows the start"
+    );
+
+    // Scale with the row's form.
+    fill(&browser, &format!("#scale-{echo}"), "2").await;
+    click(
+        &browser,
+        &format!("tr[data-actor='{echo}'] form[action='/actors/scale'] button"),
+    )
+    .await;
+    shows(&browser, &instances, "2").await;
+    let inventory = api
+        .get_inventory(pb::GetInventoryRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inventory.actors[0].instances.len(), 2);
+
+    // Start the HTTP server provider by uploading its archive; its badge turns green.
+    choose_file(&browser, "#start-provider-file", archive.to_str().unwrap()).await;
+    click(
+        &browser,
+        "form[action='/providers/start'] button[type=submit]",
+    )
+    .await;
+    let badge = format!("tr[data-provider='{httpserver}'] [data-health]");
+    shows(&browser, &badge, "healthy").await;
+    let class = browser
+        .client
+        .find(Locator::Css(&badge))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(class.split(' ').any(|c| c == "ok"), "green: {class}");
+
+    // Define the link with the pickers; HTTP reaches echo through it.
+    let port = kiln_integration_tests::process::free_port();
+    assert!(
+        browser
+            .wait_for(
+                &format!("#link-provider option[value='{httpserver}']"),
+                true,
+                WAIT
+            )
+            .await
+    );
+    click(&browser, &format!("#link-actor option[value='{echo}']")).await;
+    click(
+        &browser,
+        &format!("#link-provider option[value='{httpserver}']"),
+    )
+    .await;
+    fill(
+        &browser,
+        "#link-values",
+        &format!("address=127.0.0.1:{port}"),
+    )
+    .await;
+    click(&browser, "form[action='/links'] button[type=submit]").await;
+    let link_row = format!("tr[data-link='{echo}/wasmcloud:httpserver/default']");
+    assert!(browser.wait_for(&link_row, true, WAIT).await);
+    let answered = eventually(WAIT, || async {
+        http(port, "GET", "/through-the-dashboard", b"")
+            .await
+            .is_ok_and(|(status, body)| {
+                status == 200 && String::from_utf8_lossy(&body).contains("/through-the-dashboard")
+            })
+    })
+    .await;
+    assert!(answered, "{}", h.logs());
+    js(&browser, "window.scrollTo(0, 0); return null;").await;
+    browser.screenshot("dashboard.png").await;
+    js(
+        &browser,
+        "document.getElementById('links').scrollIntoView(); return null;",
+    )
+    .await;
+    browser.screenshot("dashboard-links.png").await;
+
+    // The event filter hides a group.
+    let link_event = "#event-feed li[data-kind='linkdef_set']";
+    assert!(browser.wait_for(link_event, true, WAIT).await);
+    click(&browser, "input[name='event-group'][value='link']").await;
+    let shown = browser
+        .client
+        .find(Locator::Css(link_event))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap();
+    assert!(!shown, "unchecking 'link' hides link events");
+
+    // On a phone-sized screen nothing runs off the side of the page.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    let overflow = js(
+        &browser,
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+    )
+    .await;
+    let culprits = js(
+        &browser,
+        "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('body *')]\
+         .filter((e) => e.getBoundingClientRect().right > w && !e.closest('.scroll'))\
+         .map((e) => e.tagName + '.' + e.className + '#' + e.id).slice(0, 10)\
+         .concat([document.documentElement.scrollWidth, w, window.innerWidth, document.body.scrollWidth]);",
+    )
+    .await;
+    assert_eq!(
+        overflow, 0,
+        "horizontal overflow on a narrow screen: {culprits}"
+    );
+    js(
+        &browser,
+        "document.getElementById('actors').scrollIntoView(); return null;",
+    )
+    .await;
+    browser.screenshot("dashboard-narrow.png").await;
+    browser.client.set_window_size(1280, 1000).await.unwrap();
+
+    // Delete the link, stop the actor.
+    click(
+        &browser,
+        &format!("{link_row} form[action='/links/delete'] button"),
+    )
+    .await;
+    assert!(browser.wait_for(&link_row, false, WAIT).await);
+    assert!(
+        h.query_lattice("get.links").await["links"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    click(
+        &browser,
+        &format!("tr[data-actor='{echo}'] form[action='/actors/stop'] button"),
+    )
+    .await;
+    let gone = browser
+        .wait_for(&format!("tr[data-actor='{echo}']"), false, WAIT)
+        .await;
+    assert!(
+        gone,
+        "{:?} {:?}\n{}",
+        browser.text(".form-error").await,
+        browser.text(".notice").await,
+        h.logs()
+    );
+    assert!(h.inventory().await["actors"].as_array().unwrap().is_empty());
+
+    // Malformed posts are refused with a reason; the host keeps serving.
+    let (status, body) = http(h.http_port, "POST", "/actors/start", b"not multipart")
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(!body.is_empty());
+    let (status, _) = http(h.http_port, "POST", "/links", b"actor=%ZZ")
+        .await
+        .unwrap();
+    assert_eq!(status, 415, "a form without its content type");
+    still_serving(&h).await;
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
+    let h = Harness::with(Options {
+        control_plane_args: vec![
+            "--api-token".into(),
+            "open-sesame".into(),
+            "--upload-limit-mib".into(),
+            "1".into(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    // Probes stay open; the dashboard and its actions do not.
+    assert_eq!(
+        http(h.http_port, "GET", "/api/livez", b"").await.unwrap().0,
+        200
+    );
+    assert_eq!(http(h.http_port, "GET", "/live", b"").await.unwrap().0, 401);
+    assert_eq!(
+        http(h.http_port, "POST", "/actors/stop", b"actor=x")
+            .await
+            .unwrap()
+            .0,
+        401
+    );
+
+    let browser = Browser::start(h.dir.path(), 1280, 1000).await;
+    browser
+        .client
+        .goto(&format!("http://127.0.0.1:{}/", h.http_port))
+        .await
+        .unwrap();
+    assert!(browser.client.current_url().await.unwrap().path() == "/login");
+    fill(&browser, "#login-token", "wrong").await;
+    click(&browser, "form[action='/login'] button").await;
+    assert_eq!(
+        browser.text("#login-token-error").await.as_deref(),
+        Some("That is not this host's token.")
+    );
+    fill(&browser, "#login-token", "open-sesame").await;
+    click(&browser, "form[action='/login'] button").await;
+    shows(&browser, "#live-state", "live").await;
+    assert_eq!(browser.client.current_url().await.unwrap().path(), "/");
+
+    // A file over the limit is refused with the limit named, next to the file field.
+    let big = h.dir.path().join("big.wasm");
+    std::fs::write(&big, vec![0u8; 3 << 20]).unwrap();
+    choose_file(&browser, "#start-actor-file", big.to_str().unwrap()).await;
+    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    let problem = browser
+        .text("#start-actor-file-error")
+        .await
+        .unwrap_or_default();
+    assert!(
+        problem.contains("larger than this host's upload limit of 1 MiB"),
+        "{problem}"
+    );
+    // A file under the limit that is not a signed module is refused by its claims.
+    let junk = h.dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm\x01\0\0\0").unwrap();
+    choose_file(&browser, "#start-actor-file", junk.to_str().unwrap()).await;
+    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    let refused = eventually(WAIT, || async {
+        browser
+            .text("#start-actor-file-error")
+            .await
+            .is_some_and(|p| !p.is_empty() && !p.contains("upload limit"))
+    })
+    .await;
+    assert!(
+        refused,
+        "an unsigned upload is refused next to the file field"
+    );
+    assert!(h.inventory().await["actors"].as_array().unwrap().is_empty());
+    // The host kept serving.
+    still_serving(&h).await;
+    browser.client.close().await.unwrap();
+}

@@ -1,0 +1,25 @@
+//! Telemetry of the kiln processes (both planes and kiln's providers): logs on stderr,
+//! and OpenTelemetry traces over OTLP/gRPC when the standard `OTEL_*` variables ask
+//! for them.
+//!
+//! It makes no spans itself: code makes them with `tracing`. It installs the subscriber
+//! ([`init`], configured by [`Config::from_vars`]) and carries W3C trace context across
+//! process boundaries ([`TraceContext`], [`grpc`] for tonic metadata).
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod context;
+pub mod grpc;
+mod subscriber;
+
+pub use config::Config;
+pub use context::TraceContext;
+pub use subscriber::{Guard, init};
+
+/// Marks `span` as failed with `description`: the OpenTelemetry status the exporter
+/// reads from the `otel.status_code` and `otel.status_description` fields, which the
+/// span must declare (as `tracing::field::Empty`).
+pub fn record_error(span: &tracing::Span, description: &str) {
+    span.record("otel.status_code", "error");
+    span.record("otel.status_description", description);
+}

@@ -1,0 +1,119 @@
+//! Form fields that show what was typed and what was wrong with it.
+
+use maud::{Markup, html};
+
+use crate::view::FormState;
+
+/// The state of form `name`, when it is the one sent back.
+pub(crate) fn state<'a>(form: Option<&'a FormState>, name: &str) -> Option<&'a FormState> {
+    form.filter(|f| f.form == name)
+}
+
+/// What was typed into `field`, or `default`.
+pub(crate) fn typed<'a>(form: Option<&'a FormState>, field: &str, default: &'a str) -> &'a str {
+    form.and_then(|f| f.values.get(field))
+        .map_or(default, String::as_str)
+}
+
+/// The problem with `field`, if any.
+pub(crate) fn problem<'a>(form: Option<&'a FormState>, field: &str) -> Option<&'a str> {
+    form.and_then(|f| f.errors.get(field)).map(String::as_str)
+}
+
+/// The error line under a field (empty when there is no problem). Its id is
+/// `{form}-{field}-error`, which the field names in `aria-describedby`.
+pub(crate) fn error_line(form: Option<&FormState>, id: &str, field: &str) -> Markup {
+    html! {
+        @if let Some(problem) = problem(form, field) {
+            p.field-error id=(format!("{id}-error")) role="alert" { (problem) }
+        }
+    }
+}
+
+/// What kind of input a field is.
+pub(crate) enum Input<'a> {
+    /// Text, with a placeholder and the value shown when nothing was typed.
+    Text {
+        /// Shown while empty.
+        placeholder: &'a str,
+        /// Initial value.
+        default: &'a str,
+    },
+    /// A whole number.
+    Number {
+        /// Initial value.
+        default: &'a str,
+    },
+    /// A file of the types in `accept`.
+    File {
+        /// Accepted extensions and media types.
+        accept: &'a str,
+    },
+}
+
+/// A labelled input, marked invalid and described by its problem when it has one.
+pub(crate) fn input(
+    form_name: &str,
+    form: Option<&FormState>,
+    field: &str,
+    label: &str,
+    kind: &Input<'_>,
+) -> Markup {
+    let id = format!("{form_name}-{field}");
+    let bad = problem(form, field).is_some();
+    let invalid = bad.then_some("true");
+    let described = bad.then(|| format!("{id}-error"));
+    html! {
+        label for=(id) { (label) }
+        @match kind {
+            Input::Text { placeholder, default } => {
+                input id=(id) name=(field) type="text" value=(typed(form, field, default))
+                    placeholder=(placeholder) aria-invalid=[invalid] aria-describedby=[described];
+            }
+            Input::Number { default } => {
+                input id=(id) name=(field) type="number" min="0" step="1" inputmode="numeric"
+                    value=(typed(form, field, default)) aria-invalid=[invalid] aria-describedby=[described];
+            }
+            Input::File { accept } => {
+                input id=(id) name=(field) type="file" accept=(accept)
+                    aria-invalid=[invalid] aria-describedby=[described];
+            }
+        }
+        (error_line(form, &id, field))
+    }
+}
+
+/// The two ways to give a start form its artifact: a reference, or a file to upload
+/// (up to `limit` bytes).
+pub(crate) fn source(
+    form_name: &str,
+    form: Option<&FormState>,
+    placeholder: &str,
+    what: &str,
+    accept: &str,
+    limit: u64,
+) -> Markup {
+    html! {
+        div.field.wide { (input(form_name, form, "reference", "Reference", &Input::Text { placeholder, default: "" })) }
+        div.field { (input(form_name, form, "file", &format!("or upload {what} (up to {})", mebibytes(limit)), &Input::File { accept })) }
+    }
+}
+
+/// The problem with the form as a whole, if any.
+pub(crate) fn form_error(form: Option<&FormState>) -> Markup {
+    html! {
+        @if let Some(problem) = problem(form, "_form") {
+            p.form-error role="alert" { (problem) }
+        }
+    }
+}
+
+/// Bytes as MiB for people.
+pub(crate) fn mebibytes(bytes: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib.fract() == 0.0 {
+        format!("{mib:.0} MiB")
+    } else {
+        format!("{mib:.1} MiB")
+    }
+}

@@ -1,0 +1,74 @@
+//! Providers: start from a reference or an uploaded archive, watch health, stop.
+
+use maud::{Markup, html};
+
+use super::fields::{self, Input};
+use crate::view::{Dashboard, Health};
+
+/// The start form.
+pub(crate) fn start_form(view: &Dashboard) -> Markup {
+    let form = fields::state(view.form.as_ref(), "start-provider");
+    html! {
+        form.card method="post" action="/providers/start" enctype="multipart/form-data" {
+            h3 { "Start a provider" }
+            (fields::form_error(form))
+            div.fields {
+                (fields::source("start-provider", form, "registry:5000/httpserver:0.1.0 or file:///path/httpserver.par.gz", "a provider archive", ".gz,.par,application/gzip", view.upload_limit))
+                div.field.small { (fields::input("start-provider", form, "link_name", "Link name", &Input::Text { placeholder: "default", default: "default" })) }
+            }
+            button type="submit" { "Start" }
+        }
+    }
+}
+
+/// Problems of the stop buttons.
+pub(crate) fn row_errors(view: &Dashboard) -> Markup {
+    html! {
+        @if let Some(form) = fields::state(view.form.as_ref(), "stop-provider") {
+            @for problem in form.errors.values() {
+                p.form-error role="alert" { "Stopping " code.key { (form.values.get("provider").map_or("", String::as_str)) } ": " (problem) }
+            }
+        }
+    }
+}
+
+/// The live table of providers.
+pub(crate) fn body(view: &Dashboard) -> Markup {
+    html! {
+        @if view.providers.is_empty() {
+            p.muted { "No providers run on this host." }
+        } @else {
+            div.scroll {
+                table {
+                    thead { tr { th { "Provider" } th { "Contract" } th { "Link name" } th { "Health" } th { "Actions" } } }
+                    tbody {
+                        @for provider in &view.providers {
+                            tr data-provider=(provider.key) data-link-name=(provider.link_name) {
+                                td {
+                                    strong { (if provider.name.is_empty() { "(unnamed)" } else { &provider.name }) }
+                                    br; code.key title=(provider.key) { (provider.key) }
+                                }
+                                td { (provider.contract) }
+                                td { (provider.link_name) }
+                                td {
+                                    span.badge.health
+                                        .ok[provider.health == Health::Healthy]
+                                        .down[provider.health == Health::Unhealthy]
+                                        .wait[provider.health == Health::Awaiting]
+                                        data-health=(provider.health.label()) { (provider.health.label()) }
+                                }
+                                td.actions {
+                                    form.inline method="post" action="/providers/stop" {
+                                        input type="hidden" name="provider" value=(provider.key);
+                                        input type="hidden" name="link_name" value=(provider.link_name);
+                                        button.danger type="submit" { "Stop" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
