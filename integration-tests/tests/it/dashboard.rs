@@ -112,11 +112,12 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
 
     // A form sent empty comes back with the problem next to the field.
     click(&browser, "form[action='/actors/start'] button[type=submit]").await;
-    let problem = browser.text("#start-actor-reference-error").await;
-    assert_eq!(
-        problem.as_deref(),
-        Some("Give a reference, or choose a file to upload."),
-    );
+    shows(
+        &browser,
+        "#start-actor-reference-error",
+        "Give a reference, or choose a file to upload.",
+    )
+    .await;
     let invalid = browser
         .client
         .find(Locator::Css("#start-actor-reference"))
@@ -233,6 +234,12 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     })
     .await;
     assert!(answered, "{}", h.logs());
+    let (status, metrics) = h.http_get("/host/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("kiln_invocations_total") && metrics.contains(&echo),
+        "the metrics page counts the calls: {metrics}"
+    );
     js(&browser, "window.scrollTo(0, 0); return null;").await;
     browser.screenshot("dashboard.png").await;
     js(
@@ -312,6 +319,22 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
         h.logs()
     );
     assert!(h.inventory().await["actors"].as_array().unwrap().is_empty());
+    click(
+        &browser,
+        &format!("tr[data-provider='{httpserver}'] form[action='/providers/stop'] button"),
+    )
+    .await;
+    assert!(
+        browser
+            .wait_for(&format!("tr[data-provider='{httpserver}']"), false, WAIT)
+            .await
+    );
+    assert!(
+        h.inventory().await["providers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // Malformed posts are refused with a reason; the host keeps serving.
     let (status, body) = http(h.http_port, "POST", "/actors/start", b"not multipart")
@@ -362,10 +385,12 @@ async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
     assert!(browser.client.current_url().await.unwrap().path() == "/login");
     fill(&browser, "#login-token", "wrong").await;
     click(&browser, "form[action='/login'] button").await;
-    assert_eq!(
-        browser.text("#login-token-error").await.as_deref(),
-        Some("That is not this host's token.")
-    );
+    shows(
+        &browser,
+        "#login-token-error",
+        "That is not this host's token.",
+    )
+    .await;
     fill(&browser, "#login-token", "open-sesame").await;
     click(&browser, "form[action='/login'] button").await;
     shows(&browser, "#live-state", "live").await;
@@ -376,14 +401,14 @@ async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
     std::fs::write(&big, vec![0u8; 3 << 20]).unwrap();
     choose_file(&browser, "#start-actor-file", big.to_str().unwrap()).await;
     click(&browser, "form[action='/actors/start'] button[type=submit]").await;
-    let problem = browser
-        .text("#start-actor-file-error")
-        .await
-        .unwrap_or_default();
-    assert!(
-        problem.contains("larger than this host's upload limit of 1 MiB"),
-        "{problem}"
-    );
+    let over = eventually(WAIT, || async {
+        browser
+            .text("#start-actor-file-error")
+            .await
+            .is_some_and(|p| p.contains("larger than this host's upload limit of 1 MiB"))
+    })
+    .await;
+    assert!(over, "{:?}", browser.text("#start-actor-file-error").await);
     // A file under the limit that is not a signed module is refused by its claims.
     let junk = h.dir.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm\x01\0\0\0").unwrap();
@@ -401,7 +426,82 @@ async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
         "an unsigned upload is refused next to the file field"
     );
     assert!(h.inventory().await["actors"].as_array().unwrap().is_empty());
+
+    // A signed module uploaded starts; a live update from the row brings revision 2.
+    let (v1, v2, tagged) = fixtures::tagged_revisions();
+    let v1_path = h.dir.path().join("tagged-v1.wasm");
+    let v2_path = h.dir.path().join("tagged-v2.wasm");
+    std::fs::write(&v1_path, &v1).unwrap();
+    std::fs::write(&v2_path, &v2).unwrap();
+    choose_file(&browser, "#start-actor-file", v1_path.to_str().unwrap()).await;
+    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    shows(&browser, &format!("tr[data-actor='{tagged}'] td.rev"), "1").await;
+    assert_eq!(h.invoke(&tagged, "Any.Op", b"x".to_vec()).await.msg, b"v01");
+    fill(
+        &browser,
+        &format!("#update-{tagged}"),
+        &format!("file://{}", v2_path.display()),
+    )
+    .await;
+    click(
+        &browser,
+        &format!("tr[data-actor='{tagged}'] form[action='/actors/update'] button"),
+    )
+    .await;
+    shows(&browser, &format!("tr[data-actor='{tagged}'] td.rev"), "2").await;
+    assert_eq!(h.invoke(&tagged, "Any.Op", b"x".to_vec()).await.msg, b"v02");
     // The host kept serving.
     still_serving(&h).await;
     browser.client.close().await.unwrap();
+}
+
+/// The row of host `id` on the page, from its `<tr>` to the end of the row.
+fn host_row<'a>(page: &'a str, id: &str) -> Option<&'a str> {
+    let start = page.find(&format!("data-host=\"{id}\""))?;
+    let rest = &page[start..];
+    Some(&rest[..rest.find("</tr>").unwrap_or(rest.len())])
+}
+
+#[tokio::test]
+async fn a_host_that_stops_heartbeating_goes_stale_then_leaves_the_page() {
+    let h = Harness::with(Options {
+        control_plane_args: vec![
+            "--heartbeat-interval-ms".into(),
+            "300".into(),
+            "--host-expiry-ms".into(),
+            "4000".into(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut peer = h.join("peer", &["--label", "zone=b"]).await;
+    let peer_id = peer.id();
+    let listed = eventually(WAIT, || async {
+        let (_, page) = h.http_get("/").await;
+        host_row(&page, &peer_id)
+            .is_some_and(|row| row.contains("zone=b") && !row.contains(">stale<"))
+    })
+    .await;
+    assert!(listed, "{}", h.http_get("/").await.1);
+    peer.control_plane.kill();
+    peer.data_plane.kill();
+    let stale = eventually(WAIT, || async {
+        let (_, page) = h.http_get("/").await;
+        host_row(&page, &peer_id).is_some_and(|row| row.contains(">stale<"))
+    })
+    .await;
+    assert!(stale, "{}", h.http_get("/").await.1);
+    let gone = eventually(WAIT, || async {
+        let (_, page) = h.http_get("/").await;
+        host_row(&page, &peer_id).is_none()
+    })
+    .await;
+    assert!(gone, "{}", h.http_get("/").await.1);
+    // This host stays, never stale.
+    let (_, page) = h.http_get("/").await;
+    let own = host_row(&page, &h.host.public_key()).unwrap_or_default();
+    assert!(
+        own.contains("this host") && !own.contains(">stale<"),
+        "{own}"
+    );
 }

@@ -3,6 +3,7 @@
 use maud::{Markup, html};
 
 use super::fields::{self, Input};
+use super::tables;
 use crate::view::{ActorRow, Dashboard};
 
 /// The start form (not live: what the user types stays).
@@ -52,7 +53,7 @@ fn row(actor: &ActorRow) -> Markup {
                 strong { (if actor.name.is_empty() { "(unnamed)" } else { &actor.name }) }
                 br; code.key title=(key) { (key) }
             }
-            td { (actor.revision) }
+            td.rev { (actor.revision) }
             td.instances data-instances=(actor.local_instances) { (actor.local_instances) }
             td { @for (host, count) in &actor.per_host { span.chip { (host) ": " (count) } " " } }
             td { @for cap in &actor.caps { span.chip { (cap) } " " } }
@@ -85,16 +86,21 @@ fn row(actor: &ActorRow) -> Markup {
 
 /// The live table of actors.
 pub(crate) fn body(view: &Dashboard) -> Markup {
-    html! {
-        @if view.actors.is_empty() {
-            p.muted { "No actors in the lattice." }
-        } @else {
-            div.scroll {
-                table {
-                    thead { tr { th { "Actor" } th { "Rev" } th { "Here" } th { "Per host" } th { "Capabilities" } th { "Reference" } th { "Actions" } } }
-                    tbody { @for actor in &view.actors { (row(actor)) } }
-                }
-            }
-        }
-    }
+    let rows = html! {
+        @for actor in &view.actors { (row(actor)) }
+    };
+    tables::table(
+        view.actors.is_empty(),
+        "No actors in the lattice.",
+        &[
+            "Actor",
+            "Rev",
+            "Here",
+            "Per host",
+            "Capabilities",
+            "Reference",
+            "Actions",
+        ],
+        &rows,
+    )
 }

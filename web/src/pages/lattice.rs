@@ -2,6 +2,7 @@
 
 use maud::{Markup, html};
 
+use super::tables;
 use crate::view::{Dashboard, HostSummary};
 
 /// This host's identity and state (part of the live lattice section).
@@ -22,34 +23,26 @@ fn this_host(host: &HostSummary) -> Markup {
 
 /// The live part: this host and the table of hosts.
 pub(crate) fn body(view: &Dashboard) -> Markup {
-    html! {
-        (this_host(&view.host))
-        @if view.lattice_hosts.is_empty() {
-            p.muted { "No host heard from yet." }
-        } @else {
-            div.scroll {
-                table {
-                    thead { tr { th { "Host" } th { "Labels" } th { "Version" } th { "Uptime" } th { "Actors" } th { "Providers" } th { "Last heard" } } }
-                    tbody {
-                        @for seen in &view.lattice_hosts {
-                            tr data-host=(seen.id) {
-                                td {
-                                    (seen.name)
-                                    @if seen.local { " " span.badge.ok { "this host" } }
-                                    @if seen.stale { " " span.badge.warn title="Its heartbeats are late; it is dropped if they stay away" { "stale" } }
-                                    br; code.key title=(seen.id) { (seen.id) }
-                                }
-                                td { @for label in &seen.labels { span.chip { (label) } " " } }
-                                td { (seen.version) }
-                                td { (seen.uptime) }
-                                td { (seen.actors) }
-                                td { (seen.providers) }
-                                td { (format!("{:.0} s ago", seen.last_seen_seconds)) }
-                            }
-                        }
-                    }
+    let rows = html! {
+        @for seen in &view.lattice_hosts {
+            tr data-host=(seen.id) {
+                td {
+                    (seen.name)
+                    @if seen.local { " " span.badge.ok { "this host" } }
+                    @if seen.stale { " " span.badge.warn title="Its heartbeats are late; it is dropped if they stay away" { "stale" } }
+                    br; code.key title=(seen.id) { (seen.id) }
                 }
+                td { @for label in &seen.labels { span.chip { (label) } " " } }
+                td { (seen.version) }
+                td { (seen.uptime) }
+                td { (seen.actors) }
+                td { (seen.providers) }
+                td { (format!("{:.0} s ago", seen.last_seen_seconds)) }
             }
         }
+    };
+    html! {
+        (this_host(&view.host))
+        (tables::table(view.lattice_hosts.is_empty(), "No host heard from yet.", &["Host", "Labels", "Version", "Uptime", "Actors", "Providers", "Last heard"], &rows))
     }
 }

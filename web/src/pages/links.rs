@@ -3,6 +3,7 @@
 use maud::{Markup, html};
 
 use super::fields::{self, Input};
+use super::tables;
 use crate::view::{Dashboard, FormState, Pickers};
 
 /// The `<option>`s of the actor picker (live: the page swaps them as claims arrive).
@@ -78,34 +79,36 @@ pub(crate) fn row_errors(view: &Dashboard) -> Markup {
 
 /// The live table of links.
 pub(crate) fn body(view: &Dashboard) -> Markup {
-    html! {
-        @if view.links.is_empty() {
-            p.muted { "No links defined." }
-        } @else {
-            div.scroll {
-                table {
-                    thead { tr { th { "Actor" } th { "Provider" } th { "Contract" } th { "Link name" } th { "Values" } th { "Actions" } } }
-                    tbody {
-                        @for link in &view.links {
-                            tr data-link=(format!("{}/{}/{}", link.actor, link.contract, link.link_name)) {
-                                td { (link.actor_name) br; code.key title=(link.actor) { (link.actor) } }
-                                td { (link.provider_name) br; code.key title=(link.provider) { (link.provider) } }
-                                td { (link.contract) }
-                                td { (link.link_name) }
-                                td { @for value in &link.values { code.chip { (value) } " " } }
-                                td.actions {
-                                    form.inline method="post" action="/links/delete" {
-                                        input type="hidden" name="actor" value=(link.actor);
-                                        input type="hidden" name="contract" value=(link.contract);
-                                        input type="hidden" name="link_name" value=(link.link_name);
-                                        button.danger type="submit" { "Delete" }
-                                    }
-                                }
-                            }
-                        }
+    let rows = html! {
+        @for link in &view.links {
+            tr data-link=(format!("{}/{}/{}", link.actor, link.contract, link.link_name)) {
+                td { (link.actor_name) br; code.key title=(link.actor) { (link.actor) } }
+                td { (link.provider_name) br; code.key title=(link.provider) { (link.provider) } }
+                td { (link.contract) }
+                td { (link.link_name) }
+                td { @for value in &link.values { code.chip { (value) } " " } }
+                td.actions {
+                    form.inline method="post" action="/links/delete" {
+                        input type="hidden" name="actor" value=(link.actor);
+                        input type="hidden" name="contract" value=(link.contract);
+                        input type="hidden" name="link_name" value=(link.link_name);
+                        button.danger type="submit" { "Delete" }
                     }
                 }
             }
         }
-    }
+    };
+    tables::table(
+        view.links.is_empty(),
+        "No links defined.",
+        &[
+            "Actor",
+            "Provider",
+            "Contract",
+            "Link name",
+            "Values",
+            "Actions",
+        ],
+        &rows,
+    )
 }

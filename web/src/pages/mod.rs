@@ -9,6 +9,7 @@ mod links;
 mod login;
 mod metrics;
 mod providers;
+mod tables;
 
 pub use dashboard::{Section, dashboard, section};
 pub use events::event_item;

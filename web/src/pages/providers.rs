@@ -3,6 +3,7 @@
 use maud::{Markup, html};
 
 use super::fields::{self, Input};
+use super::tables;
 use crate::view::{Dashboard, Health};
 
 /// The start form.
@@ -34,41 +35,36 @@ pub(crate) fn row_errors(view: &Dashboard) -> Markup {
 
 /// The live table of providers.
 pub(crate) fn body(view: &Dashboard) -> Markup {
-    html! {
-        @if view.providers.is_empty() {
-            p.muted { "No providers run on this host." }
-        } @else {
-            div.scroll {
-                table {
-                    thead { tr { th { "Provider" } th { "Contract" } th { "Link name" } th { "Health" } th { "Actions" } } }
-                    tbody {
-                        @for provider in &view.providers {
-                            tr data-provider=(provider.key) data-link-name=(provider.link_name) {
-                                td {
-                                    strong { (if provider.name.is_empty() { "(unnamed)" } else { &provider.name }) }
-                                    br; code.key title=(provider.key) { (provider.key) }
-                                }
-                                td { (provider.contract) }
-                                td { (provider.link_name) }
-                                td {
-                                    span.badge.health
-                                        .ok[provider.health == Health::Healthy]
-                                        .down[provider.health == Health::Unhealthy]
-                                        .wait[provider.health == Health::Awaiting]
-                                        data-health=(provider.health.label()) { (provider.health.label()) }
-                                }
-                                td.actions {
-                                    form.inline method="post" action="/providers/stop" {
-                                        input type="hidden" name="provider" value=(provider.key);
-                                        input type="hidden" name="link_name" value=(provider.link_name);
-                                        button.danger type="submit" { "Stop" }
-                                    }
-                                }
-                            }
-                        }
+    let rows = html! {
+        @for provider in &view.providers {
+            tr data-provider=(provider.key) data-link-name=(provider.link_name) {
+                td {
+                    strong { (if provider.name.is_empty() { "(unnamed)" } else { &provider.name }) }
+                    br; code.key title=(provider.key) { (provider.key) }
+                }
+                td { (provider.contract) }
+                td { (provider.link_name) }
+                td {
+                    span.badge.health
+                        .ok[provider.health == Health::Healthy]
+                        .down[provider.health == Health::Unhealthy]
+                        .wait[provider.health == Health::Awaiting]
+                        data-health=(provider.health.label()) { (provider.health.label()) }
+                }
+                td.actions {
+                    form.inline method="post" action="/providers/stop" {
+                        input type="hidden" name="provider" value=(provider.key);
+                        input type="hidden" name="link_name" value=(provider.link_name);
+                        button.danger type="submit" { "Stop" }
                     }
                 }
             }
         }
-    }
+    };
+    tables::table(
+        view.providers.is_empty(),
+        "No providers run on this host.",
+        &["Provider", "Contract", "Link name", "Health", "Actions"],
+        &rows,
+    )
 }
