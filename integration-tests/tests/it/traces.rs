@@ -275,6 +275,9 @@ async fn one_http_request_is_one_trace_across_every_process() {
             ),
             ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
         ],
+        // The production log level: the spans are exported even though the log
+        // shows info only.
+        log: Some("info".into()),
         ..Options::default()
     })
     .await;
