@@ -87,7 +87,7 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
         .rpc
         .queue_subscribe(subject.clone(), subject.clone())
         .await?;
-    host.rpc.flush().await?;
+    kiln_wasmbus::roundtrip::server_has_read(&host.rpc).await?;
     let stop = host.shutdown.child_token();
     if let Some(previous) = host
         .subscriptions

@@ -71,7 +71,9 @@
     if (event.target.name === "event-group") applyFilters();
   });
 
-  const source = new EventSource("/live");
+  // Events newer than the page's newest come first; a reconnect may send some twice.
+  let lastSeq = feed ? Number(feed.dataset.seq || 0) : 0;
+  const source = new EventSource("/live?since=" + lastSeq);
   // Close the stream when the page goes (a form post, a link): a browser holds few
   // connections per host, and a page kept for "back" would hold one.
   window.addEventListener("pagehide", () => source.close());
@@ -83,7 +85,9 @@
   });
   source.addEventListener("lattice-event", (event) => {
     if (!feed) return;
-    const { html } = JSON.parse(event.data);
+    const { seq, html } = JSON.parse(event.data);
+    if (seq <= lastSeq) return;
+    lastSeq = seq;
     feed.insertAdjacentHTML("afterbegin", html);
     const empty = document.getElementById("no-events");
     if (empty) empty.remove();

@@ -161,6 +161,8 @@ pub struct Pickers {
 /// One lattice event in the feed.
 #[derive(Debug, Clone, Default)]
 pub struct EventRow {
+    /// Its place in this host's feed, counting from 1.
+    pub seq: u64,
     /// When, `HH:MM:SS` UTC.
     pub time: String,
     /// Type without the `com.wasmcloud.lattice.` prefix.

@@ -78,7 +78,7 @@ pub async fn serve(host: Shared) -> anyhow::Result<()> {
             .subscribe(subject(&format!("get.{host_id}.inv")))
             .await?,
     ];
-    client.flush().await?;
+    kiln_wasmbus::roundtrip::server_has_read(client).await?;
     let mut messages = futures::stream::select_all(subscriptions);
     let root = format!("{}.", subjects::ctl_root(prefix, lattice));
     loop {

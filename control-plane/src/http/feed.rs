@@ -55,9 +55,10 @@ impl Feed {
         self.new.subscribe()
     }
 
-    fn push(&self, row: EventRow) {
+    fn push(&self, mut row: EventRow) {
         {
             let mut recent = self.lock();
+            row.seq = recent.front().map_or(1, |newest| newest.seq + 1);
             recent.push_front(row.clone());
             recent.truncate(KEPT);
         }
@@ -119,6 +120,7 @@ fn row(host: &Shared, event: &Value) -> Option<EventRow> {
         .map(|t| t.with_timezone(&chrono::Utc).format("%H:%M:%S").to_string())
         .unwrap_or_default();
     Some(EventRow {
+        seq: 0,
         time,
         group: event_group(&kind),
         kind,
@@ -157,6 +159,27 @@ fn summary(data: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_are_numbered_and_kept_newest_first() {
+        let feed = Feed::default();
+        let mut live = feed.subscribe();
+        for kind in ["actor_started", "actors_started", "linkdef_set"] {
+            feed.push(EventRow {
+                kind: kind.into(),
+                ..EventRow::default()
+            });
+        }
+        let recent = feed.recent();
+        let seqs: Vec<u64> = recent.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [3, 2, 1]);
+        assert_eq!(recent[0].kind, "linkdef_set");
+        assert_eq!(
+            live.try_recv().unwrap().seq,
+            1,
+            "live rows carry their number"
+        );
+    }
 
     #[test]
     fn summaries_pick_the_known_fields_and_shorten_keys() {

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use kiln_web::pages::{Section, event_item, section};
+use kiln_web::view::EventRow;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{Web, view};
@@ -17,16 +18,46 @@ use super::{Web, view};
 /// without an event of its own).
 const REFRESH: Duration = Duration::from_secs(1);
 
-/// `GET /live`.
-pub async fn stream(State(web): State<Web>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (send, receive) = mpsc::channel(32);
-    tokio::spawn(feed(web, send));
+/// Where a page's feed stands.
+#[derive(Debug, serde::Deserialize)]
+pub struct Since {
+    /// The newest event the page shows.
+    since: Option<u64>,
+}
+
+/// `GET /live?since=N`: events after the page's newest first, then live ones.
+pub async fn stream(
+    State(web): State<Web>,
+    Query(Since { since }): Query<Since>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (send, receive) = mpsc::channel(128);
+    tokio::spawn(feed(web, send, since.unwrap_or(0)));
     Sse::new(tokio_stream::wrappers::ReceiverStream::new(receive)).keep_alive(KeepAlive::default())
 }
 
-/// Sends changes to one page until it goes away or the host stops.
-async fn feed(web: Web, send: mpsc::Sender<Result<Event, Infallible>>) {
+/// One lattice event for the page.
+fn lattice_event(row: &EventRow) -> Option<Event> {
+    let html = event_item(row).into_string();
+    Event::default()
+        .event("lattice-event")
+        .json_data(serde_json::json!({ "seq": row.seq, "html": html }))
+        .ok()
+}
+
+/// Sends changes to one page until it goes away or the host stops; first the events
+/// after `since` that the page missed between its rendering and this stream.
+async fn feed(web: Web, send: mpsc::Sender<Result<Event, Infallible>>, since: u64) {
+    // Subscribe before looking at the kept events, so none falls between the two.
     let mut events = web.feed.subscribe();
+    let mut last = since;
+    for row in web.feed.recent().iter().rev().filter(|r| r.seq > since) {
+        if let Some(event) = lattice_event(row)
+            && send.send(Ok(event)).await.is_err()
+        {
+            return;
+        }
+        last = last.max(row.seq);
+    }
     let mut refresh = tokio::time::interval(REFRESH);
     let mut sent: HashMap<&'static str, String> = HashMap::new();
     loop {
@@ -34,11 +65,10 @@ async fn feed(web: Web, send: mpsc::Sender<Result<Event, Infallible>>) {
             () = web.host.shutdown.cancelled() => return,
             () = send.closed() => return,
             event = events.recv() => match event {
+                Ok(row) if row.seq <= last => {}
                 Ok(row) => {
-                    let html = event_item(&row).into_string();
-                    if let Ok(event) = Event::default()
-                        .event("lattice-event")
-                        .json_data(serde_json::json!({ "html": html }))
+                    last = row.seq;
+                    if let Some(event) = lattice_event(&row)
                         && send.send(Ok(event)).await.is_err()
                     {
                         return;

@@ -168,7 +168,7 @@ async fn serve<C: Capability>(
     let mut link_dels = client.subscribe(format!("{prefix}.linkdefs.del")).await?;
     let mut health = client.subscribe(format!("{prefix}.health")).await?;
     let mut shutdown = client.subscribe(format!("{prefix}.shutdown")).await?;
-    client.flush().await?;
+    crate::roundtrip::server_has_read(&client).await?;
     for link in provider.host_data.link_definitions.clone() {
         apply_link(&provider, capability.as_ref(), link, true).await;
     }

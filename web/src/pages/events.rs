@@ -8,7 +8,7 @@ use crate::view::{Dashboard, EVENT_GROUPS, EventRow};
 #[must_use]
 pub fn event_item(event: &EventRow) -> Markup {
     html! {
-        li data-group=(event.group) data-kind=(event.kind) {
+        li data-group=(event.group) data-kind=(event.kind) data-seq=(event.seq) {
             time { (event.time) }
             " "
             span.kind.(event.group) { (event.kind) }
@@ -32,7 +32,8 @@ pub(crate) fn feed(view: &Dashboard) -> Markup {
                 }
             }
         }
-        ol #event-feed.feed {
+        // The newest event shown, so the live stream sends what came after it.
+        ol #event-feed.feed data-seq=(view.events.first().map_or(0, |e| e.seq)) {
             @for event in &view.events { (event_item(event)) }
         }
         @if view.events.is_empty() {
