@@ -2,24 +2,27 @@
 
 use maud::{Markup, html};
 
-use super::fields::{self, Input};
+use super::fields::{self, Input, StartForm};
 use super::tables;
 use crate::view::{ActorRow, Dashboard};
 
 /// The start form (not live: what the user types stays).
 pub(crate) fn start_form(view: &Dashboard) -> Markup {
     let form = fields::state(view.form.as_ref(), "start-actor");
-    html! {
-        form.card method="post" action="/actors/start" enctype="multipart/form-data" {
-            h3 { "Start an actor" }
-            (fields::form_error(form))
-            div.fields {
-                (fields::source("start-actor", form, "registry:5000/echo:0.1.0 or file:///path/echo.wasm", "a signed .wasm", ".wasm,application/wasm", view.upload_limit))
-                div.field.small { (fields::input("start-actor", form, "count", "Instances", &Input::Number { default: "1" })) }
-            }
-            button type="submit" { "Start" }
-        }
-    }
+    let spec = StartForm {
+        name: "start-actor",
+        action: "/actors/start",
+        title: "Start an actor",
+        placeholder: "registry:5000/echo:0.1.0 or file:///path/echo.wasm",
+        what: "a signed .wasm",
+        accept: ".wasm,application/wasm",
+    };
+    fields::start_form(
+        &spec,
+        form,
+        view.upload_limit,
+        &html! { div.field.small { (fields::input("start-actor", form, "count", "Instances", &Input::Number { default: "1" })) } },
+    )
 }
 
 /// Problems of the per-row forms, above the table (the table itself is live).

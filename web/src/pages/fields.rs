@@ -83,19 +83,48 @@ pub(crate) fn input(
     }
 }
 
-/// The two ways to give a start form its artifact: a reference, or a file to upload
-/// (up to `limit` bytes).
-pub(crate) fn source(
-    form_name: &str,
+/// A form that starts a workload from a reference or an uploaded file.
+pub(crate) struct StartForm<'a> {
+    /// Form name, the prefix of its field ids.
+    pub name: &'a str,
+    /// Where it posts.
+    pub action: &'a str,
+    /// Its heading.
+    pub title: &'a str,
+    /// Example reference.
+    pub placeholder: &'a str,
+    /// What the upload is, for its label.
+    pub what: &'a str,
+    /// Accepted file types.
+    pub accept: &'a str,
+}
+
+/// The start form `spec`, with `extra` fields after the reference and the upload (up to
+/// `limit` bytes).
+pub(crate) fn start_form(
+    spec: &StartForm<'_>,
     form: Option<&FormState>,
-    placeholder: &str,
-    what: &str,
-    accept: &str,
     limit: u64,
+    extra: &Markup,
 ) -> Markup {
+    let StartForm {
+        name,
+        placeholder,
+        accept,
+        ..
+    } = *spec;
+    let upload = format!("or upload {} (up to {})", spec.what, mebibytes(limit));
     html! {
-        div.field.wide { (input(form_name, form, "reference", "Reference", &Input::Text { placeholder, default: "" })) }
-        div.field { (input(form_name, form, "file", &format!("or upload {what} (up to {})", mebibytes(limit)), &Input::File { accept })) }
+        form.card method="post" action=(spec.action) enctype="multipart/form-data" {
+            h3 { (spec.title) }
+            (form_error(form))
+            div.fields {
+                div.field.wide { (input(name, form, "reference", "Reference", &Input::Text { placeholder, default: "" })) }
+                div.field { (input(name, form, "file", &upload, &Input::File { accept })) }
+                (extra)
+            }
+            button type="submit" { "Start" }
+        }
     }
 }
 

@@ -2,24 +2,27 @@
 
 use maud::{Markup, html};
 
-use super::fields::{self, Input};
+use super::fields::{self, Input, StartForm};
 use super::tables;
 use crate::view::{Dashboard, Health};
 
-/// The start form.
+/// The start form (not live: what the user types stays).
 pub(crate) fn start_form(view: &Dashboard) -> Markup {
     let form = fields::state(view.form.as_ref(), "start-provider");
-    html! {
-        form.card method="post" action="/providers/start" enctype="multipart/form-data" {
-            h3 { "Start a provider" }
-            (fields::form_error(form))
-            div.fields {
-                (fields::source("start-provider", form, "registry:5000/httpserver:0.1.0 or file:///path/httpserver.par.gz", "a provider archive", ".gz,.par,application/gzip", view.upload_limit))
-                div.field.small { (fields::input("start-provider", form, "link_name", "Link name", &Input::Text { placeholder: "default", default: "default" })) }
-            }
-            button type="submit" { "Start" }
-        }
-    }
+    let spec = StartForm {
+        name: "start-provider",
+        action: "/providers/start",
+        title: "Start a provider",
+        placeholder: "registry:5000/httpserver:0.1.0 or file:///path/httpserver.par.gz",
+        what: "a provider archive",
+        accept: ".gz,.par,application/gzip",
+    };
+    fields::start_form(
+        &spec,
+        form,
+        view.upload_limit,
+        &html! { div.field.small { (fields::input("start-provider", form, "link_name", "Link name", &Input::Text { placeholder: "default", default: "default" })) } },
+    )
 }
 
 /// Problems of the stop buttons.
