@@ -18,10 +18,24 @@ async fn push(h: &Harness, reference: &str, file: &std::path::Path) {
     assert!(ok, "push {reference}: {err}");
 }
 
+/// Types `text` into the field `css`. A live update may replace a field in a table
+/// between finding it and typing (the page holds its swaps only while the field has
+/// focus): then it is found again.
 async fn fill(browser: &Browser, css: &str, text: &str) {
-    let field = browser.client.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+    let mut last = String::new();
+    for _ in 0..10 {
+        let field = browser.client.find(Locator::Css(css)).await.unwrap();
+        let typed = match field.clear().await {
+            Ok(()) => field.send_keys(text).await,
+            Err(error) => Err(error),
+        };
+        match typed {
+            Ok(()) => return,
+            Err(error) => last = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("could not type into {css}: {last}");
 }
 
 /// Clicks the element `css`, first scrolled to the middle of the window (not under the
