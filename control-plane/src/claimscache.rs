@@ -6,42 +6,47 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use kiln_types::claims::ActorClaims;
+use kiln_types::decode::field;
+use kiln_types::keys::KeyKind;
 use kiln_types::par::ProviderClaims;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-/// One `CLAIMS_{key}` value, as `get.claims` and the lattice cache carry it.
+/// Most claims, aliases and reference maps kept each: the lattice cache is written by
+/// anyone on the lattice, and what it holds must not grow this host without bound.
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// One `CLAIMS_{key}` value, as `get.claims` and the lattice cache carry it. Every
+/// field is bounded when read, since anyone on the lattice may write the cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredClaims {
     /// Call alias, empty when none.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_text")]
     pub call_alias: String,
     /// Issuer (account key).
+    #[serde(deserialize_with = "field::key")]
     pub iss: String,
     /// Display name.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_text")]
     pub name: String,
     /// Capability contracts, comma-joined.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_list")]
     pub caps: String,
     /// Revision, as a string.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_text")]
     pub rev: String,
     /// Tags, comma-joined.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_list")]
     pub tags: String,
     /// Version string, empty when none: every value is a string, since clients read
     /// the entry as a map of strings (wasmcloud-control-interface fails on a null).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_text")]
     pub version: String,
     /// Subject: the actor's or provider's public key.
+    #[serde(deserialize_with = "field::key")]
     pub sub: String,
     /// Contract id: empty for actors.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "field::nullable_contract_id")]
     pub contract_id: String,
-}
-
-fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl StoredClaims {
@@ -98,18 +103,36 @@ impl ClaimsCache {
     /// Caches `claims`; returns whether anything changed. The first claimant of a call
     /// alias keeps it, as on every wasmbus host.
     pub fn put(&self, claims: StoredClaims) -> bool {
+        if !matches!(
+            KeyKind::of_public_key(&claims.sub),
+            Some(KeyKind::Module | KeyKind::Service)
+        ) {
+            tracing::warn!(sub = %claims.sub, "ignoring claims whose subject is no actor or provider key");
+            return false;
+        }
         if !claims.call_alias.is_empty() {
-            self.aliases
+            let mut aliases = self
+                .aliases
                 .write()
-                .expect("invariant: alias lock is never poisoned")
-                .entry(claims.call_alias.clone())
-                .or_insert_with(|| claims.sub.clone());
+                .expect("invariant: alias lock is never poisoned");
+            if aliases.len() < MAX_ENTRIES || aliases.contains_key(&claims.call_alias) {
+                aliases
+                    .entry(claims.call_alias.clone())
+                    .or_insert_with(|| claims.sub.clone());
+            }
         }
         let mut all = self
             .claims
             .write()
             .expect("invariant: claims lock is never poisoned");
         if all.get(&claims.sub) == Some(&claims) {
+            return false;
+        }
+        if all.len() >= MAX_ENTRIES && !all.contains_key(&claims.sub) {
+            tracing::warn!(
+                max = MAX_ENTRIES,
+                "the claims cache is full; ignoring new claims"
+            );
             return false;
         }
         all.insert(claims.sub.clone(), claims);
@@ -164,9 +187,22 @@ impl ClaimsCache {
 
     /// Records that `reference` names `key`; returns whether it is new.
     pub fn put_refmap(&self, reference: &str, key: &str) -> bool {
-        self.refmaps
+        if reference.len() > kiln_types::limits::REFERENCE || KeyKind::of_public_key(key).is_none()
+        {
+            return false;
+        }
+        let mut refmaps = self
+            .refmaps
             .write()
-            .expect("invariant: refmap lock is never poisoned")
+            .expect("invariant: refmap lock is never poisoned");
+        if refmaps.len() >= MAX_ENTRIES && !refmaps.contains_key(reference) {
+            tracing::warn!(
+                max = MAX_ENTRIES,
+                "the reference map cache is full; ignoring a new entry"
+            );
+            return false;
+        }
+        refmaps
             .insert(reference.to_string(), key.to_string())
             .as_deref()
             != Some(key)
@@ -204,16 +240,21 @@ mod tests {
         }
     }
 
+    fn actor() -> String {
+        KeyKind::Module.generate().public_key()
+    }
+
     #[test]
     fn first_alias_claimant_wins_and_values_keep_the_wasmbus_shape() {
         let cache = ClaimsCache::default();
-        assert!(cache.put(stored("MA", "echo")));
-        assert!(!cache.put(stored("MA", "echo")), "unchanged");
-        assert!(cache.put(stored("MB", "echo")));
-        assert_eq!(cache.resolve_alias("echo").as_deref(), Some("MA"));
-        cache.remove("MA");
+        let (a, b) = (actor(), actor());
+        assert!(cache.put(stored(&a, "echo")));
+        assert!(!cache.put(stored(&a, "echo")), "unchanged");
+        assert!(cache.put(stored(&b, "echo")));
+        assert_eq!(cache.resolve_alias("echo").as_deref(), Some(a.as_str()));
+        cache.remove(&a);
         assert_eq!(cache.resolve_alias("echo"), None);
-        let json = serde_json::to_value(stored("MA", "")).unwrap();
+        let json = serde_json::to_value(stored(&a, "")).unwrap();
         assert_eq!(json["rev"], "3");
         assert_eq!(json["caps"], "wasmcloud:httpserver,wasmcloud:keyvalue");
         assert_eq!(json["contract_id"], "");
@@ -226,15 +267,32 @@ mod tests {
     }
 
     #[test]
+    fn claims_about_no_actor_or_provider_and_oversized_values_are_refused() {
+        let cache = ClaimsCache::default();
+        assert!(!cache.put(stored("wasmbus.rpc.>", "")));
+        assert!(!cache.put(stored("MA", "")));
+        let long = format!(
+            r#"{{"iss":"A","sub":"M","name":"{}"}}"#,
+            "n".repeat(kiln_types::limits::TEXT + 1)
+        );
+        assert!(
+            kiln_types::decode::json::<StoredClaims>("claims", long.as_bytes(), 1 << 20).is_err()
+        );
+        assert!(cache.all().is_empty());
+    }
+
+    #[test]
     fn refmaps_resolve_references_and_keys_name_themselves() {
         let cache = ClaimsCache::default();
-        assert!(cache.put_refmap("reg.example/echo:1", "MA"));
-        assert!(!cache.put_refmap("reg.example/echo:1", "MA"));
+        let a = actor();
+        assert!(cache.put_refmap("reg.example/echo:1", &a));
+        assert!(!cache.put_refmap("reg.example/echo:1", &a));
+        assert!(!cache.put_refmap("reg.example/echo:2", "not a key"));
         assert_eq!(
             cache.resolve_ref("reg.example/echo:1").as_deref(),
-            Some("MA")
+            Some(a.as_str())
         );
-        let key = kiln_types::keys::KeyKind::Service.generate().public_key();
+        let key = KeyKind::Service.generate().public_key();
         assert_eq!(cache.resolve_ref(&key), Some(key.clone()));
         assert_eq!(cache.resolve_ref("unknown"), None);
     }

@@ -25,6 +25,12 @@ const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
 /// Default largest dashboard upload, in MiB.
 const DEFAULT_UPLOAD_LIMIT_MIB: u64 = 64;
 const DEFAULT_API_ADDR: &str = "127.0.0.1:4001";
+const DEFAULT_ACTOR_LIMIT_MIB: u64 = crate::artifact::DEFAULT_ACTOR_LIMIT >> 20;
+const DEFAULT_PROVIDER_LIMIT_MIB: u64 = crate::artifact::DEFAULT_PROVIDER_LIMIT >> 20;
+const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
+const DEFAULT_MAX_IN_FLIGHT_PER_ACTOR: usize = 1024;
+const DEFAULT_CTL_TIMEOUT_MS: u64 = 30_000;
+const DEFAULT_CHUNK_LIMIT_MIB: u64 = 64;
 
 /// How invocations travel to the data plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -186,6 +192,38 @@ pub struct Args {
     /// Largest file the dashboard accepts as an upload, in MiB (at most 64).
     #[arg(long, env = "KILN_CP_UPLOAD_LIMIT_MIB", default_value_t = DEFAULT_UPLOAD_LIMIT_MIB)]
     pub upload_limit_mib: u64,
+    /// Largest actor module fetched (file or registry), in MiB.
+    #[arg(long, env = "KILN_CP_ACTOR_LIMIT_MIB", default_value_t = DEFAULT_ACTOR_LIMIT_MIB)]
+    pub actor_limit_mib: u64,
+    /// Largest provider archive fetched (file or registry), in MiB.
+    #[arg(long, env = "KILN_CP_PROVIDER_LIMIT_MIB", default_value_t = DEFAULT_PROVIDER_LIMIT_MIB)]
+    pub provider_limit_mib: u64,
+    /// Largest payload read back from the object store for a chunked call, in MiB.
+    #[arg(long, env = "KILN_CP_CHUNK_LIMIT_MIB", default_value_t = DEFAULT_CHUNK_LIMIT_MIB)]
+    pub chunk_limit_mib: u64,
+    /// Inbound invocations in flight on this host at most; past it a call is answered
+    /// at once with a "busy" error.
+    #[arg(long, env = "KILN_CP_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// Inbound invocations in flight per actor at most; past it a call to that actor is
+    /// answered at once with a "busy" error.
+    #[arg(long, env = "KILN_CP_MAX_IN_FLIGHT_PER_ACTOR", default_value_t = DEFAULT_MAX_IN_FLIGHT_PER_ACTOR)]
+    pub max_in_flight_per_actor: usize,
+    /// An invocation is accepted once, within this many seconds of its `iat`; 0 turns
+    /// the replay check off.
+    #[arg(long, env = "KILN_CP_REPLAY_WINDOW_S", default_value_t = kiln_types::replay::DEFAULT_WINDOW_S)]
+    pub replay_window_s: u64,
+    /// How far ahead of this host's clock an invocation's `iat` may be, in seconds.
+    #[arg(long, env = "KILN_CP_CLOCK_SKEW_S", default_value_t = kiln_types::replay::DEFAULT_SKEW_S)]
+    pub clock_skew_s: u64,
+    /// How many invocations the replay check remembers at most; when full, the oldest
+    /// second is forgotten and invocations issued in it are refused.
+    #[arg(long, env = "KILN_CP_REPLAY_CACHE", default_value_t = kiln_types::replay::DEFAULT_CAPACITY)]
+    pub replay_cache: usize,
+    /// How long one control request may take before it is answered with a timeout, in
+    /// milliseconds.
+    #[arg(long, env = "KILN_CP_CTL_TIMEOUT_MS", default_value_t = DEFAULT_CTL_TIMEOUT_MS)]
+    pub ctl_timeout_ms: u64,
     /// Token every control API call must carry (`authorization: Bearer <token>`).
     #[arg(long, env = "KILN_CP_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -195,6 +233,15 @@ pub struct Args {
     /// PEM private key for TLS on the control API.
     #[arg(long, env = "KILN_CP_API_TLS_KEY")]
     pub api_tls_key: Option<std::path::PathBuf>,
+}
+
+/// Bounds on the invocations a host takes at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    /// Over all actors.
+    pub host: usize,
+    /// Per actor.
+    pub per_actor: usize,
 }
 
 /// The gRPC control API's settings.
@@ -321,6 +368,16 @@ pub struct Config {
     pub api: Api,
     /// Largest dashboard upload, in bytes.
     pub upload_limit: u64,
+    /// Largest artifacts fetched.
+    pub fetch_limits: crate::artifact::Limits,
+    /// Largest chunked payload read back, in bytes.
+    pub chunk_limit: u64,
+    /// Bounds on inbound invocations.
+    pub in_flight: InFlight,
+    /// Replay and clock checks of inbound invocations.
+    pub replay: kiln_types::replay::Settings,
+    /// Bound on the time of one control request.
+    pub ctl_timeout: Duration,
 }
 
 impl Config {
@@ -390,14 +447,25 @@ impl Config {
                 })
                 .ok(),
         };
-        if args.upload_limit_mib == 0
-            || args.upload_limit_mib << 20 > crate::artifact::MAX_MODULE_BYTES
-        {
-            problems.push(format!(
-                "--upload-limit-mib: {} must be between 1 and {}",
-                args.upload_limit_mib,
-                crate::artifact::MAX_MODULE_BYTES >> 20
-            ));
+        let max_mib = crate::artifact::MAX_LIMIT >> 20;
+        for (flag, mib) in [
+            ("--upload-limit-mib", args.upload_limit_mib),
+            ("--actor-limit-mib", args.actor_limit_mib),
+            ("--provider-limit-mib", args.provider_limit_mib),
+            ("--chunk-limit-mib", args.chunk_limit_mib),
+        ] {
+            if mib == 0 || mib > max_mib {
+                problems.push(format!("{flag}: {mib} must be between 1 and {max_mib}"));
+            }
+        }
+        if args.max_in_flight == 0 || args.max_in_flight_per_actor == 0 {
+            problems.push("--max-in-flight and --max-in-flight-per-actor must be above 0".into());
+        }
+        if args.replay_window_s > 0 && args.replay_cache == 0 {
+            problems.push("--replay-cache must be above 0 while the replay check is on".into());
+        }
+        if args.ctl_timeout_ms == 0 {
+            problems.push("--ctl-timeout-ms must be above 0".into());
         }
         let api_addr = match args.api_addr.as_str() {
             "off" | "" => None,
@@ -532,6 +600,21 @@ impl Config {
             },
             http_addr,
             upload_limit: args.upload_limit_mib << 20,
+            fetch_limits: crate::artifact::Limits {
+                actor: args.actor_limit_mib << 20,
+                provider: args.provider_limit_mib << 20,
+            },
+            chunk_limit: args.chunk_limit_mib << 20,
+            in_flight: InFlight {
+                host: args.max_in_flight,
+                per_actor: args.max_in_flight_per_actor,
+            },
+            replay: kiln_types::replay::Settings {
+                window_s: args.replay_window_s,
+                skew_s: args.clock_skew_s,
+                capacity: args.replay_cache,
+            },
+            ctl_timeout: Duration::from_millis(args.ctl_timeout_ms),
             api: Api {
                 addr: api_addr,
                 token: args.api_token.filter(|t| !t.is_empty()),

@@ -61,8 +61,12 @@ impl Ctl {
             .request(subject.clone(), body.to_string().into())
             .await
             .map_err(|e| no_answer(e.to_string()))?;
-        serde_json::from_slice(&reply.payload)
-            .map_err(|e| no_answer(format!("the answer is not JSON: {e}")))
+        kiln_types::decode::json(
+            "a control reply",
+            &reply.payload,
+            kiln_types::limits::JSON_BODY,
+        )
+        .map_err(|e| no_answer(format!("the answer is not JSON: {e}")))
     }
 
     /// Starts an actor on `host` and, with `wait`, returns the `actors_started` data
@@ -153,7 +157,11 @@ impl Ctl {
         let mut answers = Vec::new();
         let deadline = tokio::time::Instant::now() + self.timeout.min(Duration::from_secs(1));
         while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
-            if let Ok(answer) = serde_json::from_slice(&reply.payload) {
+            if let Ok(answer) = kiln_types::decode::json(
+                "a control reply",
+                &reply.payload,
+                kiln_types::limits::JSON_BODY,
+            ) {
                 answers.push(answer);
             }
         }
@@ -212,8 +220,11 @@ impl Ctl {
         }
         let wait_for = async {
             while let Some(message) = events.next().await {
-                let Ok(event) = serde_json::from_slice::<serde_json::Value>(&message.payload)
-                else {
+                let Ok(event) = kiln_types::decode::json::<serde_json::Value>(
+                    "an event",
+                    &message.payload,
+                    kiln_types::limits::JSON_BODY,
+                ) else {
                     continue;
                 };
                 let kind = event["type"]

@@ -313,7 +313,7 @@ impl Link {
             .client
             .clone()
             .start_actor(start.clone())
-            .instrument(command_span("StartActor"))
+            .command("StartActor")
             .await
         {
             Err(status) if status.code() == tonic::Code::NotFound => {
@@ -322,7 +322,7 @@ impl Link {
                 self.client
                     .clone()
                     .start_actor(start)
-                    .instrument(command_span("StartActor"))
+                    .command("StartActor")
                     .await?;
             }
             other => {
@@ -360,7 +360,7 @@ impl Link {
         self.client
             .clone()
             .push_artifact(futures::stream::iter(parts))
-            .instrument(command_span("PushArtifact"))
+            .command("PushArtifact")
             .await?;
         tracing::info!(
             digest,
@@ -393,7 +393,7 @@ impl Link {
             .client
             .clone()
             .start_provider(start.clone())
-            .instrument(command_span("StartProvider"))
+            .command("StartProvider")
             .await
         {
             Err(status) if status.code() == tonic::Code::NotFound => {
@@ -402,7 +402,7 @@ impl Link {
                 self.client
                     .clone()
                     .start_provider(start)
-                    .instrument(command_span("StartProvider"))
+                    .command("StartProvider")
                     .await?
             }
             other => other?,
@@ -427,7 +427,7 @@ impl Link {
                 link_name: link_name.to_string(),
                 grace_ms: 0,
             })
-            .instrument(command_span("StopProvider"))
+            .command("StopProvider")
             .await?;
         Ok(response.into_inner().was_running)
     }
@@ -443,7 +443,7 @@ impl Link {
                 actor: actor.to_string(),
                 instances,
             })
-            .instrument(command_span("ScaleActor"))
+            .command("ScaleActor")
             .await?;
         Ok(())
     }
@@ -459,7 +459,7 @@ impl Link {
             .stop_actor(pb::StopActorRequest {
                 actor: actor.to_string(),
             })
-            .instrument(command_span("StopActor"))
+            .command("StopActor")
             .await?;
         Ok(response.into_inner().was_running)
     }
@@ -472,7 +472,7 @@ impl Link {
         self.client
             .clone()
             .shutdown(pb::ShutdownRequest {})
-            .instrument(command_span("Shutdown"))
+            .command("Shutdown")
             .await?;
         Ok(())
     }
@@ -482,12 +482,14 @@ impl Link {
     /// # Errors
     /// When the data plane cannot be reached.
     pub async fn inventory(&self) -> Result<pb::InventoryResponse, tonic::Status> {
-        Ok(self
-            .client
-            .clone()
-            .inventory(pb::InventoryRequest {})
-            .await?
-            .into_inner())
+        let mut client = self.client.clone();
+        match tokio::time::timeout(COMMAND_TIMEOUT, client.inventory(pb::InventoryRequest {})).await
+        {
+            Ok(response) => Ok(response?.into_inner()),
+            Err(_) => Err(tonic::Status::deadline_exceeded(
+                "the data plane did not answer Inventory in time",
+            )),
+        }
     }
 
     fn lock_calls(&self) -> std::sync::MutexGuard<'_, Calls> {
@@ -528,6 +530,35 @@ impl Drop for StreamEnd<'_> {
         }
     }
 }
+
+/// How long a command may take before the data plane is taken as not answering.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a push may take (the largest artifacts are hundreds of MiB).
+const PUSH_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A unary command to the data plane: in its client span, bounded in time, so a data
+/// plane that hangs fails the command instead of holding its caller forever.
+trait Command<T>: Future<Output = Result<T, tonic::Status>> + Sized {
+    fn command(self, method: &'static str) -> impl Future<Output = Result<T, tonic::Status>> {
+        let limit = if method == "PushArtifact" {
+            PUSH_TIMEOUT
+        } else {
+            COMMAND_TIMEOUT
+        };
+        async move {
+            tokio::time::timeout(limit, self.instrument(command_span(method)))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(tonic::Status::deadline_exceeded(format!(
+                        "the data plane did not answer {method} within {} s",
+                        limit.as_secs()
+                    )))
+                })
+        }
+    }
+}
+
+impl<T, F: Future<Output = Result<T, tonic::Status>>> Command<T> for F {}
 
 /// The client span of a unary command; the interceptor puts its context in the
 /// call's metadata. The inventory has none: it is polled.

@@ -54,8 +54,12 @@ pub struct Host {
     pub stop_grace_ms: std::sync::atomic::AtomicU64,
     /// Set by a stop-host command: the data plane is stopped too.
     pub stop_requested: std::sync::atomic::AtomicBool,
-    /// Actor RPC subscriptions.
+    /// Actor RPC subscriptions and the bounds on calls in flight.
     pub subscriptions: Subscriptions,
+    /// Places for control requests in progress (see [`crate::ctl::CTL_IN_FLIGHT`]).
+    pub ctl_slots: Arc<tokio::sync::Semaphore>,
+    /// Refuses invocations seen before or issued outside their window.
+    pub replay: kiln_types::replay::Guard,
     /// Friendly name, `adjective-noun-NNNN`.
     pub friendly_name: String,
     /// Start time.

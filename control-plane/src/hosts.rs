@@ -10,11 +10,18 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use serde::Serialize;
 
+use kiln_types::keys::KeyKind;
+use kiln_types::limits;
+
 use crate::events::TYPE_PREFIX;
 use crate::host::Shared;
 
 /// How often stale hosts are looked for.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// Most hosts kept: anyone on the lattice can publish a heartbeat.
+pub const MAX_HOSTS: usize = 4096;
+/// Most actors of one host kept from its heartbeat.
+const MAX_ACTORS_PER_HOST: usize = 10_000;
 
 /// One host of the lattice.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +79,10 @@ impl Hosts {
         else {
             return;
         };
-        let Some(source) = event["source"].as_str() else {
+        let Some(source) = event["source"]
+            .as_str()
+            .filter(|s| KeyKind::of_public_key(s) == Some(KeyKind::Server))
+        else {
             return;
         };
         let data = &event["data"];
@@ -82,6 +92,14 @@ impl Hosts {
             }
             "host_heartbeat" | "host_started" => {
                 let mut seen = self.write();
+                if seen.len() >= MAX_HOSTS && !seen.contains_key(source) {
+                    tracing::warn!(
+                        max = MAX_HOSTS,
+                        host = source,
+                        "too many hosts in the lattice view; ignoring a new one"
+                    );
+                    return;
+                }
                 let host = seen.entry(source.to_string()).or_insert_with(|| SeenHost {
                     id: source.to_string(),
                     labels: BTreeMap::new(),
@@ -94,18 +112,25 @@ impl Hosts {
                     last_seen_seconds: 0.0,
                     last_seen: None,
                 });
-                if let Ok(labels) = serde_json::from_value(data["labels"].clone()) {
-                    host.labels = labels;
+                if let Some(labels) = data["labels"].as_object() {
+                    host.labels = labels
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .filter(|(k, v)| k.len() <= limits::MAP_KEY && v.len() <= limits::TEXT)
+                        .take(limits::MAP_ENTRIES)
+                        .collect();
                 }
-                host.friendly_name = data["friendly_name"].as_str().unwrap_or_default().into();
-                host.version = data["version"].as_str().unwrap_or_default().into();
+                host.friendly_name = text(&data["friendly_name"]);
+                host.version = text(&data["version"]);
                 host.uptime_seconds = data["uptime_seconds"].as_u64().unwrap_or_default();
                 if kind == "host_heartbeat" {
                     host.actor_counts = data["actors"]
                         .as_object()
                         .map(|a| {
                             a.iter()
+                                .filter(|(key, _)| key.len() <= limits::KEY)
                                 .filter_map(|(key, n)| Some((key.clone(), n.as_u64()?)))
+                                .take(MAX_ACTORS_PER_HOST)
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -144,6 +169,15 @@ impl Hosts {
     }
 }
 
+/// A short text field of an event, empty when it is not one.
+fn text(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .filter(|s| s.len() <= limits::TEXT)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Follows the lattice's events and expires silent hosts, until shutdown.
 pub async fn watch(host: Shared) {
     let subject = host.events.subject().to_string();
@@ -165,7 +199,7 @@ pub async fn watch(host: Shared) {
             }
             message = events.next() => {
                 let Some(message) = message else { return };
-                match serde_json::from_slice::<serde_json::Value>(&message.payload) {
+                match kiln_types::decode::json::<serde_json::Value>("an event", &message.payload, limits::JSON_BODY) {
                     Ok(event) => host.hosts.apply(&event),
                     Err(error) => tracing::debug!(%error, "ignoring an event that is not JSON"),
                 }
@@ -185,25 +219,44 @@ mod tests {
     #[test]
     fn heartbeats_add_hosts_stops_remove_them_and_silence_expires_them() {
         let hosts = Hosts::default();
+        let (a, b) = (
+            KeyKind::Server.generate().public_key(),
+            KeyKind::Server.generate().public_key(),
+        );
+        let (first, second) = if a < b { (a, b) } else { (b, a) };
         hosts.apply(&event(
             "host_heartbeat",
-            "NA",
+            &first,
             serde_json::json!({"labels": {"zone": "a"}, "friendly_name": "x", "version": "1",
                 "uptime_seconds": 5, "actors": {"MA": 3, "MB": 1}, "providers": [{}]}),
         ));
         hosts.apply(&event(
             "host_started",
-            "NB",
+            &second,
             serde_json::json!({"labels": {}}),
         ));
         let all = hosts.all();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].labels["zone"], "a");
         assert_eq!((all[0].actors, all[0].providers), (4, 1));
-        hosts.apply(&event("host_stopped", "NB", serde_json::json!({})));
+        hosts.apply(&event("host_stopped", &second, serde_json::json!({})));
         assert_eq!(hosts.all().len(), 1);
         assert!(hosts.expire(Duration::from_secs(60)).is_empty());
-        assert_eq!(hosts.expire(Duration::ZERO), vec!["NA".to_string()]);
+        assert_eq!(hosts.expire(Duration::ZERO), vec![first]);
         assert!(hosts.all().is_empty());
+    }
+
+    #[test]
+    fn only_host_keys_are_taken_and_the_view_is_bounded() {
+        let hosts = Hosts::default();
+        for source in ["NA", "wasmbus.evt.>", "", &"N".repeat(10_000)] {
+            hosts.apply(&event("host_heartbeat", source, serde_json::json!({})));
+        }
+        assert!(hosts.all().is_empty());
+        for _ in 0..MAX_HOSTS + 10 {
+            let source = KeyKind::Server.generate().public_key();
+            hosts.apply(&event("host_heartbeat", &source, serde_json::json!({})));
+        }
+        assert_eq!(hosts.all().len(), MAX_HOSTS);
     }
 }

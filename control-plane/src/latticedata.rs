@@ -143,7 +143,9 @@ impl LatticeData {
 /// A `REFMAP_*` value.
 #[derive(Debug, Serialize, Deserialize)]
 struct Refmap {
+    #[serde(deserialize_with = "kiln_types::decode::field::reference")]
     oci_url: String,
+    #[serde(deserialize_with = "kiln_types::decode::field::key")]
     public_key: String,
 }
 
@@ -190,9 +192,8 @@ async fn apply(host: &Shared, entry: &kv::Entry) {
             }
             return;
         }
-        match serde_json::from_slice::<LinkDefinition>(&entry.value) {
+        match LinkDefinition::from_json(&entry.value) {
             Ok(link) => {
-                let link = link.with_id();
                 if host.links.put(link.clone()) {
                     link_changed(host, &link, true).await;
                 }
@@ -204,14 +205,14 @@ async fn apply(host: &Shared, entry: &kv::Entry) {
             host.claims.remove(key);
             return;
         }
-        match serde_json::from_slice::<StoredClaims>(&entry.value) {
+        match read::<StoredClaims>(&entry.value) {
             Ok(claims) => {
                 host.claims.put(claims);
             }
             Err(error) => malformed(entry, &error),
         }
     } else if entry.key.starts_with(REFMAP_PREFIX) && put {
-        match serde_json::from_slice::<Refmap>(&entry.value) {
+        match read::<Refmap>(&entry.value) {
             Ok(refmap) => {
                 host.claims.put_refmap(&refmap.oci_url, &refmap.public_key);
             }
@@ -220,7 +221,18 @@ async fn apply(host: &Shared, entry: &kv::Entry) {
     }
 }
 
-fn malformed(entry: &kv::Entry, error: &serde_json::Error) {
+/// A cache value, bounded in size, depth and field lengths.
+fn read<'a, T: serde::Deserialize<'a>>(
+    value: &'a [u8],
+) -> Result<T, kiln_types::decode::DecodeError> {
+    kiln_types::decode::json(
+        "a lattice cache value",
+        value,
+        kiln_types::limits::JSON_BODY,
+    )
+}
+
+fn malformed(entry: &kv::Entry, error: &dyn std::fmt::Display) {
     tracing::warn!(key = %entry.key, %error, "ignoring a malformed entry in the lattice cache");
 }
 

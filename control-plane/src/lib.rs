@@ -114,6 +114,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.cluster_key.clone(),
         chunks.clone(),
         config.rpc_timeout,
+        config.chunk_limit,
     );
     let tasks = TaskTracker::new();
     let registry_credentials = Arc::new(registries::Credentials::default());
@@ -138,7 +139,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             allow_file_load: config.allow_file_load,
             oci: oci::Registry::new(config.oci.clone(), registry_credentials),
             uploads: config.oci.cache_dir.join("uploads"),
+            limits: config.fetch_limits,
         },
+        replay: kiln_types::replay::Guard::new(config.replay, kiln_types::unix_now()),
+        subscriptions: rpc::Subscriptions::new(config.in_flight),
+        ctl_slots: Arc::new(tokio::sync::Semaphore::new(ctl::CTL_IN_FLIGHT)),
         stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
         stop_requested: std::sync::atomic::AtomicBool::new(false),
         chunks,
@@ -153,7 +158,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         links: links::Links::default(),
         providers: providers::Registry::default(),
         lattice_data,
-        subscriptions: rpc::Subscriptions::default(),
         started: Instant::now(),
         tasks: tasks.clone(),
         calls: TaskTracker::new(),

@@ -6,6 +6,9 @@ use std::sync::{Arc, RwLock};
 
 use kiln_types::link::{LinkDefinition, link_id};
 
+/// Most links kept: the lattice cache is written by anyone on the lattice.
+pub const MAX_LINKS: usize = 100_000;
+
 /// The links of the lattice.
 #[derive(Debug, Default)]
 pub struct Links {
@@ -33,6 +36,13 @@ impl Links {
             .write()
             .expect("invariant: links lock is never poisoned");
         if by_id.get(&link.id).is_some_and(|known| **known == link) {
+            return false;
+        }
+        if by_id.len() >= MAX_LINKS && !by_id.contains_key(&link.id) {
+            tracing::warn!(
+                max = MAX_LINKS,
+                "the link table is full; ignoring a new link"
+            );
             return false;
         }
         by_id.insert(link.id.clone(), Arc::new(link));

@@ -3,8 +3,9 @@
 //! reconnects; at each scrape also the actors' instances and, from the data plane, the
 //! calls it ran and the provider restarts.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -45,9 +46,17 @@ pub struct ConnectionLabels {
     pub connection: String,
 }
 
+/// Most (actor, operation) pairs labelled; beyond, calls count under operation
+/// `other`, so senders cannot grow the registry without bound.
+const MAX_CALL_SERIES: usize = 10_000;
+/// The operation label of calls past [`MAX_CALL_SERIES`].
+const OTHER_OPERATION: &str = "other";
+
 /// Every metric of the control plane.
 pub struct Metrics {
     registry: Registry,
+    call_series: Mutex<HashSet<(String, String)>>,
+    busy: Family<ActorLabels, Counter>,
     invocations: Family<CallLabels, Counter>,
     invocation_errors: Family<CallLabels, Counter>,
     invocation_seconds: Family<CallLabels, Histogram>,
@@ -84,6 +93,12 @@ impl Metrics {
         let data_plane_calls = Family::<ActorLabels, Gauge>::default();
         let data_plane_failures = Family::<ActorLabels, Gauge>::default();
         let provider_restarts = Family::<ProviderLabels, Gauge>::default();
+        let busy = Family::<ActorLabels, Counter>::default();
+        registry.register(
+            "invocations_busy",
+            "Inbound invocations answered at once with a busy error (in-flight bound reached)",
+            busy.clone(),
+        );
         registry.register(
             "invocations",
             "Inbound invocations answered, per actor and operation",
@@ -136,6 +151,8 @@ impl Metrics {
         );
         Metrics {
             registry,
+            call_series: Mutex::new(HashSet::new()),
+            busy,
             invocations,
             invocation_errors,
             invocation_seconds,
@@ -151,10 +168,7 @@ impl Metrics {
 
     /// Records one inbound invocation.
     pub fn invocation(&self, actor: &str, operation: &str, ok: bool, seconds: f64) {
-        let labels = CallLabels {
-            actor: actor.to_string(),
-            operation: operation.to_string(),
-        };
+        let labels = self.call_labels(actor, operation);
         self.invocations.get_or_create(&labels).inc();
         if !ok {
             self.invocation_errors.get_or_create(&labels).inc();
@@ -166,13 +180,40 @@ impl Metrics {
 
     /// Records one host call.
     pub fn host_call(&self, actor: &str, operation: &str, ok: bool) {
-        let labels = CallLabels {
-            actor: actor.to_string(),
-            operation: operation.to_string(),
-        };
+        let labels = self.call_labels(actor, operation);
         self.host_calls.get_or_create(&labels).inc();
         if !ok {
             self.host_call_errors.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Records one call answered busy.
+    pub fn busy(&self, actor: &str) {
+        self.busy
+            .get_or_create(&ActorLabels {
+                actor: actor.to_string(),
+            })
+            .inc();
+    }
+
+    /// The labels of a call, `other` for the operation once too many pairs are known.
+    fn call_labels(&self, actor: &str, operation: &str) -> CallLabels {
+        let mut series = self
+            .call_series
+            .lock()
+            .expect("invariant: the series lock is never poisoned");
+        let key = (actor.to_string(), operation.to_string());
+        let operation = if series.contains(&key) {
+            key.1
+        } else if series.len() < MAX_CALL_SERIES {
+            series.insert(key.clone());
+            key.1
+        } else {
+            OTHER_OPERATION.to_string()
+        };
+        CallLabels {
+            actor: actor.to_string(),
+            operation,
         }
     }
 

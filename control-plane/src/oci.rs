@@ -85,6 +85,16 @@ pub enum OciError {
         /// Detail.
         reason: String,
     },
+    /// The layer is larger than this host accepts.
+    #[error("{reference} is {size} bytes, above the limit of {limit} bytes")]
+    TooLarge {
+        /// Reference.
+        reference: String,
+        /// Size, as announced or as far as it was read.
+        size: u64,
+        /// Limit.
+        limit: u64,
+    },
     /// Anything else the registry or the cache did.
     #[error("{reference}: {reason}")]
     Other {
@@ -130,7 +140,7 @@ impl Registry {
     ///
     /// # Errors
     /// See [`OciError`].
-    pub async fn pull(&self, reference: &str) -> Result<Vec<u8>, OciError> {
+    pub async fn pull(&self, reference: &str, limit: u64) -> Result<Vec<u8>, OciError> {
         let parsed = parse(reference)?;
         if !self.settings.allow_latest && parsed.digest().is_none() {
             let tag = parsed.tag().unwrap_or("latest");
@@ -162,6 +172,15 @@ impl Registry {
                 reason: format!("no wasm or provider-archive layer (layers: {found:?})"),
             });
         };
+        // The manifest's size is checked first, and the download is cut off at the
+        // limit whatever the manifest said.
+        if u64::try_from(layer.size).unwrap_or(u64::MAX) > limit {
+            return Err(OciError::TooLarge {
+                reference: reference.to_string(),
+                size: u64::try_from(layer.size).unwrap_or(u64::MAX),
+                limit,
+            });
+        }
         let cached = self.cached_path(&layer.digest);
         if let Some(path) = &cached
             && let Ok(bytes) = tokio::fs::read(path).await
@@ -170,11 +189,25 @@ impl Registry {
             tracing::debug!(%reference, digest = %layer.digest, "artifact from the cache");
             return Ok(bytes);
         }
-        let mut bytes = Vec::new();
+        let mut capped = Capped {
+            bytes: Vec::new(),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        };
         client
-            .pull_blob(&parsed, layer, &mut bytes)
+            .pull_blob(&parsed, layer, &mut capped)
             .await
-            .map_err(|e| classify(reference, e))?;
+            .map_err(|e| {
+                if capped.bytes.len() as u64 > limit {
+                    OciError::TooLarge {
+                        reference: reference.to_string(),
+                        size: capped.bytes.len() as u64,
+                        limit,
+                    }
+                } else {
+                    classify(reference, e)
+                }
+            })?;
+        let bytes = capped.bytes;
         let actual = digest_of(&bytes);
         if actual != layer.digest {
             return Err(OciError::Digest {
@@ -264,8 +297,48 @@ fn parse(reference: &str) -> Result<Reference, OciError> {
 fn client(insecure: &[String]) -> Client {
     Client::new(ClientConfig {
         protocol: ClientProtocol::HttpsExcept(insecure.to_vec()),
+        // A registry that stops sending must not hold a start forever.
+        connect_timeout: Some(std::time::Duration::from_secs(10)),
+        read_timeout: Some(std::time::Duration::from_secs(30)),
         ..ClientConfig::default()
     })
+}
+
+/// A download that fails once it passes `limit` bytes (one byte more is kept, so the
+/// caller can tell the limit from another failure).
+struct Capped {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let room = (self.limit + 1).saturating_sub(self.bytes.len());
+        if room == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("download above the limit")));
+        }
+        let taken = buf.len().min(room);
+        self.bytes.extend_from_slice(&buf[..taken]);
+        std::task::Poll::Ready(Ok(taken))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 fn digest_of(bytes: &[u8]) -> String {
@@ -333,13 +406,16 @@ mod tests {
     async fn latest_is_refused_unless_allowed_and_bad_references_say_so() {
         let registry = Registry::new(Settings::default(), Arc::new(Credentials::default()));
         let error = registry
-            .pull("localhost:5000/echo:latest")
+            .pull("localhost:5000/echo:latest", 1 << 20)
             .await
             .unwrap_err();
         assert!(matches!(error, OciError::Latest(_)), "{error}");
-        let error = registry.pull("localhost:5000/echo").await.unwrap_err();
+        let error = registry
+            .pull("localhost:5000/echo", 1 << 20)
+            .await
+            .unwrap_err();
         assert!(matches!(error, OciError::Latest(_)), "{error}");
-        let error = registry.pull("Not A Ref!").await.unwrap_err();
+        let error = registry.pull("Not A Ref!", 1 << 20).await.unwrap_err();
         assert!(matches!(error, OciError::BadReference { .. }), "{error}");
     }
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use kiln_types::decode::field;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -15,6 +16,8 @@ use crate::host::Shared;
 
 /// How long a decision is reused.
 const CACHE_FOR: Duration = Duration::from_secs(60);
+/// Most decisions (and request ids) kept; past it, expired ones go, then all.
+const MAX_DECISIONS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 struct Decision {
@@ -30,22 +33,24 @@ pub struct Policy {
     changes_topic: Option<String>,
     timeout: Duration,
     decisions: Mutex<HashMap<String, Decision>>,
-    /// Request id → cache key, for overrides on the changes topic.
-    requests: Mutex<HashMap<String, String>>,
+    /// Request id → cache key and when it was asked, for overrides on the changes
+    /// topic.
+    requests: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 #[derive(Deserialize)]
 struct Response {
     permitted: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::nullable_text")]
     message: String,
 }
 
 #[derive(Deserialize)]
 struct Change {
+    #[serde(deserialize_with = "field::id")]
     request_id: String,
     permitted: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::nullable_text")]
     message: String,
 }
 
@@ -194,21 +199,41 @@ impl Policy {
             }
             Ok(Ok(reply)) => reply,
         };
-        let response: Response = serde_json::from_slice(&reply.payload)
-            .map_err(|e| format!("the policy service's answer is unreadable: {e}"))?;
+        let response: Response = kiln_types::decode::json(
+            "the policy answer",
+            &reply.payload,
+            kiln_types::limits::JSON_BODY,
+        )
+        .map_err(|e| format!("the policy service's answer is unreadable: {e}"))?;
         let decision = Decision {
             permitted: response.permitted,
             message: response.message,
             at: Instant::now(),
         };
-        self.decisions
+        let mut decisions = self
+            .decisions
             .lock()
-            .expect("invariant: policy lock is never poisoned")
-            .insert(cache_key.to_string(), decision.clone());
-        self.requests
+            .expect("invariant: policy lock is never poisoned");
+        if decisions.len() >= MAX_DECISIONS {
+            decisions.retain(|_, d| d.at.elapsed() < CACHE_FOR);
+            if decisions.len() >= MAX_DECISIONS {
+                decisions.clear();
+            }
+        }
+        decisions.insert(cache_key.to_string(), decision.clone());
+        drop(decisions);
+        let mut requests = self
+            .requests
             .lock()
-            .expect("invariant: policy lock is never poisoned")
-            .insert(request_id, cache_key.to_string());
+            .expect("invariant: policy lock is never poisoned");
+        if requests.len() >= MAX_DECISIONS {
+            requests.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+            if requests.len() >= MAX_DECISIONS {
+                requests.clear();
+            }
+        }
+        requests.insert(request_id, (cache_key.to_string(), Instant::now()));
+        drop(requests);
         verdict(&decision)
     }
 
@@ -229,7 +254,11 @@ impl Policy {
                 () = host.shutdown.cancelled() => return,
                 message = changes.next() => match message { Some(m) => m, None => return },
             };
-            let success = match serde_json::from_slice::<Change>(&message.payload) {
+            let success = match kiln_types::decode::json::<Change>(
+                "a policy change",
+                &message.payload,
+                kiln_types::limits::JSON_BODY,
+            ) {
                 Ok(change) => self.apply(&change),
                 Err(error) => {
                     tracing::warn!(%error, "unreadable policy change");
@@ -250,7 +279,7 @@ impl Policy {
             .lock()
             .expect("invariant: policy lock is never poisoned")
             .get(&change.request_id)
-            .cloned()
+            .map(|(key, _)| key.clone())
         else {
             return false;
         };

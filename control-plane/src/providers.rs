@@ -8,7 +8,7 @@ use std::time::Duration;
 use kiln_types::hostdata::HostData;
 use kiln_types::ids::Digest;
 use kiln_types::link::LinkDefinition;
-use kiln_types::par::{self, ParError, ProviderClaims};
+use kiln_types::par::{ParError, ProviderClaims};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -217,13 +217,10 @@ async fn start_quietly(
     config_json: Option<String>,
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
-    let archive = host.fetcher.fetch(reference).await?;
-    let verified = par::read_par(
-        &archive,
-        &par::native_target(),
-        &host.config.claims_policy,
-        kiln_types::unix_now(),
-    )?;
+    let verified = host
+        .fetcher
+        .fetch_provider(reference, &host.config.claims_policy)
+        .await?;
     let key = verified.key().to_string();
     if let Some(policy) = &host.policy {
         policy

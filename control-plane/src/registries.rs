@@ -22,6 +22,9 @@ pub struct Credential {
     pub token: Option<String>,
 }
 
+/// Most registries credentials are kept for.
+const MAX_REGISTRIES: usize = 1024;
+
 /// Credentials by server name.
 #[derive(Debug, Default)]
 pub struct Credentials {
@@ -37,7 +40,8 @@ impl Credentials {
     /// When the body is not a map of credentials.
     pub fn merge_json(&self, body: &[u8]) -> Result<Vec<String>, String> {
         let entries: HashMap<String, serde_json::Value> =
-            serde_json::from_slice(body).map_err(|e| {
+            kiln_types::decode::json("registry credentials", body, kiln_types::limits::JSON_BODY)
+                .map_err(|e| {
                 format!("registry credentials must be a JSON map of server to credential: {e}")
             })?;
         let mut taken = Vec::new();
@@ -49,6 +53,21 @@ impl Credentials {
             let Ok(credential) = serde_json::from_value::<Credential>(value) else {
                 continue;
             };
+            let fields = [
+                Some(&credential.registry_type),
+                credential.username.as_ref(),
+                credential.password.as_ref(),
+                credential.token.as_ref(),
+            ];
+            if server.len() > kiln_types::limits::TEXT
+                || fields
+                    .iter()
+                    .flatten()
+                    .any(|f| f.len() > kiln_types::limits::MAP_VALUE)
+            {
+                continue;
+            }
+
             if credential.username.is_none()
                 && credential.password.is_none()
                 && credential.token.is_none()
@@ -56,6 +75,11 @@ impl Credentials {
                 continue;
             }
             let name = server_name(&server, &credential.registry_type);
+            if by_server.len() >= MAX_REGISTRIES && !by_server.contains_key(&name) {
+                return Err(format!(
+                    "this host keeps credentials for at most {MAX_REGISTRIES} registries"
+                ));
+            }
             taken.push(name.clone());
             by_server.insert(name, credential);
         }

@@ -5,10 +5,11 @@
 //! nothing that fails a check reaches wasm.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt as _;
 use kiln_types::invocation::{DecodeError, ForgeryError, Invocation, InvocationResponse};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -59,18 +60,65 @@ pub enum Refusal {
     Failed(#[from] InvokeFailure),
 }
 
-/// Live subscriptions by actor key.
-#[derive(Debug, Default)]
+/// Live subscriptions by actor key, and the bounds on the calls in flight.
+#[derive(Debug)]
 pub struct Subscriptions {
     live: Mutex<HashMap<String, CancellationToken>>,
+    /// Calls in flight over every actor.
+    host: Arc<Semaphore>,
+    host_limit: usize,
+    per_actor: usize,
 }
 
 impl Subscriptions {
+    /// Subscriptions whose calls in flight are bounded by `in_flight`.
+    #[must_use]
+    pub fn new(in_flight: crate::config::InFlight) -> Subscriptions {
+        Subscriptions {
+            live: Mutex::new(HashMap::new()),
+            host: Arc::new(Semaphore::new(in_flight.host)),
+            host_limit: in_flight.host,
+            per_actor: in_flight.per_actor,
+        }
+    }
+
+    /// Calls in flight now over every actor.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.host_limit - self.host.available_permits()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         self.live
             .lock()
             .expect("invariant: subscription lock is never poisoned")
     }
+
+    /// A place for one more call to an actor whose own bound is `actor`, or why not.
+    fn admit(&self, actor: &Arc<Semaphore>) -> Result<Permits, String> {
+        let Ok(host) = self.host.clone().try_acquire_owned() else {
+            return Err(format!(
+                "host busy: {} invocations already in flight on this host (KILN_CP_MAX_IN_FLIGHT); try again later",
+                self.host_limit
+            ));
+        };
+        let Ok(actor) = actor.clone().try_acquire_owned() else {
+            return Err(format!(
+                "actor busy: {} invocations already in flight for this actor (KILN_CP_MAX_IN_FLIGHT_PER_ACTOR); try again later",
+                self.per_actor
+            ));
+        };
+        Ok(Permits {
+            _host: host,
+            _actor: actor,
+        })
+    }
+}
+
+/// Held while a call is in flight.
+struct Permits {
+    _host: OwnedSemaphorePermit,
+    _actor: OwnedSemaphorePermit,
 }
 
 /// Starts serving `actor` on the lattice, unless already serving. Returns once the NATS
@@ -98,6 +146,7 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
     }
     let task_host = host.clone();
     let actor = actor.to_string();
+    let bound = Arc::new(Semaphore::new(host.subscriptions.per_actor));
     host.tasks.spawn(
         async move {
             loop {
@@ -105,11 +154,24 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
                     () = stop.cancelled() => break,
                     message = subscriber.next() => {
                         let Some(message) = message else { break };
+                        // Past the bounds the call is answered at once, so overload
+                        // costs a reply, not a task and its memory.
+                        let permits = match task_host.subscriptions.admit(&bound) {
+                            Ok(permits) => permits,
+                            Err(busy) => {
+                                refuse_busy(&task_host, &actor, message, busy).await;
+                                continue;
+                            }
+                        };
                         let host = task_host.clone();
                         let actor = actor.clone();
                         let span = invocation_span(&actor, &message);
                         task_host.calls.spawn(
-                            async move { answer(&host, &actor, message).await }.instrument(span),
+                            async move {
+                                answer(&host, &actor, message).await;
+                                drop(permits);
+                            }
+                            .instrument(span),
                         );
                     }
                 }
@@ -119,6 +181,22 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
         .instrument(tracing::info_span!("actor_rpc", %subject)),
     );
     Ok(())
+}
+
+/// Answers a call that found no place with a "busy" error.
+async fn refuse_busy(host: &Shared, actor: &str, message: async_nats::Message, busy: String) {
+    let Some(reply) = message.reply else {
+        return;
+    };
+    let id = Invocation::decode(&message.payload)
+        .map(|invocation| invocation.id)
+        .unwrap_or_default();
+    tracing::debug!(actor, "{busy}");
+    host.metrics.busy(actor);
+    let response = InvocationResponse::failure(id, busy);
+    if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
+        tracing::debug!(actor, %error, "could not answer a call with busy");
+    }
 }
 
 /// Stops taking invocations for `actor`; calls already received still finish.
@@ -165,6 +243,9 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
             record_failure(&error.to_string());
             host.metrics
                 .invocation(actor, "", false, started.elapsed().as_secs_f64());
+            host.events
+                .publish_invocation(false, undecodable_event(actor, &message.payload))
+                .await;
             InvocationResponse::failure("", error.to_string())
         }
         Ok(invocation) => {
@@ -176,9 +257,15 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
             span.record("wasmbus.invocation.id", id.as_str());
             let summary = invocation_event(&invocation);
             let result = run(host, actor, invocation).await;
+            // The operation of a call refused before its signature was checked is the
+            // sender's word: it is not a label (labels must stay few).
+            let label = match &result {
+                Err(Refusal::Decode(_) | Refusal::Forgery(_)) => "",
+                _ => operation.as_str(),
+            };
             host.metrics.invocation(
                 actor,
-                &operation,
+                label,
                 result.is_ok(),
                 started.elapsed().as_secs_f64(),
             );
@@ -218,6 +305,16 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
     }
 }
 
+/// The data of `invocation_failed` for bytes that are no invocation.
+fn undecodable_event(actor: &str, payload: &[u8]) -> serde_json::Value {
+    serde_json::json!({
+        "source": { "public_key": "", "contract_id": "", "link_name": "" },
+        "dest": { "public_key": actor, "contract_id": "", "link_name": "" },
+        "operation": "",
+        "bytes": payload.len(),
+    })
+}
+
 /// The data of `invocation_succeeded|failed`.
 #[must_use]
 pub fn invocation_event(invocation: &Invocation) -> serde_json::Value {
@@ -243,9 +340,16 @@ pub async fn run(
     actor: &str,
     mut invocation: Invocation,
 ) -> Result<Vec<u8>, Refusal> {
-    let claims = invocation.verify(&host.issuers, kiln_types::unix_now())?;
+    let now = kiln_types::unix_now();
+    let claims = invocation.verify(&host.issuers, now)?;
+    host.replay.admit(&claims, now)?;
     // A chunked payload is fetched first, then hashed whole: the signature covers it all.
-    kiln_wasmbus::rpc::whole_request(host.chunks.as_ref(), &mut invocation).await?;
+    kiln_wasmbus::rpc::whole_request(
+        host.chunks.as_ref(),
+        &mut invocation,
+        host.config.chunk_limit,
+    )
+    .await?;
     invocation.check_hash(&claims, &invocation.msg)?;
     if invocation.target.public_key != actor {
         return Err(Refusal::WrongTarget {

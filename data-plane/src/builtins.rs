@@ -70,8 +70,11 @@ pub fn call(
     }
 }
 
+/// The guest's payload, bounded in size and depth: the decoder runs on the guest's
+/// fiber stack, which deep nesting must not exhaust.
 fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8], operation: &str) -> Result<T, String> {
-    rmp_serde::from_slice(payload).map_err(|e| format!("could not decode {operation} payload: {e}"))
+    kiln_types::decode::msgpack("a builtin payload", payload, kiln_types::limits::MESSAGE)
+        .map_err(|e| format!("could not decode {operation} payload: {e}"))
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {

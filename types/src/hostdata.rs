@@ -67,6 +67,9 @@ pub struct HostData {
     pub log_level: Option<String>,
 }
 
+/// Largest host data read (it carries every link of the provider).
+pub const MAX_HOST_DATA: usize = 64 << 20;
+
 /// Host data that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid host data: {0}")]
@@ -90,7 +93,8 @@ impl HostData {
         let json = BASE64
             .decode(line.trim().as_bytes())
             .map_err(|e| HostDataError(format!("not base64: {e}")))?;
-        serde_json::from_slice(&json).map_err(|e| HostDataError(e.to_string()))
+        crate::decode::json("the host data", &json, MAX_HOST_DATA)
+            .map_err(|e| HostDataError(e.to_string()))
     }
 }
 

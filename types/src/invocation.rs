@@ -11,20 +11,22 @@ use data_encoding::HEXUPPER;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::decode::{self, field};
 use crate::jwt::{self, Claims, JwtError, WASCAP_REVISION};
 use crate::keys::{KeyPair, PUBLIC_KEY_LEN};
+use crate::limits;
 
 /// An actor or provider on the lattice.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entity {
     /// Public key (`M…` for actors, `V…` for providers).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::key")]
     pub public_key: String,
     /// Link name; empty for actors.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::link_name")]
     pub link_name: String,
     /// Contract id; empty for actors.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::contract_id")]
     pub contract_id: String,
 }
 
@@ -90,19 +92,19 @@ pub struct Invocation {
     /// Who is called.
     pub target: Entity,
     /// `Service.Method`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::operation")]
     pub operation: String,
     /// The payload; empty when it travels through the object store.
     #[serde(default, with = "serde_bytes")]
     pub msg: Vec<u8>,
     /// Invocation id (a UUID), also the claims' `sub`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::id")]
     pub id: String,
     /// The invocation JWT.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::invocation_claims")]
     pub encoded_claims: String,
     /// Public key of the signer.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::key")]
     pub host_id: String,
     /// Full payload length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,7 +113,8 @@ pub struct Invocation {
     #[serde(
         rename = "traceContext",
         default,
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "field::opt_string_map"
     )]
     pub trace_context: Option<HashMap<String, String>>,
 }
@@ -123,10 +126,14 @@ pub struct InvocationResponse {
     #[serde(default, with = "serde_bytes")]
     pub msg: Vec<u8>,
     /// Id of the invocation answered.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::id")]
     pub invocation_id: String,
     /// Present only on failure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "field::opt_error"
+    )]
     pub error: Option<String>,
     /// Full response length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,10 +188,10 @@ impl std::fmt::Debug for Issuers {
     }
 }
 
-/// Bytes that are not a msgpack invocation.
+/// Bytes that are not a msgpack invocation (or response) within the limits.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to deserialize invocation: {0}")]
-pub struct DecodeError(String);
+pub struct DecodeError(pub decode::DecodeError);
 
 /// Why an invocation was judged forged.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -223,6 +230,42 @@ pub enum ForgeryError {
     /// The claims' subject is not the invocation id.
     #[error("invocation claims subject {0:?} is not the invocation id")]
     Subject(String),
+    /// Issued further ahead of this host's clock than the allowed skew.
+    #[error(
+        "invocation issued at {issued} is more than {skew_s} s ahead of this host's clock ({now}); check the clocks"
+    )]
+    FromTheFuture {
+        /// The claims' `iat`.
+        issued: u64,
+        /// This host's clock.
+        now: u64,
+        /// The allowed skew.
+        skew_s: u64,
+    },
+    /// Issued longer ago than the validity window.
+    #[error("invocation issued at {issued} is older than the {window_s} s validity window ({now})")]
+    Stale {
+        /// The claims' `iat`.
+        issued: u64,
+        /// This host's clock.
+        now: u64,
+        /// The window.
+        window_s: u64,
+    },
+    /// Issued before what this host remembers (it started later, or a full replay
+    /// memory forgot that second).
+    #[error(
+        "invocation issued at {issued} is older than this host's replay memory, which begins at {since}; send a new one"
+    )]
+    Unremembered {
+        /// The claims' `iat`.
+        issued: u64,
+        /// The first second remembered.
+        since: u64,
+    },
+    /// Seen before within its window.
+    #[error("invocation was already received once (a replay)")]
+    Replayed,
 }
 
 /// Upper-case hex SHA-256 of `origin_url ‖ target_url ‖ operation ‖ payload`.
@@ -287,12 +330,12 @@ impl Invocation {
         })
     }
 
-    /// Reads an invocation from msgpack.
+    /// Reads an invocation from msgpack, bounded in size, depth and field lengths.
     ///
     /// # Errors
-    /// When the bytes are not a msgpack invocation.
+    /// When the bytes are not a msgpack invocation within the limits.
     pub fn decode(bytes: &[u8]) -> Result<Invocation, DecodeError> {
-        rmp_serde::from_slice(bytes).map_err(|e| DecodeError(e.to_string()))
+        decode::msgpack("an invocation", bytes, limits::MESSAGE).map_err(DecodeError)
     }
 
     /// Writes the invocation as a msgpack map with named fields.
@@ -395,12 +438,12 @@ impl InvocationResponse {
         rmp_serde::to_vec_named(self).expect("invariant: a response always serialises")
     }
 
-    /// Reads a response from msgpack.
+    /// Reads a response from msgpack, bounded in size, depth and field lengths.
     ///
     /// # Errors
-    /// When the bytes are not a msgpack response.
+    /// When the bytes are not a msgpack response within the limits.
     pub fn decode(bytes: &[u8]) -> Result<InvocationResponse, DecodeError> {
-        rmp_serde::from_slice(bytes).map_err(|e| DecodeError(e.to_string()))
+        decode::msgpack("an invocation response", bytes, limits::MESSAGE).map_err(DecodeError)
     }
 }
 

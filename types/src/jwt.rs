@@ -8,6 +8,8 @@ use nkeys::KeyPair;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::{decode, limits};
+
 /// The revision of the claims format that current signers write. Module hashes are
 /// checked by wascap only from this revision on; kiln checks them always.
 pub const WASCAP_REVISION: u32 = 3;
@@ -162,6 +164,7 @@ impl<T> Parsed<'_, T> {
 
 fn parse<T: DeserializeOwned>(token: &str) -> Result<Parsed<'_, T>, JwtError> {
     let token = token.trim();
+    check_size(token)?;
     let mut parts = token.splitn(3, '.');
     let (Some(header), Some(payload), Some(signature)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -170,8 +173,7 @@ fn parse<T: DeserializeOwned>(token: &str) -> Result<Parsed<'_, T>, JwtError> {
     check_header(header)?;
     let payload_bytes = decode_segment(payload, "payload")?;
     let signature = decode_segment(signature, "signature")?;
-    let claims: Claims<T> = serde_json::from_slice(&payload_bytes)
-        .map_err(|e| JwtError::Malformed(format!("payload: {e}")))?;
+    let claims: Claims<T> = read_payload(&payload_bytes)?;
     if claims.issuer.is_empty() || claims.subject.is_empty() {
         return Err(JwtError::Malformed("empty iss or sub".into()));
     }
@@ -187,13 +189,30 @@ fn parse<T: DeserializeOwned>(token: &str) -> Result<Parsed<'_, T>, JwtError> {
 /// # Errors
 /// When the token is not well formed.
 pub fn decode_unverified<T: DeserializeOwned>(token: &str) -> Result<Claims<T>, JwtError> {
+    let token = token.trim();
+    check_size(token)?;
     let payload = token
-        .trim()
         .split('.')
         .nth(1)
         .ok_or_else(|| JwtError::Malformed("expected three segments".into()))?;
-    serde_json::from_slice(&decode_segment(payload, "payload")?)
-        .map_err(|e| JwtError::Malformed(format!("payload: {e}")))
+    read_payload(&decode_segment(payload, "payload")?)
+}
+
+/// Tokens longer than any real one are refused before they are decoded.
+fn check_size(token: &str) -> Result<(), JwtError> {
+    if token.len() > limits::ARTIFACT_CLAIMS {
+        return Err(JwtError::Malformed(format!(
+            "token of {} bytes is above the limit of {} bytes",
+            token.len(),
+            limits::ARTIFACT_CLAIMS
+        )));
+    }
+    Ok(())
+}
+
+fn read_payload<T: DeserializeOwned>(json: &[u8]) -> Result<Claims<T>, JwtError> {
+    decode::json("the token payload", json, limits::ARTIFACT_CLAIMS)
+        .map_err(|e| JwtError::Malformed(e.to_string()))
 }
 
 fn check_header(segment: &str) -> Result<(), JwtError> {
@@ -206,8 +225,8 @@ fn check_header(segment: &str) -> Result<(), JwtError> {
     if bytes == HEADER_JSON.as_bytes() {
         return Ok(());
     }
-    let header: Header =
-        serde_json::from_slice(&bytes).map_err(|e| JwtError::Malformed(format!("header: {e}")))?;
+    let header: Header = decode::json("the token header", &bytes, limits::TEXT)
+        .map_err(|e| JwtError::Malformed(e.to_string()))?;
     if header.alg == "Ed25519" && header.typ.eq_ignore_ascii_case("jwt") {
         Ok(())
     } else {
@@ -308,6 +327,25 @@ mod tests {
             decode_trusted::<serde_json::Value>(&token, |_| Some(&other)).unwrap_err(),
             JwtError::Signature(account.public_key())
         );
+    }
+
+    #[test]
+    fn refuses_oversized_and_deeply_nested_tokens() {
+        let huge = format!("{}.{}.AA", "e30", "A".repeat(limits::ARTIFACT_CLAIMS));
+        let error = decode_verified::<serde_json::Value>(&huge).unwrap_err();
+        assert!(error.to_string().contains("above the limit"), "{error}");
+        let deep = format!(
+            r#"{{"iss":"A","sub":"M","wascap":{}{}}}"#,
+            "[".repeat(1000),
+            "]".repeat(1000)
+        );
+        let token = format!(
+            "{}.{}.AA",
+            BASE64URL_NOPAD.encode(HEADER_JSON.as_bytes()),
+            BASE64URL_NOPAD.encode(deep.as_bytes())
+        );
+        let error = decode_verified::<serde_json::Value>(&token).unwrap_err();
+        assert!(error.to_string().contains("nests deeper"), "{error}");
     }
 
     #[test]

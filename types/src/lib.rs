@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod claims;
+pub mod decode;
 pub mod endpoint;
 pub mod hostdata;
 pub mod ids;
@@ -14,8 +15,10 @@ pub mod interfaces;
 pub mod invocation;
 pub mod jwt;
 pub mod keys;
+pub mod limits;
 pub mod link;
 pub mod par;
+pub mod replay;
 pub mod wasm;
 
 /// Seconds since the Unix epoch, the time unit of every JWT field.

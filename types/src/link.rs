@@ -9,22 +9,41 @@ use data_encoding::HEXUPPER;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::decode::{self, DecodeError, field};
+use crate::keys::KeyKind;
+use crate::limits;
+
+/// A link definition whose fields cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The bytes are not a link definition.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A field is missing or malformed.
+    #[error("invalid link definition: {0}")]
+    Invalid(String),
+}
+
 /// One link between an actor and a provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkDefinition {
     /// Upper-case hex SHA-256 of `actor_id ‖ contract_id ‖ link_name`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::id")]
     pub id: String,
     /// The actor's public key.
+    #[serde(deserialize_with = "field::key")]
     pub actor_id: String,
     /// The provider's public key.
+    #[serde(deserialize_with = "field::key")]
     pub provider_id: String,
     /// Link name (`default` unless the actor uses another).
+    #[serde(deserialize_with = "field::link_name")]
     pub link_name: String,
     /// Contract id, e.g. `wasmcloud:keyvalue`.
+    #[serde(deserialize_with = "field::contract_id")]
     pub contract_id: String,
     /// Settings the provider reads for this actor (an address, a URL, …).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::string_map")]
     pub values: HashMap<String, String>,
 }
 
@@ -65,11 +84,85 @@ impl LinkDefinition {
         format!("LINKDEF_{}", self.id)
     }
 
+    /// Reads a link from the JSON of the lattice cache or a control request, fills in a
+    /// missing id and checks it ([`LinkDefinition::check`]).
+    ///
+    /// # Errors
+    /// See [`LinkError`].
+    pub fn from_json(bytes: &[u8]) -> Result<LinkDefinition, LinkError> {
+        let link: LinkDefinition = decode::json("a link definition", bytes, limits::JSON_BODY)?;
+        let link = link.with_id();
+        link.check()?;
+        Ok(link)
+    }
+
+    /// Reads a link from the msgpack a provider is sent, and checks it.
+    ///
+    /// # Errors
+    /// See [`LinkError`].
+    pub fn from_msgpack(bytes: &[u8]) -> Result<LinkDefinition, LinkError> {
+        let link: LinkDefinition = decode::msgpack("a link definition", bytes, limits::MESSAGE)?;
+        let link = link.with_id();
+        link.check()?;
+        Ok(link)
+    }
+
+    /// Checks that the keys are an actor's and a provider's, that the link name can be
+    /// part of a subject and that the contract id is there.
+    ///
+    /// # Errors
+    /// [`LinkError::Invalid`] naming the field.
+    pub fn check(&self) -> Result<(), LinkError> {
+        if KeyKind::of_public_key(&self.actor_id) != Some(KeyKind::Module) {
+            return Err(LinkError::Invalid(format!(
+                "actor_id {:?} is not an actor public key",
+                self.actor_id
+            )));
+        }
+        if KeyKind::of_public_key(&self.provider_id) != Some(KeyKind::Service) {
+            return Err(LinkError::Invalid(format!(
+                "provider_id {:?} is not a provider public key",
+                self.provider_id
+            )));
+        }
+        check_link_name(&self.link_name).map_err(LinkError::Invalid)?;
+        if self.contract_id.is_empty() || self.contract_id.chars().any(char::is_control) {
+            return Err(LinkError::Invalid(format!(
+                "contract_id {:?} is empty or holds control characters",
+                self.contract_id
+            )));
+        }
+        Ok(())
+    }
+
     /// Msgpack with named fields, as providers read it.
     #[must_use]
     pub fn to_msgpack(&self) -> Vec<u8> {
         rmp_serde::to_vec_named(self).expect("invariant: a link definition always serialises")
     }
+}
+
+/// Checks that `name` can be a link name: one NATS subject token (no dots, wildcards,
+/// spaces or control characters), at most [`limits::LINK_NAME`] bytes.
+///
+/// # Errors
+/// Why not, naming the link name.
+pub fn check_link_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > limits::LINK_NAME {
+        return Err(format!(
+            "link name {name:?} must be 1 to {} bytes long",
+            limits::LINK_NAME
+        ));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>'))
+    {
+        return Err(format!(
+            "link name {name:?} may not hold dots, wildcards, spaces or control characters"
+        ));
+    }
+    Ok(())
 }
 
 /// The id of the link for (actor, contract, link name).
@@ -85,6 +178,56 @@ pub fn link_id(actor_id: &str, contract_id: &str, link_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys() -> (String, String) {
+        (
+            KeyKind::Module.generate().public_key(),
+            KeyKind::Service.generate().public_key(),
+        )
+    }
+
+    #[test]
+    fn links_are_checked_when_read() {
+        let (actor, provider) = keys();
+        let good = LinkDefinition::new(
+            &actor,
+            &provider,
+            "default",
+            "wasmcloud:keyvalue",
+            HashMap::new(),
+        );
+        assert_eq!(
+            LinkDefinition::from_msgpack(&good.to_msgpack()).unwrap(),
+            good
+        );
+        assert_eq!(
+            LinkDefinition::from_json(&serde_json::to_vec(&good).unwrap()).unwrap(),
+            good
+        );
+        for name in ["a.b", "a b", "*", ">", "", "x\n"] {
+            let mut bad = good.clone();
+            bad.link_name = name.to_string();
+            assert!(
+                matches!(
+                    LinkDefinition::from_msgpack(&bad.to_msgpack()),
+                    Err(LinkError::Invalid(_))
+                ),
+                "{name:?}"
+            );
+        }
+        let mut bad = good.clone();
+        bad.provider_id = "wasmbus.rpc.>".into();
+        let error = LinkDefinition::from_json(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+        assert!(error.to_string().contains("provider_id"), "{error}");
+        let long = format!(
+            r#"{{"actor_id":"{actor}","provider_id":"{provider}","link_name":"{}","contract_id":"c"}}"#,
+            "l".repeat(200)
+        );
+        assert!(matches!(
+            LinkDefinition::from_json(long.as_bytes()),
+            Err(LinkError::Decode(_))
+        ));
+    }
 
     #[test]
     fn id_hashes_actor_contract_and_link_without_separators() {

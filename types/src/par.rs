@@ -19,7 +19,11 @@ use crate::keys::{KeyKind, KeyPair};
 /// Name of the claims entry.
 const CLAIMS_ENTRY: &str = "claims.jwt";
 /// Largest entry read from an archive.
-const MAX_ENTRY_BYTES: u64 = 512 << 20;
+pub const MAX_ENTRY_BYTES: u64 = 512 << 20;
+/// Most bytes an archive may unpack to, over all its entries.
+pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
+/// Most entries an archive may hold.
+pub const MAX_ENTRIES: usize = 64;
 
 /// The `wascap` metadata of a provider.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -159,8 +163,9 @@ pub fn read_par(
     policy: &Policy,
     now: u64,
 ) -> Result<VerifiedProvider, ParError> {
-    let entries = entries(archive)?;
-    let token = entries.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
+    let binary_name = format!("{target}.bin");
+    let mut unpacked = unpack(archive, |name| name == CLAIMS_ENTRY || name == binary_name)?;
+    let token = unpacked.kept.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
     let token = std::str::from_utf8(token)
         .map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
     let claims: ProviderClaims = jwt::decode_verified(token)?;
@@ -181,9 +186,10 @@ pub fn read_par(
         return Err(ParError::UntrustedIssuer(claims.issuer));
     }
     let meta = claims.metadata.as_ref().ok_or(ParError::NoMetadata)?;
-    let Some(binary) = entries.get(&format!("{target}.bin")) else {
-        let mut available: Vec<&str> = entries
-            .keys()
+    let Some(binary) = unpacked.kept.remove(&binary_name) else {
+        let mut available: Vec<&str> = unpacked
+            .names
+            .iter()
             .filter_map(|k| k.strip_suffix(".bin"))
             .collect();
         available.sort_unstable();
@@ -196,7 +202,7 @@ pub fn read_par(
             },
         });
     };
-    let actual = hash(binary);
+    let actual = hash(&binary);
     let claimed = meta.target_hashes.get(target).cloned().unwrap_or_default();
     if !claimed.eq_ignore_ascii_case(&actual) {
         return Err(ParError::Hash {
@@ -205,7 +211,6 @@ pub fn read_par(
             actual,
         });
     }
-    let binary = binary.clone();
     Ok(VerifiedProvider { claims, binary })
 }
 
@@ -214,12 +219,13 @@ pub fn read_par(
 /// # Errors
 /// When the archive or its token cannot be read.
 pub fn inspect_par(archive: &[u8]) -> Result<(ProviderClaims, Vec<String>), ParError> {
-    let entries = entries(archive)?;
-    let token = entries.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
+    let unpacked = unpack(archive, |name| name == CLAIMS_ENTRY)?;
+    let token = unpacked.kept.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
     let token = std::str::from_utf8(token)
         .map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
-    let mut targets: Vec<String> = entries
-        .keys()
+    let mut targets: Vec<String> = unpacked
+        .names
+        .iter()
         .filter_map(|k| k.strip_suffix(".bin"))
         .map(String::from)
         .collect();
@@ -281,37 +287,57 @@ pub fn write_par(
         .expect("invariant: finishing gzip in memory cannot fail"))
 }
 
-fn entries(archive: &[u8]) -> Result<HashMap<String, Vec<u8>>, ParError> {
+/// What [`unpack`] kept of an archive, and the names of every entry.
+struct Unpacked {
+    kept: HashMap<String, Vec<u8>>,
+    names: Vec<String>,
+}
+
+/// Reads the entries of a (gzip'd) tar, keeping the bytes of those `keep` names. The
+/// archive may unpack to at most [`MAX_UNPACKED_BYTES`] and hold at most
+/// [`MAX_ENTRIES`] entries, each at most [`MAX_ENTRY_BYTES`]: a small compressed file
+/// cannot make the reader allocate or work without bound.
+fn unpack(archive: &[u8], keep: impl Fn(&str) -> bool) -> Result<Unpacked, ParError> {
     let format = |e: std::io::Error| ParError::Format(e.to_string());
-    let plain;
-    let tar_bytes: &[u8] = if archive.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(archive)
-            .take(MAX_ENTRY_BYTES * 4)
-            .read_to_end(&mut out)
-            .map_err(format)?;
-        plain = out;
-        &plain
+    let reader: Box<dyn std::io::Read + '_> = if archive.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(archive))
     } else {
-        archive
+        Box::new(archive)
     };
-    let mut entries = HashMap::new();
-    for entry in tar::Archive::new(tar_bytes).entries().map_err(format)? {
+    let mut tar = tar::Archive::new(reader.take(MAX_UNPACKED_BYTES));
+    let mut unpacked = Unpacked {
+        kept: HashMap::new(),
+        names: Vec::new(),
+    };
+    for entry in tar.entries().map_err(format)? {
         let mut entry = entry.map_err(format)?;
-        let name = entry.path().map_err(format)?.to_string_lossy().into_owned();
-        if entry.size() > MAX_ENTRY_BYTES {
+        if unpacked.names.len() == MAX_ENTRIES {
             return Err(ParError::Format(format!(
-                "{name} is larger than {MAX_ENTRY_BYTES} bytes"
+                "the archive holds more than {MAX_ENTRIES} entries"
             )));
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-        entry.read_to_end(&mut bytes).map_err(format)?;
-        entries.insert(name, bytes);
+        let name = entry.path().map_err(format)?.to_string_lossy().into_owned();
+        let limit = if name == CLAIMS_ENTRY {
+            crate::limits::ARTIFACT_CLAIMS as u64
+        } else {
+            MAX_ENTRY_BYTES
+        };
+        if entry.size() > limit {
+            return Err(ParError::Format(format!(
+                "{name} is larger than {limit} bytes"
+            )));
+        }
+        if keep(&name) {
+            let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+            entry.read_to_end(&mut bytes).map_err(format)?;
+            unpacked.kept.insert(name.clone(), bytes);
+        }
+        unpacked.names.push(name);
     }
-    if entries.is_empty() {
+    if unpacked.names.is_empty() {
         return Err(ParError::Format("the archive is empty".into()));
     }
-    Ok(entries)
+    Ok(unpacked)
 }
 
 #[cfg(test)]
@@ -403,10 +429,10 @@ mod tests {
         )
         .unwrap();
         // The good token with the evil binary.
-        let mut mixed = entries(&good).unwrap();
+        let mut mixed = unpack(&good, |_| true).unwrap().kept;
         mixed.insert(
             "x86_64-linux.bin".into(),
-            entries(&evil).unwrap()["x86_64-linux.bin"].clone(),
+            unpack(&evil, |_| true).unwrap().kept["x86_64-linux.bin"].clone(),
         );
         let mut builder = tar::Builder::new(Vec::new());
         for (name, bytes) in &mixed {
@@ -424,7 +450,7 @@ mod tests {
         // A token signed by another account than it names.
         let other = KeyKind::Account.generate();
         let claims: ProviderClaims = jwt::decode_verified(
-            std::str::from_utf8(&entries(&good).unwrap()["claims.jwt"]).unwrap(),
+            std::str::from_utf8(&unpack(&good, |_| true).unwrap().kept["claims.jwt"]).unwrap(),
         )
         .unwrap();
         let forged = jwt::encode(&claims, &other).unwrap();
@@ -449,5 +475,52 @@ mod tests {
             matches!(err, ParError::Token(JwtError::Signature(_))),
             "{err}"
         );
+    }
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_cksum();
+            builder.append_data(&mut header, name, *bytes).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn entries_announced_larger_than_the_limits_are_refused_before_reading() {
+        let mut header = tar::Header::new_gnu();
+        header.set_path("x86_64-linux.bin").unwrap();
+        header.set_size(MAX_ENTRY_BYTES + 1);
+        header.set_cksum();
+        let mut bomb = header.as_bytes().to_vec();
+        bomb.extend_from_slice(&[0; 1024]);
+        let err = read_par(&bomb, "x86_64-linux", &Policy::default(), NOW).unwrap_err();
+        assert!(err.to_string().contains("is larger than"), "{err}");
+
+        let big_claims = vec![b'a'; crate::limits::ARTIFACT_CLAIMS + 1];
+        let err = read_par(
+            &tar_of(&[("claims.jwt", &big_claims)]),
+            "x86_64-linux",
+            &Policy::default(),
+            NOW,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("claims.jwt is larger than"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn archives_with_too_many_entries_are_refused() {
+        let names: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("e{i}")).collect();
+        let entries: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(|n| (n.as_str(), b"x".as_slice()))
+            .collect();
+        let err = read_par(&tar_of(&entries), "x86_64-linux", &Policy::default(), NOW).unwrap_err();
+        assert!(err.to_string().contains("more than 64 entries"), "{err}");
     }
 }

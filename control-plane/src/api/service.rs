@@ -415,11 +415,15 @@ impl pb::control_api_server::ControlApi for Api {
             Status::unavailable(format!("could not follow the lattice's events: {e:#}"))
         })?;
         let stream = subscription.filter_map(move |message| {
-            let event = serde_json::from_slice::<serde_json::Value>(&message.payload)
-                .ok()
-                .as_ref()
-                .and_then(convert::event)
-                .filter(|e| wanted.is_empty() || wanted.contains(&e.r#type));
+            let event = kiln_types::decode::json::<serde_json::Value>(
+                "an event",
+                &message.payload,
+                kiln_types::limits::JSON_BODY,
+            )
+            .ok()
+            .as_ref()
+            .and_then(convert::event)
+            .filter(|e| wanted.is_empty() || wanted.contains(&e.r#type));
             std::future::ready(event.map(Ok))
         });
         Ok(Response::new(Box::pin(stream)))

@@ -14,10 +14,18 @@ fn fetch(error: &FetchError) -> Code {
         // Bytes that are not wasm at all: a wrong artifact, not a refusal.
         FetchError::Claims(kiln_types::claims::ClaimsError::Wasm(_)) => Code::InvalidArgument,
         FetchError::FileLoadDisabled(_) | FetchError::Claims(_) => Code::PermissionDenied,
-        FetchError::Unsupported(_) | FetchError::TooLarge { .. } => Code::InvalidArgument,
+        FetchError::Unsupported(_)
+        | FetchError::TooLarge { .. }
+        | FetchError::ReferenceTooLong(_)
+        | FetchError::NotAFile(_) => Code::InvalidArgument,
+        FetchError::Archive(kiln_types::par::ParError::Format(_)) => Code::InvalidArgument,
+        FetchError::Archive(_) => Code::PermissionDenied,
         FetchError::Read { .. } => Code::NotFound,
+        FetchError::Interrupted(_) => Code::Unavailable,
         FetchError::Oci(oci) => match oci {
-            OciError::BadReference { .. } | OciError::NotAnArtifact { .. } => Code::InvalidArgument,
+            OciError::BadReference { .. }
+            | OciError::NotAnArtifact { .. }
+            | OciError::TooLarge { .. } => Code::InvalidArgument,
             OciError::Latest(_) | OciError::Digest { .. } => Code::FailedPrecondition,
             OciError::NotFound { .. } => Code::NotFound,
             OciError::Denied { .. } => Code::PermissionDenied,

@@ -22,22 +22,6 @@ pub async fn put_link(
     host: &Shared,
     link: kiln_types::link::LinkDefinition,
 ) -> Result<(), LinkError> {
-    use kiln_types::keys::KeyKind;
-    if KeyKind::of_public_key(&link.actor_id) != Some(KeyKind::Module) {
-        return Err(LinkError::Invalid(format!(
-            "actor_id {:?} is not an actor public key",
-            link.actor_id
-        )));
-    }
-    if KeyKind::of_public_key(&link.provider_id) != Some(KeyKind::Service) {
-        return Err(LinkError::Invalid(format!(
-            "provider_id {:?} is not a provider public key",
-            link.provider_id
-        )));
-    }
-    if link.contract_id.is_empty() {
-        return Err(LinkError::Invalid("contract_id is empty".into()));
-    }
     let link = kiln_types::link::LinkDefinition::new(
         link.actor_id,
         link.provider_id,
@@ -49,6 +33,10 @@ pub async fn put_link(
         link.contract_id,
         link.values,
     );
+    link.check().map_err(|e| match e {
+        kiln_types::link::LinkError::Invalid(reason) => LinkError::Invalid(reason),
+        other => LinkError::Invalid(other.to_string()),
+    })?;
     if let Some(data) = &host.lattice_data {
         data.put_link(&link)
             .await

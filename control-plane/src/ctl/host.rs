@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use kiln_types::decode::field;
 use kiln_types::keys::KeyKind;
 use serde::{Deserialize, Serialize};
 
@@ -19,27 +20,31 @@ use crate::host::Shared;
 /// `la`.
 #[derive(Debug, Deserialize)]
 struct LaunchActor {
+    #[serde(deserialize_with = "field::reference")]
     actor_ref: String,
     #[serde(default)]
     count: Option<u16>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_string_map")]
     annotations: Option<BTreeMap<String, String>>,
 }
 
 /// `sa`.
 #[derive(Debug, Deserialize)]
 struct StopActor {
+    #[serde(deserialize_with = "field::reference")]
     actor_ref: String,
     #[serde(default)]
     count: u16,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_string_map")]
     annotations: Option<BTreeMap<String, String>>,
 }
 
 /// `scale`: every field required, as on the wasmbus host.
 #[derive(Debug, Deserialize)]
 struct ScaleActor {
+    #[serde(deserialize_with = "field::key")]
     actor_id: String,
+    #[serde(deserialize_with = "field::reference")]
     actor_ref: String,
     count: u16,
 }
@@ -47,8 +52,9 @@ struct ScaleActor {
 /// `upd`.
 #[derive(Debug, Deserialize)]
 struct UpdateActor {
+    #[serde(deserialize_with = "field::reference")]
     new_actor_ref: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_text")]
     actor_id: Option<String>,
 }
 
@@ -62,20 +68,22 @@ struct StopHost {
 /// `lp`.
 #[derive(Debug, Deserialize)]
 struct LaunchProvider {
+    #[serde(deserialize_with = "field::reference")]
     provider_ref: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::link_name")]
     link_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_config")]
     configuration: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::opt_string_map")]
     annotations: Option<BTreeMap<String, String>>,
 }
 
 /// `sp`.
 #[derive(Debug, Deserialize)]
 struct StopProvider {
+    #[serde(deserialize_with = "field::reference")]
     provider_ref: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::link_name")]
     link_name: String,
 }
 
@@ -94,6 +102,17 @@ pub async fn command(host: &Shared, command: &str, payload: &[u8]) -> Ack {
     result.unwrap_or_else(|ack| ack)
 }
 
+/// A place for a launch that goes on after its acknowledgement, counted with the
+/// requests in progress.
+fn background_slot(host: &Shared) -> Result<tokio::sync::OwnedSemaphorePermit, Ack> {
+    host.ctl_slots.clone().try_acquire_owned().map_err(|_| {
+        Ack::failed(format!(
+            "control interface busy: {} requests already in progress on this host; try again later",
+            super::CTL_IN_FLIGHT
+        ))
+    })
+}
+
 fn actor_key(field: &str, value: &str) -> Result<(), Ack> {
     if KeyKind::of_public_key(value) == Some(KeyKind::Module) {
         Ok(())
@@ -109,8 +128,10 @@ fn launch_actor(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
     if request.actor_ref.trim().is_empty() {
         return Err(Ack::failed("actor_ref is empty"));
     }
+    let slot = background_slot(host)?;
     let host = host.clone();
     host.tasks.clone().spawn(async move {
+        let _slot = slot;
         // The outcome is reported by events.
         let _ = control::start_actor(
             &host,
@@ -153,8 +174,10 @@ async fn scale_actor(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
         )));
     }
     // A start: acknowledged now, reported by events.
+    let slot = background_slot(host)?;
     let host = host.clone();
     host.tasks.clone().spawn(async move {
+        let _slot = slot;
         let _ = control::scale_actor(&host, &request.actor_id, &request.actor_ref, count).await;
     });
     Ok(Ack::ok())
@@ -200,8 +223,13 @@ async fn launch_provider(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
             .await;
         return Err(Ack::failed(error));
     }
+    if let Err(reason) = kiln_types::link::check_link_name(&link_name) {
+        return Err(Ack::failed(reason));
+    }
+    let slot = background_slot(host)?;
     let host = host.clone();
     host.tasks.clone().spawn(async move {
+        let _slot = slot;
         let _ = crate::providers::start(
             &host,
             &request.provider_ref,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use kiln_types::decode::field;
 use serde::{Deserialize, Serialize};
 
 use super::{Ack, json, parse};
@@ -80,9 +81,11 @@ pub fn links(host: &Shared) -> Links {
 /// `linkdefs.del` body.
 #[derive(Debug, Deserialize)]
 struct DeleteLink {
+    #[serde(deserialize_with = "field::key")]
     actor_id: String,
+    #[serde(deserialize_with = "field::contract_id")]
     contract_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::link_name")]
     link_name: String,
 }
 
@@ -125,22 +128,24 @@ pub fn put_registries(host: &Shared, payload: &[u8]) -> Ack {
 /// `auction.actor` body and reply.
 #[derive(Debug, Deserialize, Serialize)]
 struct ActorAuction {
+    #[serde(deserialize_with = "field::reference")]
     actor_ref: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::string_map")]
     constraints: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::key")]
     host_id: String,
 }
 
 /// `auction.provider` body and reply.
 #[derive(Debug, Deserialize, Serialize)]
 struct ProviderAuction {
+    #[serde(deserialize_with = "field::reference")]
     provider_ref: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::link_name")]
     link_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::string_map")]
     constraints: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::key")]
     host_id: String,
 }
 

@@ -17,6 +17,10 @@ use tracing::Instrument as _;
 use crate::host::Shared;
 use crate::subjects;
 
+/// Control requests handled at once at most (launches running in the background
+/// included); past it a request is answered "busy" at once.
+pub const CTL_IN_FLIGHT: usize = 256;
+
 /// The common reply.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Ack {
@@ -89,20 +93,54 @@ pub async fn serve(host: Shared) -> anyhow::Result<()> {
                 None => return Ok(()),
             },
         };
+        let Some(reply) = message.reply.clone() else {
+            continue;
+        };
+        // Each request is its own task, bounded in number and in time: a slow or
+        // heavy request never holds up the others on a subject.
+        let Ok(slot) = host.ctl_slots.clone().try_acquire_owned() else {
+            let busy = Ack::failed(format!(
+                "control interface busy: {CTL_IN_FLIGHT} requests already in progress on this host; try again later"
+            ));
+            if let Err(error) = host.ctl.publish(reply, json(&busy).into()).await {
+                tracing::warn!(%error, "could not answer control request");
+            }
+            continue;
+        };
         let task_host = host.clone();
         let span = tracing::info_span!("ctl", subject = %message.subject);
         let root = root.clone();
         host.tasks.spawn(
             async move {
-                let Some(reply) = message.reply.clone() else {
-                    return;
-                };
                 let rest = message
                     .subject
                     .strip_prefix(root.as_str())
-                    .unwrap_or_default();
-                let Some(body) = dispatch(&task_host, rest, &message.payload).await else {
-                    return;
+                    .unwrap_or_default()
+                    .to_string();
+                let work_host = task_host.clone();
+                let work = task_host.tasks.spawn(
+                    async move {
+                        let body = dispatch(&work_host, &rest, &message.payload).await;
+                        drop(slot);
+                        body
+                    }
+                    .in_current_span(),
+                );
+                let timeout = task_host.config.ctl_timeout;
+                let body = match tokio::time::timeout(timeout, work).await {
+                    Ok(Ok(Some(body))) => body,
+                    Ok(Ok(None)) => return,
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "control request failed");
+                        json(&Ack::failed("the control request failed on this host"))
+                    }
+                    Err(_) => {
+                        tracing::warn!(?timeout, "control request still running at its deadline");
+                        json(&Ack::failed(format!(
+                            "the control request did not finish within {} ms (KILN_CP_CTL_TIMEOUT_MS); it may still complete: watch the lattice events",
+                            timeout.as_millis()
+                        )))
+                    }
                 };
                 if let Err(error) = task_host.ctl.publish(reply, body.into()).await {
                     tracing::warn!(%error, "could not answer control request");
@@ -132,9 +170,11 @@ async fn dispatch(host: &Shared, rest: &str, payload: &[u8]) -> Option<Vec<u8>> 
     Some(reply)
 }
 
-/// Parses a JSON request; a failure ack that says what is wrong otherwise.
+/// Parses a JSON request, bounded in size, depth and field lengths; a failure ack
+/// that says what is wrong otherwise.
 fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Ack> {
-    serde_json::from_slice(payload).map_err(|e| Ack::failed(format!("invalid request: {e}")))
+    kiln_types::decode::json("the request", payload, kiln_types::limits::JSON_BODY)
+        .map_err(|e| Ack::failed(format!("invalid request: {e}")))
 }
 
 fn json<T: Serialize>(value: &T) -> Vec<u8> {

@@ -87,7 +87,7 @@ pub async fn follow(host: Shared, feed: std::sync::Arc<Feed>) {
             () = host.shutdown.cancelled() => return,
             message = events.next() => {
                 let Some(message) = message else { return };
-                let Ok(event) = serde_json::from_slice::<Value>(&message.payload) else {
+                let Ok(event) = kiln_types::decode::json::<Value>("an event", &message.payload, kiln_types::limits::JSON_BODY) else {
                     continue;
                 };
                 if let Some(row) = row(&host, &event) {

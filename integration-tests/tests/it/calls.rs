@@ -289,7 +289,7 @@ async fn a_response_too_large_for_one_message_comes_through_the_object_store() {
     let chunks = kiln_wasmbus::chunks::Chunks::open(h.client.clone(), &h.lattice, None)
         .await
         .unwrap();
-    let bytes = kiln_wasmbus::rpc::whole_response(Some(&chunks), response)
+    let bytes = kiln_wasmbus::rpc::whole_response(Some(&chunks), response, 64 << 20)
         .await
         .unwrap();
     assert_eq!(bytes.len() as u64, full);

@@ -9,6 +9,7 @@ mod calls;
 mod cli;
 mod dashboard;
 mod hostile;
+mod hostile_input;
 mod interop;
 mod lattice;
 mod links;

@@ -88,28 +88,45 @@ impl Chunks {
         Ok(())
     }
 
-    /// Reads `name` and deletes it.
+    /// Reads `name`, at most `limit` bytes, and deletes it. The size the object's
+    /// metadata announces is checked before anything is read, and the read stops one
+    /// byte past the limit whatever the chunks hold.
     ///
     /// # Errors
-    /// When the object is missing or unreadable.
-    pub async fn take(&self, name: &str) -> Result<Vec<u8>, ChunkError> {
+    /// When the object is missing, unreadable or larger than `limit`.
+    pub async fn take(&self, name: &str, limit: u64) -> Result<Vec<u8>, ChunkError> {
         let error = |reason: String| ChunkError {
             name: name.to_string(),
             reason,
         };
-        let mut object = self
+        let object = self
             .store
             .get(name)
             .await
             .map_err(|e| error(e.to_string()))?;
-        let mut bytes = Vec::new();
+        let too_large =
+            |size: u64| error(format!("{size} bytes is above the limit of {limit} bytes"));
+        let announced = object.info.size as u64;
+        if announced > limit {
+            self.delete(name).await;
+            return Err(too_large(announced));
+        }
+        let mut bytes = Vec::with_capacity(object.info.size);
         object
+            .take(limit + 1)
             .read_to_end(&mut bytes)
             .await
             .map_err(|e| error(e.to_string()))?;
+        self.delete(name).await;
+        if bytes.len() as u64 > limit {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Ok(bytes)
+    }
+
+    async fn delete(&self, name: &str) {
         if let Err(e) = self.store.delete(name).await {
             tracing::debug!(name, error = %e, "could not delete a chunked payload after reading it");
         }
-        Ok(bytes)
     }
 }

@@ -14,9 +14,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use kiln_types::hostdata::HostData;
-use kiln_types::invocation::{Entity, Invocation, Issuers};
+use kiln_types::invocation::{Entity, Invocation, InvocationResponse, Issuers};
 use kiln_types::keys::{KeyKind, KeyPair};
 use kiln_types::link::LinkDefinition;
+use kiln_types::replay::{Guard, Settings as ReplaySettings};
 use tokio::io::AsyncBufReadExt as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,6 +26,15 @@ use tracing::Instrument as _;
 use crate::chunks::Chunks;
 use crate::rpc::{self, CallError, Caller};
 use crate::tracecontext;
+
+/// Calls a provider runs at once at most; past it a call is answered "busy".
+const MAX_IN_FLIGHT: usize = 1024;
+
+/// The checks every incoming invocation passes before the capability sees it.
+struct Checks {
+    issuers: Arc<Issuers>,
+    replay: Guard,
+}
 
 /// What a provider does with links and calls.
 pub trait Capability: Send + Sync + 'static {
@@ -149,9 +159,20 @@ async fn serve<C: Capability>(
     );
     let timeout = Duration::from_millis(host_data.default_rpc_timeout_ms.unwrap_or(2_000));
     let issuers = Arc::new(Issuers::new(&host_data.cluster_issuers).context("cluster issuers")?);
+    let checks = Arc::new(Checks {
+        issuers,
+        replay: Guard::new(ReplaySettings::default(), kiln_types::unix_now()),
+    });
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let provider = Arc::new(Provider {
         contract: contract.to_string(),
-        caller: Caller::new(client.clone(), signer, chunks.clone(), timeout),
+        caller: Caller::new(
+            client.clone(),
+            signer,
+            chunks.clone(),
+            timeout,
+            rpc::DEFAULT_CHUNK_LIMIT,
+        ),
         links: RwLock::new(HashMap::new()),
         shutdown: CancellationToken::new(),
         host_data,
@@ -180,24 +201,33 @@ async fn serve<C: Capability>(
     loop {
         tokio::select! {
             Some(message) = calls.next() => {
-                let (provider, capability, chunks, issuers) = (provider.clone(), capability.clone(), chunks.clone(), issuers.clone());
+                let Some(reply) = message.reply.clone() else { continue };
+                // Past the bound a call is answered at once instead of queued.
+                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                    let busy = InvocationResponse::failure("", format!(
+                        "provider busy: {MAX_IN_FLIGHT} invocations already in flight; try again later"
+                    ));
+                    let _ = client.publish(reply, busy.encode().into()).await;
+                    continue;
+                };
+                let (provider, capability, chunks, checks) = (provider.clone(), capability.clone(), chunks.clone(), checks.clone());
                 let client = client.clone();
                 let span = call_span(&provider, &message);
                 tasks.spawn(async move {
-                    let Some(reply) = message.reply.clone() else { return };
-                    let response = answer(&provider, capability.as_ref(), chunks.as_ref(), &issuers, &message.payload).await;
+                    let response = answer(&provider, capability.as_ref(), chunks.as_ref(), &checks, &message.payload).await;
                     if let Some(error) = &response.error {
                         kiln_telemetry::record_error(&tracing::Span::current(), error);
                     }
                     let _ = client.publish(reply, response.encode().into()).await;
+                    drop(permit);
                 }.instrument(span));
             }
-            Some(message) = link_puts.next() => match rmp_serde::from_slice::<LinkDefinition>(&message.payload) {
-                Ok(link) => apply_link(&provider, capability.as_ref(), link.with_id(), true).await,
+            Some(message) = link_puts.next() => match LinkDefinition::from_msgpack(&message.payload) {
+                Ok(link) => apply_link(&provider, capability.as_ref(), link, true).await,
                 Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
             },
-            Some(message) = link_dels.next() => match rmp_serde::from_slice::<LinkDefinition>(&message.payload) {
-                Ok(link) => apply_link(&provider, capability.as_ref(), link.with_id(), false).await,
+            Some(message) = link_dels.next() => match LinkDefinition::from_msgpack(&message.payload) {
+                Ok(link) => apply_link(&provider, capability.as_ref(), link, false).await,
                 Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
             },
             Some(message) = health.next() => {
@@ -339,13 +369,14 @@ async fn answer<C: Capability>(
     provider: &Provider,
     capability: &C,
     chunks: Option<&Chunks>,
-    issuers: &Issuers,
+    checks: &Checks,
     bytes: &[u8],
-) -> kiln_types::invocation::InvocationResponse {
+) -> InvocationResponse {
     let mut invocation = match Invocation::decode(bytes) {
         Ok(invocation) => invocation,
         Err(error) => {
-            return kiln_types::invocation::InvocationResponse::failure("", error.to_string());
+            tracing::warn!(%error, "refused an invocation");
+            return InvocationResponse::failure("", error.to_string());
         }
     };
     let id = invocation.id.clone();
@@ -354,10 +385,12 @@ async fn answer<C: Capability>(
     span.record("wasmbus.operation", invocation.operation.as_str());
     span.record("wasmbus.invocation.id", id.as_str());
     let result = async {
+        let now = kiln_types::unix_now();
         let claims = invocation
-            .verify(issuers, kiln_types::unix_now())
+            .verify(&checks.issuers, now)
+            .and_then(|claims| checks.replay.admit(&claims, now).map(|()| claims))
             .map_err(|e| format!("anti-forgery check failed: {e}"))?;
-        rpc::whole_request(chunks, &mut invocation)
+        rpc::whole_request(chunks, &mut invocation, rpc::DEFAULT_CHUNK_LIMIT)
             .await
             .map_err(|e| e.to_string())?;
         invocation

@@ -49,22 +49,29 @@ pub struct Caller {
     signer: Arc<KeyPair>,
     chunks: Option<Chunks>,
     timeout: Duration,
+    chunk_limit: u64,
 }
 
+/// Default largest chunked payload read back from the object store.
+pub const DEFAULT_CHUNK_LIMIT: u64 = 64 << 20;
+
 impl Caller {
-    /// A caller signing with `signer` (a cluster key) and waiting up to `timeout`.
+    /// A caller signing with `signer` (a cluster key) and waiting up to `timeout`;
+    /// chunked responses of more than `chunk_limit` bytes are refused.
     #[must_use]
     pub fn new(
         client: async_nats::Client,
         signer: Arc<KeyPair>,
         chunks: Option<Chunks>,
         timeout: Duration,
+        chunk_limit: u64,
     ) -> Caller {
         Caller {
             client,
             signer,
             chunks,
             timeout,
+            chunk_limit,
         }
     }
 
@@ -173,7 +180,7 @@ impl Caller {
         if let Some(error) = response.error {
             return Err(CallError::Refused(error));
         }
-        whole_response(self.chunks.as_ref(), response).await
+        whole_response(self.chunks.as_ref(), response, self.chunk_limit).await
     }
 }
 
@@ -184,6 +191,7 @@ impl Caller {
 pub async fn whole_response(
     chunks: Option<&Chunks>,
     response: InvocationResponse,
+    limit: u64,
 ) -> Result<Vec<u8>, CallError> {
     let full = usize::try_from(response.content_length.unwrap_or(0)).unwrap_or(usize::MAX);
     if full <= response.msg.len() {
@@ -191,7 +199,7 @@ pub async fn whole_response(
     }
     let chunks = chunks.ok_or_else(|| CallError::TooLarge(response.invocation_id.clone()))?;
     Ok(chunks
-        .take(&chunks::response_name(&response.invocation_id))
+        .take(&chunks::response_name(&response.invocation_id), limit)
         .await?)
 }
 
@@ -202,6 +210,7 @@ pub async fn whole_response(
 pub async fn whole_request(
     chunks: Option<&Chunks>,
     invocation: &mut Invocation,
+    limit: u64,
 ) -> Result<(), ChunkError> {
     let full = usize::try_from(invocation.content_length.unwrap_or(0)).unwrap_or(usize::MAX);
     if full <= invocation.msg.len() {
@@ -209,7 +218,7 @@ pub async fn whole_request(
     }
     match chunks {
         Some(chunks) => {
-            invocation.msg = chunks.take(&invocation.id).await?;
+            invocation.msg = chunks.take(&invocation.id, limit).await?;
             Ok(())
         }
         None => Err(ChunkError::unavailable(&invocation.id)),

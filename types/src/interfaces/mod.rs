@@ -11,12 +11,12 @@ pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     rmp_serde::to_vec_named(value).expect("invariant: interface payloads always serialise")
 }
 
-/// Reads a msgpack payload.
+/// Reads a msgpack payload, bounded in size and nesting.
 ///
 /// # Errors
-/// When the bytes are not a `T`.
+/// When the bytes are not a `T` within the limits.
 pub fn decode<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
-) -> Result<T, rmp_serde::decode::Error> {
-    rmp_serde::from_slice(bytes)
+) -> Result<T, crate::decode::DecodeError> {
+    crate::decode::msgpack("a payload", bytes, crate::limits::MESSAGE)
 }

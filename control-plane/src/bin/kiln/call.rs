@@ -185,7 +185,8 @@ fn msgpack_to_json(bytes: &[u8]) -> serde_json::Value {
     if bytes.is_empty() {
         return serde_json::Value::Null;
     }
-    match rmpv::decode::read_value(&mut &bytes[..]) {
+    // Bounded like every decoder of lattice bytes: `convert` recurses per level.
+    match rmpv::decode::read_value_with_max_depth(&mut &bytes[..], kiln_types::limits::DEPTH) {
         Ok(value) => convert(value),
         Err(_) => serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
     }

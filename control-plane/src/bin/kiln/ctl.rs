@@ -286,8 +286,12 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             if wait {
                 let stopped = async {
                     while let Some(message) = events.next().await {
-                        let event: serde_json::Value =
-                            serde_json::from_slice(&message.payload).unwrap_or_default();
+                        let event: serde_json::Value = kiln_types::decode::json(
+                            "an event",
+                            &message.payload,
+                            kiln_types::limits::JSON_BODY,
+                        )
+                        .unwrap_or_default();
                         if event["type"] == "com.wasmcloud.lattice.host_stopped"
                             && event["source"] == source.as_str()
                         {
