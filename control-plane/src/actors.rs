@@ -23,6 +23,9 @@ pub struct Entry {
     pub key: ActorKey,
     /// Verified claims.
     pub claims: Arc<ActorClaims>,
+    /// The token the claims were read from, kept so a restarted control plane can check
+    /// them again (see `adoption`).
+    pub token: Arc<str>,
     /// Where it came from.
     pub image_ref: String,
     /// Digest of the stripped module.

@@ -172,6 +172,10 @@ pub struct Args {
     /// Actors to start at boot, by reference (repeatable or comma-separated).
     #[arg(long = "actor", env = "KILN_CP_ACTORS", value_delimiter = ',')]
     pub actors: Vec<String>,
+    /// Providers to start at boot, as `REF` or `LINK=REF` (repeatable or
+    /// comma-separated; the link name is `default` unless given).
+    #[arg(long = "provider", env = "KILN_CP_PROVIDERS", value_delimiter = ',')]
+    pub providers: Vec<String>,
 
     /// The data plane's endpoint: unix:/path/to.sock or tcp:host:port.
     #[arg(long, env = "KILN_CP_DATA_PLANE", default_value = DEFAULT_DATA_PLANE)]
@@ -233,6 +237,43 @@ pub struct Args {
     /// PEM private key for TLS on the control API.
     #[arg(long, env = "KILN_CP_API_TLS_KEY")]
     pub api_tls_key: Option<std::path::PathBuf>,
+}
+
+/// A provider to start at boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootProvider {
+    /// Where it comes from.
+    pub reference: String,
+    /// Its link name.
+    pub link_name: String,
+}
+
+impl std::str::FromStr for BootProvider {
+    type Err = String;
+
+    /// `REF`, or `LINK=REF` where the link name is letters, digits, `-` and `_` (so a
+    /// reference holding `=` is not mistaken for one).
+    fn from_str(text: &str) -> Result<BootProvider, String> {
+        let (link_name, reference) = match text.split_once('=') {
+            Some((link, reference))
+                if !link.is_empty()
+                    && link
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                (link.to_string(), reference.to_string())
+            }
+            _ => ("default".to_string(), text.to_string()),
+        };
+        if reference.is_empty() {
+            return Err(format!("{text:?} names no reference"));
+        }
+        kiln_types::link::check_link_name(&link_name)?;
+        Ok(BootProvider {
+            reference,
+            link_name,
+        })
+    }
 }
 
 /// Bounds on the invocations a host takes at once.
@@ -344,6 +385,8 @@ pub struct Config {
     pub labels: BTreeMap<String, String>,
     /// Actors to start at boot.
     pub autostart: Vec<String>,
+    /// Providers to start at boot.
+    pub autostart_providers: Vec<BootProvider>,
     /// Data-plane endpoint.
     pub data_plane: Endpoint,
     /// Invocation path to the data plane.
@@ -482,6 +525,16 @@ impl Config {
                 None
             }
         };
+        let autostart_providers: Vec<BootProvider> = args
+            .providers
+            .iter()
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                p.parse()
+                    .map_err(|e| problems.push(format!("--provider: {e}")))
+                    .ok()
+            })
+            .collect();
         let data_plane = args
             .data_plane
             .parse::<Endpoint>()
@@ -565,6 +618,7 @@ impl Config {
             allow_file_load: args.allow_file_load,
             labels,
             autostart: args.actors.into_iter().filter(|a| !a.is_empty()).collect(),
+            autostart_providers,
             data_plane,
             invoke_path: args.invoke_path,
             grace: Duration::from_millis(args.grace_ms),
@@ -712,6 +766,51 @@ mod tests {
         assert_eq!(config.labels["region"], "eu");
         assert_eq!(config.labels["zone"], "a");
         assert!(!config.labels.contains_key("path"));
+    }
+
+    #[test]
+    fn boot_providers_take_an_optional_link_name() {
+        let config = parse(&[
+            "--provider",
+            "file:///a=b.par.gz",
+            "--provider",
+            "web=registry.example/http:1",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.autostart_providers,
+            vec![
+                BootProvider {
+                    reference: "file:///a=b.par.gz".into(),
+                    link_name: "default".into()
+                },
+                BootProvider {
+                    reference: "registry.example/http:1".into(),
+                    link_name: "web".into()
+                },
+            ]
+        );
+        assert!(parse(&["--provider", "web="]).is_err());
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let problems = parse(&[
+            "--actor-limit-mib",
+            "0",
+            "--provider-limit-mib",
+            "100000",
+            "--max-in-flight",
+            "0",
+            "--ctl-timeout-ms",
+            "0",
+        ])
+        .unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        let config = parse(&["--replay-window-s", "30", "--clock-skew-s", "2"]).unwrap();
+        assert_eq!(config.replay.window_s, 30);
+        assert_eq!(config.replay.skew_s, 2);
+        assert_eq!(config.fetch_limits, crate::artifact::Limits::default());
     }
 
     #[test]

@@ -302,12 +302,14 @@ impl Link {
         digest: &str,
         module: &[u8],
         instances: u32,
+        record: Vec<u8>,
     ) -> Result<(), tonic::Status> {
         let start = pb::StartActorRequest {
             actor: actor.to_string(),
             digest: digest.to_string(),
             instances,
             limits: None,
+            record,
         };
         match self
             .client
@@ -382,12 +384,14 @@ impl Link {
         digest: &str,
         executable: &[u8],
         host_data: Vec<u8>,
+        record: Vec<u8>,
     ) -> Result<u32, tonic::Status> {
         let start = pb::StartProviderRequest {
             provider: provider.to_string(),
             link_name: link_name.to_string(),
             digest: digest.to_string(),
             host_data,
+            record,
         };
         let response = match self
             .client
@@ -436,12 +440,18 @@ impl Link {
     ///
     /// # Errors
     /// The data plane's refusal.
-    pub async fn scale(&self, actor: &str, instances: u32) -> Result<(), tonic::Status> {
+    pub async fn scale(
+        &self,
+        actor: &str,
+        instances: u32,
+        record: Vec<u8>,
+    ) -> Result<(), tonic::Status> {
         self.client
             .clone()
             .scale_actor(pb::ScaleActorRequest {
                 actor: actor.to_string(),
                 instances,
+                record,
             })
             .command("ScaleActor")
             .await?;
@@ -462,6 +472,41 @@ impl Link {
             .command("StopActor")
             .await?;
         Ok(response.into_inner().was_running)
+    }
+
+    /// Reads back the artifact `digest` the data plane holds, refusing more than
+    /// `limit` bytes.
+    ///
+    /// # Errors
+    /// When the data plane does not have it or the stream fails.
+    pub async fn read_artifact(
+        &self,
+        digest: &str,
+        kind: pb::ArtifactKind,
+        limit: u64,
+    ) -> Result<Vec<u8>, tonic::Status> {
+        let read = async {
+            let mut chunks = self
+                .client
+                .clone()
+                .read_artifact(pb::ReadArtifactRequest {
+                    digest: digest.to_string(),
+                    kind: kind as i32,
+                })
+                .await?
+                .into_inner();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = chunks.next().await {
+                bytes.extend_from_slice(&chunk?.chunk);
+                if bytes.len() as u64 > limit {
+                    return Err(tonic::Status::out_of_range(format!(
+                        "artifact {digest} is above the limit of {limit} bytes"
+                    )));
+                }
+            }
+            Ok(bytes)
+        };
+        read.command("ReadArtifact").await
     }
 
     /// Asks the data plane to stop and exit.
@@ -540,7 +585,7 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(300);
 /// plane that hangs fails the command instead of holding its caller forever.
 trait Command<T>: Future<Output = Result<T, tonic::Status>> + Sized {
     fn command(self, method: &'static str) -> impl Future<Output = Result<T, tonic::Status>> {
-        let limit = if method == "PushArtifact" {
+        let limit = if matches!(method, "PushArtifact" | "ReadArtifact") {
             PUSH_TIMEOUT
         } else {
             COMMAND_TIMEOUT

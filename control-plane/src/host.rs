@@ -58,6 +58,8 @@ pub struct Host {
     pub subscriptions: Subscriptions,
     /// Places for control requests in progress (see [`crate::ctl::CTL_IN_FLIGHT`]).
     pub ctl_slots: Arc<tokio::sync::Semaphore>,
+    /// Adoption and boot progress, for readiness.
+    pub readiness: crate::readiness::Readiness,
     /// Refuses invocations seen before or issued outside their window.
     pub replay: kiln_types::replay::Guard,
     /// Friendly name, `adjective-noun-NNNN`.

@@ -5,8 +5,10 @@
 //! It runs no wasm itself. Entry point: [`run`].
 
 pub mod actors;
+pub mod adoption;
 pub mod api;
 pub mod artifact;
+pub mod boot;
 pub mod claimscache;
 pub mod config;
 pub mod control;
@@ -27,12 +29,12 @@ pub mod nats;
 pub mod oci;
 pub mod policy;
 pub mod providers;
+pub mod readiness;
 pub mod registries;
 pub mod rpc;
 pub mod subjects;
 pub mod supervisor;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -144,6 +146,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         replay: kiln_types::replay::Guard::new(config.replay, kiln_types::unix_now()),
         subscriptions: rpc::Subscriptions::new(config.in_flight),
         ctl_slots: Arc::new(tokio::sync::Semaphore::new(ctl::CTL_IN_FLIGHT)),
+        readiness: readiness::Readiness::new(
+            config.autostart.len() + config.autostart_providers.len(),
+        ),
         stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
         stop_requested: std::sync::atomic::AtomicBool::new(false),
         chunks,
@@ -224,12 +229,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tracing::info!(host = %host_id, lattice = %host.config.lattice, name = %host.friendly_name, "control plane started");
     heartbeat::started(&host).await;
 
-    for reference in host.config.autostart.clone() {
-        match control::start_actor(&host, &reference, 1, BTreeMap::new()).await {
-            Ok(started) => tracing::info!(actor = %started.key, %reference, "started at boot"),
-            Err(error) => tracing::error!(%reference, "could not start at boot: {error}"),
-        }
-    }
+    tasks.spawn(boot::run(host.clone()).instrument(tracing::info_span!("boot")));
 
     shutdown.cancelled().await;
     drain(&host, &tasks).await;
@@ -271,24 +271,33 @@ async fn drain(host: &host::Shared, tasks: &TaskTracker) {
         );
     }
     host.drained.cancel();
-    // All at once: each stop may wait for an answer that never comes.
-    let stops = host.providers.all().into_iter().map(|provider| {
-        let host = host.clone();
-        async move {
-            if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await {
-                tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
-            }
-        }
-    });
-    futures::future::join_all(stops).await;
-    // A stop of the host stops its data plane too; a plain exit of the control plane
-    // (an upgrade, a restart) leaves it running for the next one to resync.
+    // A stop of the host stops its providers and its data plane too; a plain exit of
+    // the control plane (an upgrade, a restart) leaves both running for the next one
+    // to adopt.
     if host
         .stop_requested
         .load(std::sync::atomic::Ordering::Relaxed)
-        && let Err(status) = host.data_plane.shutdown().await
     {
-        tracing::warn!(error = %status.message(), "could not stop the data plane");
+        // All at once: each stop may wait for an answer that never comes.
+        let stops = host.providers.all().into_iter().map(|provider| {
+            let host = host.clone();
+            async move {
+                if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await
+                {
+                    tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
+                }
+            }
+        });
+        futures::future::join_all(stops).await;
+        if let Err(status) = host.data_plane.shutdown().await {
+            tracing::warn!(error = %status.message(), "could not stop the data plane");
+        }
+    } else {
+        tracing::info!(
+            actors = host.actors.all().len(),
+            providers = host.providers.all().len(),
+            "leaving the workload to the data plane for the next control plane"
+        );
     }
     heartbeat::stopped(host).await;
     tasks.close();

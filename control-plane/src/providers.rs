@@ -44,6 +44,9 @@ pub struct Entry {
     pub link_name: String,
     /// Verified claims.
     pub claims: ProviderClaims,
+    /// The archive's `claims.jwt`, kept so a restarted control plane can check the
+    /// claims again (see `adoption`).
+    pub token: String,
     /// Where it came from.
     pub image_ref: String,
     /// Digest of the executable.
@@ -74,6 +77,15 @@ impl Entry {
             .metadata
             .as_ref()
             .map_or("", |m| m.capid.as_str())
+    }
+
+    /// The links its host data carried when its process was started.
+    #[must_use]
+    pub fn host_data_links(&self) -> Vec<LinkDefinition> {
+        self.host_data_links
+            .lock()
+            .expect("invariant: host data lock is never poisoned")
+            .clone()
     }
 
     /// Last health.
@@ -217,6 +229,11 @@ async fn start_quietly(
     config_json: Option<String>,
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
+    if let Err(crate::control::ControlError::DataPlane(reason)) =
+        crate::control::adopted(host).await
+    {
+        return Err(ProviderError::DataPlane(reason));
+    }
     let verified = host
         .fetcher
         .fetch_provider(reference, &host.config.claims_policy)
@@ -243,6 +260,7 @@ async fn start_quietly(
         digest: Digest::of(&verified.binary),
         binary: Arc::new(verified.binary),
         claims: verified.claims,
+        token: verified.token,
         key: key.clone(),
         link_name: link_name.to_string(),
         image_ref: reference.to_string(),
@@ -269,6 +287,98 @@ async fn start_quietly(
     spawn_health_checks(host, &entry);
     tracing::info!(provider = %key, link = link_name, contract = entry.contract_id(), pid, "provider started");
     Ok(entry)
+}
+
+/// A provider found running after a restart, checked and ready to be taken over.
+pub struct Adoptee {
+    /// Public key.
+    pub key: String,
+    /// Link name.
+    pub link_name: String,
+    /// Verified claims.
+    pub claims: ProviderClaims,
+    /// Its `claims.jwt`.
+    pub token: String,
+    /// Where it came from.
+    pub image_ref: String,
+    /// Digest of the executable.
+    pub digest: Digest,
+    /// The executable.
+    pub binary: Vec<u8>,
+    /// Id of the start it runs from.
+    pub instance_id: String,
+    /// Configuration string given at start.
+    pub config_json: Option<String>,
+    /// Annotations given at start.
+    pub annotations: BTreeMap<String, String>,
+    /// The links its host data carried.
+    pub links: Vec<LinkDefinition>,
+}
+
+/// Takes over a provider the data plane runs: registered, given current host data,
+/// health-checked, sent the links it missed once it answers. One started with other
+/// keys (`keys_changed`) holds the old cluster seed and host id, so it is restarted.
+///
+/// # Errors
+/// When the data plane cannot be told.
+pub async fn adopt(
+    host: &Shared,
+    adoptee: Adoptee,
+    keys_changed: bool,
+) -> Result<(), ProviderError> {
+    let entry = Arc::new(Entry {
+        key: adoptee.key.clone(),
+        link_name: adoptee.link_name.clone(),
+        claims: adoptee.claims,
+        token: adoptee.token,
+        image_ref: adoptee.image_ref,
+        digest: adoptee.digest,
+        binary: Arc::new(adoptee.binary),
+        instance_id: adoptee.instance_id,
+        config_json: adoptee.config_json,
+        annotations: adoptee.annotations,
+        health: Mutex::new(Health::Awaiting),
+        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
+        host_data_links: Mutex::new(if keys_changed {
+            host.links
+                .for_provider(&adoptee.key, &adoptee.link_name)
+                .iter()
+                .map(|l| (**l).clone())
+                .collect()
+        } else {
+            adoptee.links
+        }),
+        stop_checks: host.shutdown.child_token(),
+    });
+    if keys_changed {
+        tracing::warn!(provider = %entry.key, link = %entry.link_name, "the provider was started with another host or cluster key; restarting it with this host's");
+        host.data_plane
+            .stop_provider(&entry.key, &entry.link_name)
+            .await
+            .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    }
+    deploy(host, &entry)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    host.providers
+        .write()
+        .insert((entry.key.clone(), entry.link_name.clone()), entry.clone());
+    spawn_health_checks(host, &entry);
+    let stored = StoredClaims::of_provider(&entry.claims);
+    if host.claims.put(stored.clone())
+        && let Some(data) = &host.lattice_data
+        && let Err(error) = data.put_claims(&stored).await
+    {
+        tracing::warn!(provider = %entry.key, "could not write claims to the lattice cache: {error:#}");
+    }
+    crate::control::remember_ref(host, &entry.image_ref, &entry.key).await;
+    if keys_changed {
+        host.events
+            .publish(kind::PROVIDER_STARTED, eventdata::provider_started(&entry))
+            .await;
+    }
+    tracing::info!(provider = %entry.key, link = %entry.link_name, "provider adopted");
+    Ok(())
 }
 
 /// Asks the provider to shut down, then has the data plane stop its process.
@@ -322,6 +432,7 @@ pub async fn deploy(host: &Shared, entry: &Entry) -> Result<u32, tonic::Status> 
             entry.digest.as_str(),
             &entry.binary,
             host_data,
+            crate::adoption::provider_record(host, entry),
         )
         .await
 }

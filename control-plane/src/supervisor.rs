@@ -2,8 +2,11 @@
 //!
 //! The data plane is cattle: when its streams break, calls wait (briefly) while this
 //! loop reconnects, gives it back every actor the registry holds (pushing modules it
-//! lacks) and reopens the invoke and host-call streams. At shutdown the streams stay
-//! open until the drain has let the calls in flight finish.
+//! lacks) and reopens the invoke and host-call streams. The control plane is not the
+//! only memory of the workload: on the first connection of a control plane process,
+//! whatever the data plane runs is adopted (see [`crate::adoption`]), never stopped
+//! for being unknown. At shutdown the streams stay open until the drain has let the
+//! calls in flight finish.
 
 use std::time::Duration;
 
@@ -47,17 +50,28 @@ pub async fn run(host: Shared) {
     host.data_plane.set_ready(false);
 }
 
-/// One connection's life: sync, open streams, serve until they break.
+/// How often an adoption that had to leave workloads for later tries again.
+const ADOPTION_RETRY: Duration = Duration::from_secs(1);
+
+/// One connection's life: sync (or, on the first connection of this process, adopt
+/// what the data plane already runs), open streams, serve until they break.
 async fn connect(host: &Shared, boot_id: &mut Option<String>) -> anyhow::Result<()> {
     let inventory = host.data_plane.inventory().await?;
     if boot_id.as_deref() != Some(inventory.boot_id.as_str()) {
-        tracing::info!(boot = %inventory.boot_id, actors = inventory.actors.len(), "data plane connected");
+        tracing::info!(boot = %inventory.boot_id, actors = inventory.actors.len(), providers = inventory.providers.len(), "data plane connected");
     }
-    sync(host, &inventory).await;
+    // A data plane met again after this process took over its workload is made to
+    // match the registry; before that, the data plane's workload is what is adopted.
+    if host.readiness.is_adopted() {
+        sync(host, &inventory).await;
+    }
     let (mut requests, replies) = host.data_plane.open_host_calls().await?;
     let invoke_pump = host.data_plane.open_invoke_stream().await?;
-    *boot_id = Some(inventory.boot_id);
+    *boot_id = Some(inventory.boot_id.clone());
     host.data_plane.set_ready(true);
+    if !host.readiness.is_adopted() {
+        adopt(host, &inventory).await;
+    }
 
     let host_calls = async {
         while let Some(Ok(request)) = requests.next().await {
@@ -73,13 +87,45 @@ async fn connect(host: &Shared, boot_id: &mut Option<String>) -> anyhow::Result<
             );
         }
     };
+    let retries = async {
+        while !host.readiness.is_adopted() {
+            tokio::time::sleep(ADOPTION_RETRY).await;
+            match host.data_plane.inventory().await {
+                Ok(inventory) => adopt(host, &inventory).await,
+                Err(status) => {
+                    tracing::warn!(error = %status.message(), "could not read the inventory to adopt")
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+    };
     tokio::select! {
         () = host.drained.cancelled() => {}
         () = invoke_pump => {}
         () = host_calls => {}
+        () = retries => {}
     }
     host.data_plane.set_ready(false);
     Ok(())
+}
+
+/// Takes over what the data plane runs; done once nothing is left for later.
+async fn adopt(host: &Shared, inventory: &kiln_proto::dataplane::v1::InventoryResponse) {
+    let adopted = crate::adoption::adopt(host, inventory).await;
+    if adopted.actors + adopted.providers + adopted.refused.len() > 0 {
+        tracing::info!(
+            actors = adopted.actors,
+            providers = adopted.providers,
+            refused = adopted.refused.len(),
+            postponed = adopted.postponed.len(),
+            "took over the data plane's workload"
+        );
+    }
+    if adopted.postponed.is_empty() {
+        host.readiness.set_adopted();
+        // Other hosts learn what this one runs from its heartbeat.
+        crate::heartbeat::beat(host).await;
+    }
 }
 
 /// Makes the data plane run exactly the registry's actors.
@@ -94,7 +140,13 @@ async fn sync(host: &Shared, inventory: &kiln_proto::dataplane::v1::InventoryRes
         }
         match host
             .data_plane
-            .ensure_actor(key, entry.digest.as_str(), &entry.module, entry.count())
+            .ensure_actor(
+                key,
+                entry.digest.as_str(),
+                &entry.module,
+                entry.count(),
+                crate::adoption::actor_record(&entry),
+            )
             .await
         {
             Ok(()) => tracing::info!(actor = key, "actor restored on the data plane"),

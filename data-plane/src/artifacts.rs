@@ -151,6 +151,18 @@ impl Store {
         Ok(path)
     }
 
+    /// Where the bytes of `digest` are kept, if this data plane has them.
+    #[must_use]
+    pub fn path_of(&self, digest: &str, executable: bool) -> Option<PathBuf> {
+        check_digest(digest).ok()?;
+        let path = if executable {
+            self.executable_path(digest)
+        } else {
+            self.path(digest)
+        };
+        path.is_file().then_some(path)
+    }
+
     fn executable_path(&self, digest: &str) -> PathBuf {
         self.dir.join("bin").join(digest)
     }

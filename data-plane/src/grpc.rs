@@ -24,6 +24,8 @@ use crate::workload::CallError;
 const MAX_ARTIFACT_BYTES: u64 = 512 << 20;
 /// Time between SIGTERM and SIGKILL when a stop request gives none.
 const DEFAULT_PROVIDER_GRACE: Duration = Duration::from_secs(2);
+/// Bytes per message when an artifact is read back.
+const READ_CHUNK: usize = 1 << 20;
 /// Responses queued per invoke stream before the sender waits.
 const STREAM_QUEUE: usize = 1024;
 /// The service name in spans, as the proto declares it.
@@ -62,7 +64,9 @@ fn status(error: CommandError) -> Status {
             Status::not_found(error.to_string())
         }
         CommandError::Provider(_) => Status::failed_precondition(error.to_string()),
-        CommandError::Limit { .. } => Status::invalid_argument(error.to_string()),
+        CommandError::Limit { .. } | CommandError::Record(_) => {
+            Status::invalid_argument(error.to_string())
+        }
         CommandError::Artifact(_) | CommandError::Start(_) => {
             Status::failed_precondition(format!("{error:#}"))
         }
@@ -228,7 +232,13 @@ impl DataPlane for Service {
     ) -> Result<Response<pb::StartActorResponse>, Status> {
         let r = request.into_inner();
         self.host
-            .start_actor(&r.actor, &r.digest, r.instances, r.limits.as_ref())
+            .start_actor(
+                &r.actor,
+                &r.digest,
+                r.instances,
+                r.limits.as_ref(),
+                r.record,
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(pb::StartActorResponse {}))
@@ -240,7 +250,7 @@ impl DataPlane for Service {
     ) -> Result<Response<pb::ScaleActorResponse>, Status> {
         let r = request.into_inner();
         self.host
-            .scale_actor(&r.actor, r.instances)
+            .scale_actor(&r.actor, r.instances, r.record)
             .map_err(status)?;
         Ok(Response::new(pb::ScaleActorResponse {}))
     }
@@ -307,7 +317,7 @@ impl DataPlane for Service {
         let r = request.into_inner();
         let (pid, already_running) = self
             .host
-            .start_provider(&r.provider, &r.link_name, &r.digest, r.host_data)
+            .start_provider(&r.provider, &r.link_name, &r.digest, r.host_data, r.record)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::StartProviderResponse {
@@ -340,6 +350,32 @@ impl DataPlane for Service {
         tracing::info!("shutdown requested by the control plane");
         self.shutdown.cancel();
         Ok(Response::new(pb::ShutdownResponse {}))
+    }
+
+    type ReadArtifactStream = BoxStream<pb::ReadArtifactResponse>;
+
+    async fn read_artifact(
+        &self,
+        request: Request<pb::ReadArtifactRequest>,
+    ) -> Result<Response<Self::ReadArtifactStream>, Status> {
+        let r = request.into_inner();
+        let executable = r.kind == pb::ArtifactKind::Executable as i32;
+        let path = self
+            .host
+            .artifacts()
+            .path_of(&r.digest, executable)
+            .ok_or_else(|| Status::not_found(format!("artifact {} is not here", r.digest)))?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Status::not_found(format!("artifact {}: {e}", r.digest)))?;
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK).map(|chunk| {
+            chunk
+                .map(|bytes| pb::ReadArtifactResponse {
+                    chunk: bytes.to_vec(),
+                })
+                .map_err(|e| Status::internal(format!("reading the artifact: {e}")))
+        });
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     async fn inventory(

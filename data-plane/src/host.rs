@@ -31,6 +31,9 @@ pub enum CommandError {
     /// A provider failed to start.
     #[error(transparent)]
     Provider(#[from] crate::providers::ProviderError),
+    /// A record larger than the data plane keeps.
+    #[error("a record of {0} bytes is above the limit of {MAX_RECORD_BYTES} bytes")]
+    Record(usize),
     /// A limit above what this data plane was sized for.
     #[error("memory limit of {asked} bytes is above this data plane's maximum of {max} bytes")]
     Limit {
@@ -41,11 +44,23 @@ pub enum CommandError {
     },
 }
 
+/// Largest record kept per actor or provider.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+fn check_record(record: &[u8]) -> Result<(), CommandError> {
+    if record.len() > MAX_RECORD_BYTES {
+        return Err(CommandError::Record(record.len()));
+    }
+    Ok(())
+}
+
 /// Everything one data plane runs.
 pub struct Host {
     runtime: Runtime,
     artifacts: artifacts::Store,
     actors: RwLock<HashMap<String, Arc<Actor>>>,
+    /// The control plane's record of each actor, returned in the inventory.
+    records: RwLock<HashMap<String, Vec<u8>>>,
     defaults: Limits,
     providers: Providers,
     boot_id: String,
@@ -65,6 +80,7 @@ impl Host {
             runtime,
             artifacts,
             actors: RwLock::new(HashMap::new()),
+            records: RwLock::new(HashMap::new()),
             defaults: Limits {
                 deadline: config.deadline,
                 memory: usize::try_from(config.memory_limit).unwrap_or(usize::MAX),
@@ -98,12 +114,15 @@ impl Host {
         digest: &str,
         instances: u32,
         limits: Option<&pb::Limits>,
+        record: Vec<u8>,
     ) -> Result<(), CommandError> {
         let limits = self.limits(limits)?;
+        check_record(&record)?;
         if let Some(running) = self.actor(actor)
             && running.digest() == digest
         {
             self.insert(actor, running.rescaled(instances, limits));
+            self.keep_record(actor, record);
             return Ok(());
         }
         let module = self
@@ -114,6 +133,7 @@ impl Host {
         let started =
             Actor::start(&self.runtime, actor, digest, &module, limits, instances).await?;
         self.insert(actor, started);
+        self.keep_record(actor, record);
         tracing::info!(actor, digest, instances, "actor started");
         Ok(())
     }
@@ -122,12 +142,19 @@ impl Host {
     ///
     /// # Errors
     /// When the actor does not run here.
-    pub fn scale_actor(&self, actor: &str, instances: u32) -> Result<(), CommandError> {
+    pub fn scale_actor(
+        &self,
+        actor: &str,
+        instances: u32,
+        record: Vec<u8>,
+    ) -> Result<(), CommandError> {
+        check_record(&record)?;
         let running = self
             .actor(actor)
             .ok_or_else(|| CommandError::NotRunning(actor.to_string()))?;
         let limits = running.limits();
         self.insert(actor, running.rescaled(instances, limits));
+        self.keep_record(actor, record);
         tracing::info!(actor, instances, "actor scaled");
         Ok(())
     }
@@ -140,6 +167,10 @@ impl Host {
             .expect("invariant: actors lock is never poisoned")
             .remove(actor)
             .is_some();
+        self.records
+            .write()
+            .expect("invariant: records lock is never poisoned")
+            .remove(actor);
         if removed {
             tracing::info!(actor, "actor stopped");
         }
@@ -174,14 +205,16 @@ impl Host {
         link: &str,
         digest: &str,
         host_data: Vec<u8>,
+        record: Vec<u8>,
     ) -> Result<(u32, bool), CommandError> {
+        check_record(&record)?;
         let executable = self
             .artifacts
             .executable(digest)
             .ok_or_else(|| ProviderError::MissingExecutable(digest.to_string()))?;
         Ok(self
             .providers
-            .start(provider, link, digest, &executable, host_data)
+            .start(provider, link, digest, &executable, host_data, record)
             .await?)
     }
 
@@ -203,6 +236,10 @@ impl Host {
     /// What runs here.
     #[must_use]
     pub fn inventory(&self) -> pb::InventoryResponse {
+        let records = self
+            .records
+            .read()
+            .expect("invariant: records lock is never poisoned");
         let mut actors: Vec<pb::ActorStatus> = self
             .lock_read()
             .iter()
@@ -213,6 +250,7 @@ impl Host {
                 busy: actor.stats().busy.load(Ordering::Relaxed),
                 calls: actor.stats().calls.load(Ordering::Relaxed),
                 failures: actor.stats().failures.load(Ordering::Relaxed),
+                record: records.get(key).cloned().unwrap_or_default(),
             })
             .collect();
         actors.sort_by(|a, b| a.actor.cmp(&b.actor));
@@ -244,6 +282,13 @@ impl Host {
             }
         }
         Ok(limits)
+    }
+
+    fn keep_record(&self, actor: &str, record: Vec<u8>) {
+        self.records
+            .write()
+            .expect("invariant: records lock is never poisoned")
+            .insert(actor.to_string(), record);
     }
 
     fn actor(&self, key: &str) -> Option<Arc<Actor>> {

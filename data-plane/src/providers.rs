@@ -49,6 +49,7 @@ type Key = (String, String);
 
 struct Running {
     digest: String,
+    record: Vec<u8>,
     host_data: watch::Sender<Vec<u8>>,
     stop: CancellationToken,
     pid: Arc<AtomicU32>,
@@ -97,14 +98,16 @@ impl Providers {
         digest: &str,
         executable: &Path,
         host_data: Vec<u8>,
+        record: Vec<u8>,
     ) -> Result<(u32, bool), ProviderError> {
         let key = (provider.to_string(), link.to_string());
         {
-            let running = self.lock();
-            if let Some(run) = running.get(&key)
+            let mut running = self.lock();
+            if let Some(run) = running.get_mut(&key)
                 && run.digest == digest
             {
                 run.host_data.send_replace(host_data);
+                run.record = record;
                 return Ok((run.pid.load(Ordering::Relaxed), true));
             }
         }
@@ -123,6 +126,7 @@ impl Providers {
         let (done, finished) = tokio::sync::oneshot::channel();
         let run = Running {
             digest: digest.to_string(),
+            record,
             host_data,
             stop: CancellationToken::new(),
             pid: Arc::new(AtomicU32::new(pid)),
@@ -190,6 +194,7 @@ impl Providers {
                         .as_millis(),
                 )
                 .unwrap_or(u64::MAX),
+                record: run.record.clone(),
             })
             .collect();
         all.sort_by(|a, b| (&a.provider, &a.link_name).cmp(&(&b.provider, &b.link_name)));

@@ -184,6 +184,40 @@ impl Harness {
         self.data_plane.kill();
     }
 
+    /// Kills the control plane with SIGKILL (its data plane and providers keep running).
+    pub fn kill_control_plane(&mut self) {
+        self.control_plane.kill();
+    }
+
+    /// Starts a new control plane process in place of the old one, with the same
+    /// identity, ports and flags plus `extra`; does not wait for it.
+    pub fn restart_control_plane(&mut self, extra: &[&str]) {
+        let mut args = self.options.control_plane_args.clone();
+        args.extend(extra.iter().map(ToString::to_string));
+        self.control_plane = Process::spawn_with_env(
+            "control-plane",
+            self.dir.path(),
+            binary("kiln-control-plane"),
+            log_level(&self.options),
+            control_plane_args(
+                self.dir.path(),
+                &self.nats,
+                &self.cluster,
+                &self.host,
+                &self.lattice,
+                (self.http_port, self.api_port),
+                &args,
+            ),
+            &self.options.env,
+        );
+    }
+
+    /// What `/api/readyz` answers now: (status, body), or `None` when nothing listens.
+    pub async fn readyz(&self) -> Option<(u16, serde_json::Value)> {
+        let (status, body) = http(self.http_port, "GET", "/api/readyz", b"").await.ok()?;
+        Some((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+
     /// Starts a new data plane process in place of the old one.
     pub fn restart_data_plane(&mut self) {
         self.data_plane = start_data_plane(self.dir.path(), &self.options);
@@ -446,6 +480,26 @@ impl Harness {
         .expect("reply in time")
         .expect("rpc request");
         InvocationResponse::decode(&reply.payload).expect("an InvocationResponse")
+    }
+
+    /// Calls `actor` with a signed invocation; `None` when nothing answers (no
+    /// responders, a timeout) or the answer is not a response.
+    pub async fn try_invoke(
+        &self,
+        actor: &str,
+        operation: &str,
+        payload: Vec<u8>,
+    ) -> Option<InvocationResponse> {
+        let subject = format!("wasmbus.rpc.{}.{actor}", self.lattice);
+        let call = self.invocation(actor, operation, payload).encode();
+        let reply = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.client.request(subject, call.into()),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        InvocationResponse::decode(&reply.payload).ok()
     }
 
     /// Sends an invocation and decodes the response.

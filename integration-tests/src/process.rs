@@ -127,6 +127,7 @@ impl Drop for Process {
 /// A `nats-server -js` on a free loopback port.
 pub struct Nats {
     process: Process,
+    dir: PathBuf,
     /// Its port.
     pub port: u16,
 }
@@ -135,6 +136,20 @@ impl Nats {
     /// Starts it with its JetStream store under `dir` and waits until it accepts clients.
     pub async fn start(dir: &Path) -> Nats {
         let port = free_port();
+        let process = Nats::spawn(dir, port).await;
+        Nats {
+            process,
+            dir: dir.to_path_buf(),
+            port,
+        }
+    }
+
+    /// Starts it again on the same port and store, after [`Nats::kill`].
+    pub async fn restart(&mut self) {
+        self.process = Nats::spawn(&self.dir, self.port).await;
+    }
+
+    async fn spawn(dir: &Path, port: u16) -> Process {
         let store = dir.join("jetstream");
         let process = Process::spawn(
             "nats",
@@ -161,7 +176,7 @@ impl Nats {
             up,
             "nats-server did not start; is the nats-server package installed?"
         );
-        Nats { process, port }
+        process
     }
 
     /// `nats://127.0.0.1:PORT`.

@@ -101,6 +101,8 @@ pub enum ClaimsError {
 pub struct VerifiedActor {
     /// The claims.
     pub claims: ActorClaims,
+    /// The token the claims were read from, as embedded in the module.
+    pub token: String,
     /// The module without its token sections: the bytes to run.
     pub stripped: Vec<u8>,
 }
@@ -141,7 +143,28 @@ pub fn verify_actor(
     now: u64,
 ) -> Result<VerifiedActor, ClaimsError> {
     let parts = wasm::split(binary)?;
-    let token = parts.token.as_deref().ok_or(ClaimsError::Unsigned)?;
+    let token = parts.token.clone().ok_or(ClaimsError::Unsigned)?;
+    let claims = verify_token(&token, &parts.module_hash(), policy, now)?;
+    Ok(VerifiedActor {
+        claims,
+        token,
+        stripped: parts.stripped,
+    })
+}
+
+/// Checks an actor's token as [`verify_actor`] does, against the hash of the module it
+/// came with (upper-case hex SHA-256 of the module without its token sections): the
+/// check of an actor whose stripped bytes are known, such as one a restarted control
+/// plane finds running.
+///
+/// # Errors
+/// The first check that fails, as a [`ClaimsError`].
+pub fn verify_token(
+    token: &str,
+    module_hash: &str,
+    policy: &Policy,
+    now: u64,
+) -> Result<ActorClaims, ClaimsError> {
     let claims: ActorClaims = jwt::decode_verified(token)?;
     claims.check_times(now)?;
     if KeyKind::of_public_key(&claims.subject) != Some(KeyKind::Module) {
@@ -154,17 +177,13 @@ pub fn verify_actor(
         return Err(ClaimsError::UntrustedIssuer(claims.issuer));
     }
     let meta = claims.metadata.as_ref().ok_or(ClaimsError::NoMetadata)?;
-    let actual = parts.module_hash();
-    if !meta.hash.eq_ignore_ascii_case(&actual) {
+    if !meta.hash.eq_ignore_ascii_case(module_hash) {
         return Err(ClaimsError::Hash {
             claimed: meta.hash.clone(),
-            actual,
+            actual: module_hash.to_string(),
         });
     }
-    Ok(VerifiedActor {
-        claims,
-        stripped: parts.stripped,
-    })
+    Ok(claims)
 }
 
 /// Signs `binary` (any existing token is replaced) with `issuer` (an account) for

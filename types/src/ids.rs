@@ -75,6 +75,12 @@ impl Digest {
         Digest(data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(bytes)))
     }
 
+    /// The digest whose SHA-256 is `hash`.
+    #[must_use]
+    pub fn of_hash(hash: &[u8]) -> Digest {
+        Digest(data_encoding::HEXLOWER.encode(hash))
+    }
+
     /// The digest as text.
     #[must_use]
     pub fn as_str(&self) -> &str {

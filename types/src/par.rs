@@ -122,6 +122,8 @@ pub enum ParError {
 pub struct VerifiedProvider {
     /// The claims.
     pub claims: ProviderClaims,
+    /// The `claims.jwt` token the claims were read from.
+    pub token: String,
     /// The executable for the requested target.
     pub binary: Vec<u8>,
 }
@@ -167,7 +169,48 @@ pub fn read_par(
     let mut unpacked = unpack(archive, |name| name == CLAIMS_ENTRY || name == binary_name)?;
     let token = unpacked.kept.get(CLAIMS_ENTRY).ok_or(ParError::Unsigned)?;
     let token = std::str::from_utf8(token)
-        .map_err(|_| ParError::Format("claims.jwt is not text".into()))?;
+        .map_err(|_| ParError::Format("claims.jwt is not text".into()))?
+        .to_string();
+    let Some(binary) = unpacked.kept.remove(&binary_name) else {
+        // The token is checked first: a stranger's archive says nothing about targets.
+        verify_provider_token(&token, target, None, policy, now)?;
+        let mut available: Vec<&str> = unpacked
+            .names
+            .iter()
+            .filter_map(|k| k.strip_suffix(".bin"))
+            .collect();
+        available.sort_unstable();
+        return Err(ParError::NoTarget {
+            target: target.to_string(),
+            available: if available.is_empty() {
+                "none".into()
+            } else {
+                available.join(", ")
+            },
+        });
+    };
+    let claims = verify_provider_token(&token, target, Some(&hash(&binary)), policy, now)?;
+    Ok(VerifiedProvider {
+        claims,
+        token,
+        binary,
+    })
+}
+
+/// Checks a provider's token as [`read_par`] does: signature, key kinds, times, issuer
+/// allow-list, and, given the hash of the binary for `target` (upper-case hex
+/// SHA-256), that the claims sign it. The check of a provider whose binary is known,
+/// such as one a restarted control plane finds running.
+///
+/// # Errors
+/// See [`ParError`].
+pub fn verify_provider_token(
+    token: &str,
+    target: &str,
+    binary_hash: Option<&str>,
+    policy: &Policy,
+    now: u64,
+) -> Result<ProviderClaims, ParError> {
     let claims: ProviderClaims = jwt::decode_verified(token)?;
     claims.check_times(now)?;
     for (field, key, expected) in [
@@ -186,32 +229,17 @@ pub fn read_par(
         return Err(ParError::UntrustedIssuer(claims.issuer));
     }
     let meta = claims.metadata.as_ref().ok_or(ParError::NoMetadata)?;
-    let Some(binary) = unpacked.kept.remove(&binary_name) else {
-        let mut available: Vec<&str> = unpacked
-            .names
-            .iter()
-            .filter_map(|k| k.strip_suffix(".bin"))
-            .collect();
-        available.sort_unstable();
-        return Err(ParError::NoTarget {
-            target: target.to_string(),
-            available: if available.is_empty() {
-                "none".into()
-            } else {
-                available.join(", ")
-            },
-        });
-    };
-    let actual = hash(&binary);
-    let claimed = meta.target_hashes.get(target).cloned().unwrap_or_default();
-    if !claimed.eq_ignore_ascii_case(&actual) {
-        return Err(ParError::Hash {
-            target: target.to_string(),
-            claimed,
-            actual,
-        });
+    if let Some(actual) = binary_hash {
+        let claimed = meta.target_hashes.get(target).cloned().unwrap_or_default();
+        if !claimed.eq_ignore_ascii_case(actual) {
+            return Err(ParError::Hash {
+                target: target.to_string(),
+                claimed,
+                actual: actual.to_string(),
+            });
+        }
     }
-    Ok(VerifiedProvider { claims, binary })
+    Ok(claims)
 }
 
 /// Reads the claims of an archive without verifying them: for display only.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use kiln_proto::control::v1::control_api_server::ControlApiServer;
 use tonic::{Request, Status};
+use tracing::Instrument as _;
 
 use crate::ctlclient::Ctl;
 use crate::host::Shared;
@@ -70,7 +71,8 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
         .build_v1()
         .context("building the reflection service")?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<ControlApiServer<service::Api>>().await;
+    host.tasks
+        .spawn(report_health(host.clone(), health).instrument(tracing::info_span!("health")));
     let mut server = tonic::transport::Server::builder();
     if let Some((cert, key)) = &config.tls {
         let cert = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
@@ -82,7 +84,8 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
             )
             .context("configuring TLS")?;
     }
-    let shutdown = host.shutdown.clone();
+    // The health service keeps answering (not serving) while the host drains.
+    let shutdown = host.drained.clone();
     server
         .add_service(api)
         .add_service(reflection)
@@ -93,6 +96,42 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
         )
         .await
         .context("serving the control API")
+}
+
+/// How often readiness is looked at for the health service.
+const HEALTH_EVERY: Duration = Duration::from_millis(50);
+
+/// Keeps the health service in line with the host's readiness (see
+/// [`crate::readiness`]), for the API's service and for the server as a whole (the
+/// empty service name), until shutdown; at shutdown both say not serving.
+async fn report_health(host: Shared, health: tonic_health::server::HealthReporter) {
+    use tonic_health::ServingStatus;
+    let mut last = None;
+    loop {
+        let status = if crate::readiness::report(&host).ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            tracing::info!(?status, "health");
+            health
+                .set_service_status(
+                    <ControlApiServer<service::Api> as tonic::server::NamedService>::NAME,
+                    status,
+                )
+                .await;
+            health.set_service_status("", status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            () = host.shutdown.cancelled() => {
+                health.set_service_status("", ServingStatus::NotServing).await;
+                return;
+            }
+            () = tokio::time::sleep(HEALTH_EVERY) => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -426,6 +426,8 @@ impl pb::control_api_server::ControlApi for Api {
             .filter(|e| wanted.is_empty() || wanted.contains(&e.r#type));
             std::future::ready(event.map(Ok))
         });
+        // The stream ends with the host, so a watcher never holds up its exit.
+        let stream = stream.take_until(self.host.drained.clone().cancelled_owned());
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -8,6 +8,7 @@ use kiln_types::ids::{ActorKey, Digest};
 
 use super::ControlError;
 use crate::actors::{Entry, Instance};
+use crate::adoption;
 use crate::claimscache::StoredClaims;
 use crate::eventdata;
 use crate::events::kind;
@@ -82,6 +83,7 @@ async fn start(
     count: u32,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
+    super::adopted(host).await?;
     let verified = host
         .fetcher
         .fetch_actor(reference, &host.config.claims_policy)
@@ -127,6 +129,7 @@ async fn start(
         None => Entry {
             key: key.clone(),
             claims: Arc::new(verified.claims),
+            token: Arc::from(verified.token),
             image_ref: reference.to_string(),
             digest,
             module: Arc::new(verified.stripped),
@@ -141,6 +144,7 @@ async fn start(
             entry.digest.as_str(),
             &entry.module,
             entry.count(),
+            adoption::actor_record(&entry),
         )
         .await
     {
@@ -162,7 +166,7 @@ async fn start(
 
 /// Puts an actor's claims (and its reference, for registry references) into the lattice
 /// cache, here and for every host.
-async fn remember(host: &Shared, stored: StoredClaims, reference: &str) {
+pub async fn remember(host: &Shared, stored: StoredClaims, reference: &str) {
     let key = stored.sub.clone();
     if host.claims.put(stored.clone())
         && let Some(data) = &host.lattice_data
@@ -203,6 +207,7 @@ pub async fn stop_actor(
     count: u32,
     annotations: &BTreeMap<String, String>,
 ) -> Result<u32, ControlError> {
+    super::adopted(host).await?;
     let running = host
         .actors
         .get(key)
@@ -261,6 +266,7 @@ pub async fn scale_actor(
     reference: &str,
     count: u32,
 ) -> Result<u32, ControlError> {
+    super::adopted(host).await?;
     let Some(running) = host.actors.get(key) else {
         if count == 0 {
             return Ok(0);
@@ -316,6 +322,7 @@ pub async fn update_actor(
     key: Option<&str>,
     reference: &str,
 ) -> Result<i64, ControlError> {
+    super::adopted(host).await?;
     let verified = host
         .fetcher
         .fetch_actor(reference, &host.config.claims_policy)
@@ -352,6 +359,7 @@ pub async fn update_actor(
     let mut entry = Entry::clone(&running);
     entry.digest = Digest::of(&verified.stripped);
     entry.claims = Arc::new(verified.claims);
+    entry.token = Arc::from(verified.token);
     entry.module = Arc::new(verified.stripped);
     entry.image_ref = reference.to_string();
     // The data plane swaps the module; calls already running keep the old instances.
@@ -362,6 +370,7 @@ pub async fn update_actor(
             entry.digest.as_str(),
             &entry.module,
             entry.count(),
+            adoption::actor_record(&entry),
         )
         .await
     {
@@ -401,8 +410,9 @@ async fn set_instances(host: &Shared, entry: Entry) -> Result<u32, ControlError>
         host.data_plane.stop(&key).await?;
         tracing::info!(actor = %key, "actor stopped");
     } else {
+        let record = adoption::actor_record(&entry);
         host.actors.put(entry);
-        host.data_plane.scale(&key, remaining).await?;
+        host.data_plane.scale(&key, remaining, record).await?;
         tracing::info!(actor = %key, instances = remaining, "actor scaled");
     }
     Ok(remaining)

@@ -5,7 +5,9 @@
 mod actors;
 mod links;
 
-pub use actors::{Started, remember_ref, scale_actor, start_actor, stop_actor, update_actor};
+pub use actors::{
+    Started, remember, remember_ref, scale_actor, start_actor, stop_actor, update_actor,
+};
 pub use links::{LinkError, delete_link, put_link};
 
 use std::sync::atomic::Ordering;
@@ -26,6 +28,28 @@ pub fn stop_host(host: &Shared, grace_ms: Option<u64>) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         shutdown.cancel();
     });
+}
+
+/// How long a command waits for the takeover of the workload after a restart.
+const ADOPTION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits (a while) until the workload the data plane ran when this process started is
+/// adopted, so that a command never races the adoption of the same actor.
+///
+/// # Errors
+/// [`ControlError::DataPlane`] when adoption takes longer.
+pub async fn adopted(host: &Shared) -> Result<(), ControlError> {
+    let deadline = tokio::time::Instant::now() + ADOPTION_WAIT;
+    while !host.readiness.is_adopted() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ControlError::DataPlane(
+                "the host is still taking over the workload its data plane runs; try again shortly"
+                    .into(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 /// A command that could not be carried out.

@@ -70,7 +70,8 @@ fn router(web: Web) -> Router {
 /// # Errors
 /// When the server fails.
 pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> std::io::Result<()> {
-    let shutdown = host.shutdown.clone();
+    // Probes keep getting answers (not ready) while the host drains.
+    let shutdown = host.drained.clone();
     let web = Web {
         feed: Arc::new(feed::Feed::default()),
         host,
@@ -138,13 +139,15 @@ async fn live_probe() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "live": true }))
 }
 
-/// Ready once the data plane is connected and in line.
+/// Ready when NATS and the data plane are reachable, the workload found at start is
+/// adopted, the boot workload started and no drain is under way; the body says which
+/// check holds it back.
 async fn ready(State(web): State<Web>) -> impl IntoResponse {
-    let ready = web.host.data_plane.is_ready();
-    let code = if ready {
+    let report = crate::readiness::report(&web.host);
+    let code = if report.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, axum::Json(serde_json::json!({ "ready": ready })))
+    (code, axum::Json(report))
 }

@@ -62,7 +62,7 @@ async fn start(host: &Host, key: &str, wat_name: &str) -> Result<(), CommandErro
     let bytes = fixture(wat_name);
     let digest = kiln_types::ids::Digest::of(&bytes).to_string();
     host.artifacts().put(&digest, bytes).await.unwrap();
-    host.start_actor(key, &digest, 2, None).await
+    host.start_actor(key, &digest, 2, None, Vec::new()).await
 }
 
 async fn call(host: &Host, key: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
@@ -176,7 +176,7 @@ async fn refuses_unknown_artifacts_mismatches_and_big_limits() {
     let missing = "0".repeat(64);
     let err = f
         .host
-        .start_actor("a", &missing, 1, None)
+        .start_actor("a", &missing, 1, None, Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(err, CommandError::MissingArtifact(_)), "{err}");
@@ -201,7 +201,7 @@ async fn refuses_unknown_artifacts_mismatches_and_big_limits() {
     };
     let err = f
         .host
-        .start_actor("a", &digest, 1, Some(&limits))
+        .start_actor("a", &digest, 1, Some(&limits), Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(err, CommandError::Limit { .. }), "{err}");

@@ -42,7 +42,14 @@ async fn restarts_a_killed_provider_with_its_latest_host_data() {
     let exe = script(dir.path());
     let providers = Providers::new(TaskTracker::new());
     let (pid, already) = providers
-        .start("VP", "default", "d1", &exe, b"first\n".to_vec())
+        .start(
+            "VP",
+            "default",
+            "d1",
+            &exe,
+            b"first\n".to_vec(),
+            b"r1".to_vec(),
+        )
         .await
         .unwrap();
     assert!(!already);
@@ -56,10 +63,22 @@ async fn restarts_a_killed_provider_with_its_latest_host_data() {
 
     // Same digest again: no restart, new host data for the next start.
     let (same, already) = providers
-        .start("VP", "default", "d1", &exe, b"second\n".to_vec())
+        .start(
+            "VP",
+            "default",
+            "d1",
+            &exe,
+            b"second\n".to_vec(),
+            b"r2".to_vec(),
+        )
         .await
         .unwrap();
     assert_eq!((same, already), (pid, true));
+    assert_eq!(
+        providers.inventory()[0].record,
+        b"r2",
+        "the newest record is kept"
+    );
 
     nix::sys::signal::kill(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL).unwrap();
     let started = Instant::now();
@@ -110,6 +129,7 @@ async fn a_missing_executable_is_a_clear_error() {
             "default",
             "d",
             Path::new("/nonexistent/provider"),
+            Vec::new(),
             Vec::new(),
         )
         .await

@@ -533,18 +533,25 @@ async fn a_token_guards_the_api_and_bad_requests_get_the_right_codes() {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let serving = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "kiln.control.v1.ControlApi".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        serving.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
+    // The health service follows readiness, which the harness has seen: it says
+    // serving within a moment.
+    let serving = kiln_integration_tests::eventually(std::time::Duration::from_secs(2), || {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "kiln.control.v1.ControlApi".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        }
+    })
+    .await;
+    assert!(serving, "the health service says the API serves");
 }
 
 #[tokio::test]

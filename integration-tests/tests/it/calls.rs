@@ -209,7 +209,14 @@ async fn status_page_and_health_endpoints_answer_over_http() {
     let (status, body) = h.http_get("/api/livez").await;
     assert_eq!((status, body.as_str()), (200, r#"{"live":true}"#));
     let (status, body) = h.http_get("/api/readyz").await;
-    assert_eq!((status, body.as_str()), (200, r#"{"ready":true}"#));
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["ready"], true);
+    for check in ["nats", "data_plane", "adopted"] {
+        assert_eq!(report[check], true, "{check}: {report}");
+    }
+    assert_eq!(report["boot_pending"], 0);
+    assert_eq!(report["draining"], false);
     let (status, page) = h.http_get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains(&echo), "{page}");
