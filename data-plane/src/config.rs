@@ -56,6 +56,11 @@ pub struct Args {
     /// How long calls in flight may run after a shutdown signal, in milliseconds.
     #[arg(long, env = "KILN_DP_GRACE_MS", default_value_t = DEFAULT_GRACE_MS)]
     pub grace_ms: u64,
+    /// Do not serve: ask the data plane listening on --listen for its inventory and
+    /// exit 0 if it answers within 2 s, 1 if not (a health check for containers and
+    /// service managers).
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// Validated data-plane configuration.

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod grpc;
 pub mod host;
 pub mod hostcalls;
+pub mod probe;
 pub mod providers;
 pub mod workload;
 

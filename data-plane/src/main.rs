@@ -13,7 +13,9 @@ const SERVICE: &str = "kiln-data-plane";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::try_from(Args::parse()) {
+    let args = Args::parse();
+    let probe = args.probe;
+    let config = match Config::try_from(args) {
         Ok(config) => config,
         Err(problems) => {
             eprintln!(
@@ -23,6 +25,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if probe {
+        return match kiln_data_plane::probe::probe(&config.listen).await {
+            Ok((actors, providers)) => {
+                eprintln!("kiln-data-plane: {} answers ({actors} actors, {providers} providers)", config.listen);
+                ExitCode::SUCCESS
+            }
+            Err(reason) => {
+                eprintln!("kiln-data-plane: {}: {reason}", config.listen);
+                ExitCode::FAILURE
+            }
+        };
+    }
     let telemetry = kiln_telemetry::init(
         &kiln_telemetry::Config::from_vars(SERVICE, std::env::vars()),
         tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| "info".into()),

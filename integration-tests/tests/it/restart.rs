@@ -332,3 +332,29 @@ async fn readiness_follows_nats_and_the_health_service_agrees() {
         .await
     );
 }
+
+#[tokio::test]
+async fn the_data_plane_probe_says_whether_one_answers() {
+    let mut h = Harness::start().await;
+    let probe = |h: &Harness| {
+        std::process::Command::new(kiln_integration_tests::binary("kiln-data-plane"))
+            .args(["--probe", "--listen"])
+            .arg(format!("unix:{}", h.dir.path().join("dp.sock").display()))
+            .output()
+            .unwrap()
+    };
+    let answered = probe(&h);
+    assert!(
+        answered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    h.kill_data_plane();
+    let silent = probe(&h);
+    assert_eq!(silent.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&silent.stderr).contains("cannot connect"),
+        "{}",
+        String::from_utf8_lossy(&silent.stderr)
+    );
+}
