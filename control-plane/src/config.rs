@@ -69,7 +69,8 @@ pub struct Args {
     #[arg(long, env = "KILN_CP_ALLOWED_ISSUERS", value_delimiter = ',')]
     pub allowed_issuers: Vec<String>,
 
-    /// NATS host for RPC.
+    /// NATS host for RPC; several servers of one cluster as a comma-separated list of
+    /// `host` or `host:port` (a host without a port takes --rpc-port).
     #[arg(long, env = "WASMCLOUD_RPC_HOST", default_value = DEFAULT_NATS_HOST)]
     pub rpc_host: String,
     /// NATS port for RPC.
@@ -88,7 +89,7 @@ pub struct Args {
     #[arg(long, env = "WASMCLOUD_RPC_TIMEOUT_MS", default_value_t = DEFAULT_RPC_TIMEOUT_MS)]
     pub rpc_timeout_ms: u64,
 
-    /// NATS host for the control interface and events.
+    /// NATS host for the control interface and events; a list as for --rpc-host.
     #[arg(long, env = "WASMCLOUD_CTL_HOST", default_value = DEFAULT_NATS_HOST)]
     pub ctl_host: String,
     /// NATS port for the control interface and events.
@@ -107,7 +108,8 @@ pub struct Args {
     #[arg(long, env = "WASMCLOUD_CTL_TOPIC_PREFIX", default_value = DEFAULT_CTL_PREFIX)]
     pub ctl_topic_prefix: String,
 
-    /// NATS host handed to capability providers; the RPC host when absent.
+    /// NATS host handed to capability providers (a list as for --rpc-host); the RPC
+    /// host when absent.
     #[arg(long, env = "WASMCLOUD_PROV_RPC_HOST")]
     pub prov_rpc_host: Option<String>,
     /// NATS port handed to capability providers; the RPC port when absent.
@@ -228,6 +230,10 @@ pub struct Args {
     /// milliseconds.
     #[arg(long, env = "KILN_CP_CTL_TIMEOUT_MS", default_value_t = DEFAULT_CTL_TIMEOUT_MS)]
     pub ctl_timeout_ms: u64,
+    /// Replicas of the lattice cache and object store buckets this host creates (1 on a
+    /// single server; 3 on a cluster of three or more, so they outlive a server).
+    #[arg(long, env = "KILN_CP_LATTICE_REPLICAS", default_value_t = 1)]
+    pub lattice_replicas: usize,
     /// Token every control API call must carry (`authorization: Bearer <token>`).
     #[arg(long, env = "KILN_CP_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
@@ -343,10 +349,43 @@ impl Nats {
         }
     }
 
-    /// `host:port`.
+    /// Every server, `host:port` (or the URL as given), in the order configured.
+    #[must_use]
+    pub fn servers(&self) -> Vec<String> {
+        self.host
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|server| with_port(server, self.port))
+            .collect()
+    }
+
+    /// The first server, `host:port`.
     #[must_use]
     pub fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        self.servers()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| format!("{DEFAULT_NATS_HOST}:{}", self.port))
+    }
+}
+
+/// `server` with `port` unless it names one (`host:port`, `[v6]:port`, a URL with a
+/// port); a bare IPv6 address gets brackets.
+fn with_port(server: &str, port: u16) -> String {
+    let authority = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let has_port = match authority.rsplit_once(':') {
+        Some((host, tail)) => {
+            tail.parse::<u16>().is_ok() && (host.ends_with(']') || !host.contains(':'))
+        }
+        None => false,
+    };
+    if has_port {
+        server.to_string()
+    } else if authority.contains(':') && !authority.starts_with('[') {
+        format!("[{authority}]:{port}")
+    } else {
+        format!("{server}:{port}")
     }
 }
 
@@ -421,6 +460,8 @@ pub struct Config {
     pub replay: kiln_types::replay::Settings,
     /// Bound on the time of one control request.
     pub ctl_timeout: Duration,
+    /// Replicas of the buckets this host creates.
+    pub lattice_replicas: usize,
 }
 
 impl Config {
@@ -506,6 +547,23 @@ impl Config {
         }
         if args.replay_window_s > 0 && args.replay_cache == 0 {
             problems.push("--replay-cache must be above 0 while the replay check is on".into());
+        }
+        if !(1..=5).contains(&args.lattice_replicas) {
+            problems.push(format!(
+                "--lattice-replicas: {} must be between 1 and 5",
+                args.lattice_replicas
+            ));
+        }
+        for (flag, hosts) in [
+            ("--rpc-host", Some(&args.rpc_host)),
+            ("--ctl-host", Some(&args.ctl_host)),
+            ("--prov-rpc-host", args.prov_rpc_host.as_ref()),
+        ] {
+            if let Some(hosts) = hosts
+                && hosts.split(',').all(|h| h.trim().is_empty())
+            {
+                problems.push(format!("{flag}: names no server"));
+            }
         }
         if args.ctl_timeout_ms == 0 {
             problems.push("--ctl-timeout-ms must be above 0".into());
@@ -669,6 +727,7 @@ impl Config {
                 capacity: args.replay_cache,
             },
             ctl_timeout: Duration::from_millis(args.ctl_timeout_ms),
+            lattice_replicas: args.lattice_replicas,
             api: Api {
                 addr: api_addr,
                 token: args.api_token.filter(|t| !t.is_empty()),
@@ -811,6 +870,33 @@ mod tests {
         assert_eq!(config.replay.window_s, 30);
         assert_eq!(config.replay.skew_s, 2);
         assert_eq!(config.fetch_limits, crate::artifact::Limits::default());
+    }
+
+    #[test]
+    fn nats_settings_take_several_servers() {
+        let config = parse(&[
+            "--rpc-host",
+            "a, b:4333,[::1]:4444, ::1,nats://c:5000,tls://d",
+            "--rpc-port",
+            "4222",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.rpc.servers(),
+            vec![
+                "a:4222",
+                "b:4333",
+                "[::1]:4444",
+                "[::1]:4222",
+                "nats://c:5000",
+                "tls://d:4222"
+            ]
+        );
+        assert_eq!(config.rpc.address(), "a:4222");
+        assert_eq!(config.prov_rpc.servers(), config.rpc.servers());
+        assert_eq!(config.ctl.servers(), vec!["127.0.0.1:4222"]);
+        assert!(parse(&["--ctl-host", " , "]).is_err());
+        assert!(parse(&["--lattice-replicas", "0"]).is_err());
     }
 
     #[test]

@@ -38,6 +38,7 @@ impl LatticeData {
         client: async_nats::Client,
         lattice: &str,
         domain: Option<&str>,
+        replicas: usize,
     ) -> anyhow::Result<LatticeData> {
         let context = match domain {
             Some(domain) => jetstream::with_domain(client, domain),
@@ -53,7 +54,7 @@ impl LatticeData {
             retention: stream::RetentionPolicy::Limits,
             max_messages_per_subject: 1,
             storage: stream::StorageType::File,
-            num_replicas: 1,
+            num_replicas: replicas,
             discard: stream::DiscardPolicy::New,
             allow_direct: true,
             allow_rollup: true,

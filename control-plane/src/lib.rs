@@ -89,6 +89,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ctl.clone(),
         &config.lattice,
         config.js_domain.as_deref(),
+        config.lattice_replicas,
     )
     .await
     {
@@ -102,6 +103,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         rpc.clone(),
         &config.lattice,
         config.js_domain.as_deref(),
+        config.lattice_replicas,
     )
     .await
     {

@@ -4,8 +4,8 @@ use anyhow::Context as _;
 
 use crate::config::Nats;
 
-/// Connects to `settings` as `name`. JWT plus seed when both are set, seed alone when
-/// only the seed is, anonymous otherwise.
+/// Connects to `settings` (one server or several of a cluster) as `name`. JWT plus seed
+/// when both are set, seed alone when only the seed is, anonymous otherwise.
 ///
 /// # Errors
 /// When the seed is invalid or the server cannot be reached.
@@ -38,13 +38,21 @@ pub async fn connect(
         (None, Some(seed)) => options = options.nkey(seed.0.clone()),
         _ => {}
     }
-    let address = settings.address();
-    let client = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        options.connect(&address),
-    )
-    .await
-    .with_context(|| format!("timed out connecting to NATS at {address}"))?
-    .with_context(|| format!("connecting to NATS at {address}"))?;
+    let servers = settings
+        .servers()
+        .iter()
+        .map(|server| {
+            server
+                .parse::<async_nats::ServerAddr>()
+                .with_context(|| format!("{server:?} is not a NATS server address"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let address = settings.servers().join(",");
+    // With several servers the client picks one at random and moves to another when
+    // it is lost; servers of a cluster also tell it about the others.
+    let client = tokio::time::timeout(std::time::Duration::from_secs(10), options.connect(servers))
+        .await
+        .with_context(|| format!("timed out connecting to NATS at {address}"))?
+        .with_context(|| format!("connecting to NATS at {address}"))?;
     Ok(client)
 }

@@ -457,7 +457,9 @@ fn host_data(host: &Shared, entry: &Entry) -> HostData {
         link_name: entry.link_name.clone(),
         lattice_rpc_user_jwt: secret(&config.prov_rpc.jwt),
         lattice_rpc_user_seed: secret(&config.prov_rpc.seed),
+        // One address, as wasmbus providers read it; kiln's read the whole list.
         lattice_rpc_url: config.prov_rpc.address(),
+        lattice_rpc_urls: config.prov_rpc.servers(),
         lattice_rpc_tls: u8::from(config.prov_rpc.tls),
         provider_key: entry.key.clone(),
         invocation_seed: config

@@ -28,7 +28,10 @@ async fn main() -> ExitCode {
     if probe {
         return match kiln_data_plane::probe::probe(&config.listen).await {
             Ok((actors, providers)) => {
-                eprintln!("kiln-data-plane: {} answers ({actors} actors, {providers} providers)", config.listen);
+                eprintln!(
+                    "kiln-data-plane: {} answers ({actors} actors, {providers} providers)",
+                    config.listen
+                );
                 ExitCode::SUCCESS
             }
             Err(reason) => {

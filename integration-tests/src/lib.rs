@@ -40,14 +40,19 @@ pub struct Options {
     /// Extra environment of both planes (and so of the providers the data plane
     /// starts), e.g. `OTEL_*` settings.
     pub env: Vec<(String, String)>,
+    /// NATS servers routed into one cluster (0 or 1: a single server). The host is
+    /// attached to the first.
+    pub nats_servers: usize,
 }
 
 /// NATS plus one control plane and one data plane.
 pub struct Harness {
     /// Scratch directory for sockets, caches and logs.
     pub dir: tempfile::TempDir,
-    /// The NATS server.
+    /// The NATS server (the first of the cluster, when there is one).
     pub nats: Nats,
+    /// The NATS cluster's other servers.
+    pub more_nats: Vec<Nats>,
     /// The data plane process.
     pub data_plane: Process,
     /// The control plane process.
@@ -81,7 +86,13 @@ impl Harness {
             dir.disable_cleanup(true);
             eprintln!("harness directory: {}", dir.path().display());
         }
-        let nats = Nats::start(dir.path()).await;
+        let (nats, more_nats) = if options.nats_servers > 1 {
+            let mut servers = Nats::cluster(dir.path(), options.nats_servers).await;
+            let first = servers.remove(0);
+            (first, servers)
+        } else {
+            (Nats::start(dir.path()).await, Vec::new())
+        };
         let cluster = KeyKind::Cluster.generate();
         let host = KeyKind::Server.generate();
         let lattice = format!("test{}", std::process::id());
@@ -110,6 +121,7 @@ impl Harness {
         let harness = Harness {
             dir,
             nats,
+            more_nats,
             data_plane,
             control_plane,
             cluster,
@@ -141,6 +153,17 @@ impl Harness {
     /// Starts another host (control plane and data plane) on this lattice, with the
     /// same cluster key; `control_plane_args` add to the harness's own.
     pub async fn join(&self, name: &str, args: &[&str]) -> Peer {
+        self.join_on(name, 0, args).await
+    }
+
+    /// Like [`Harness::join`], attached to server `server` of the cluster (0 is the
+    /// harness's own).
+    pub async fn join_on(&self, name: &str, server: usize, args: &[&str]) -> Peer {
+        let nats = if server == 0 {
+            &self.nats
+        } else {
+            &self.more_nats[server - 1]
+        };
         let dir = self.dir.path().join(name);
         std::fs::create_dir_all(&dir).expect("peer directory");
         let host = KeyKind::Server.generate();
@@ -156,7 +179,7 @@ impl Harness {
             log_level(&self.options),
             control_plane_args(
                 &dir,
-                &self.nats,
+                nats,
                 &self.cluster,
                 &host,
                 &self.lattice,

@@ -128,6 +128,7 @@ impl Drop for Process {
 pub struct Nats {
     process: Process,
     dir: PathBuf,
+    args: Vec<String>,
     /// Its port.
     pub port: u16,
 }
@@ -136,36 +137,89 @@ impl Nats {
     /// Starts it with its JetStream store under `dir` and waits until it accepts clients.
     pub async fn start(dir: &Path) -> Nats {
         let port = free_port();
-        let process = Nats::spawn(dir, port).await;
+        let args = Nats::args(dir, port, "jetstream");
+        let process = Nats::spawn(dir, port, args.clone()).await;
         Nats {
             process,
             dir: dir.to_path_buf(),
+            args,
             port,
         }
     }
 
-    /// Starts it again on the same port and store, after [`Nats::kill`].
-    pub async fn restart(&mut self) {
-        self.process = Nats::spawn(&self.dir, self.port).await;
+    /// Starts `size` servers routed into one cluster, JetStream on each (its own store
+    /// under `dir`), and waits until JetStream answers.
+    pub async fn cluster(dir: &Path, size: usize) -> Vec<Nats> {
+        let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+        let mut servers = Vec::new();
+        for (index, (port, route)) in ports.iter().enumerate() {
+            let mut args = Nats::args(dir, *port, &format!("jetstream-{index}"));
+            let routes: Vec<String> = ports
+                .iter()
+                .filter(|(_, other)| other != route)
+                .map(|(_, other)| format!("nats://127.0.0.1:{other}"))
+                .collect();
+            args.extend([
+                "--server_name".into(),
+                format!("n{index}"),
+                "--cluster_name".into(),
+                "kiln".into(),
+                "--cluster".into(),
+                format!("nats://127.0.0.1:{route}"),
+                "--routes".into(),
+                routes.join(","),
+            ]);
+            let process = Nats::spawn(dir, *port, args.clone()).await;
+            servers.push(Nats {
+                process,
+                dir: dir.to_path_buf(),
+                args,
+                port: *port,
+            });
+        }
+        let client = async_nats::connect(servers[0].url())
+            .await
+            .expect("a client of the cluster");
+        let js = async_nats::jetstream::new(client);
+        // Ready once a stream replicated on every server can be made.
+        let ready = crate::eventually(Duration::from_secs(30), || {
+            let js = js.clone();
+            async move {
+                let probe = async_nats::jetstream::stream::Config {
+                    name: "KILN_CLUSTER_PROBE".into(),
+                    num_replicas: size,
+                    ..Default::default()
+                };
+                match js.get_or_create_stream(probe).await {
+                    Ok(_) => js.delete_stream("KILN_CLUSTER_PROBE").await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        })
+        .await;
+        assert!(ready, "JetStream never answered on the cluster");
+        servers
     }
 
-    async fn spawn(dir: &Path, port: u16) -> Process {
-        let store = dir.join("jetstream");
-        let process = Process::spawn(
-            "nats",
-            dir,
-            PathBuf::from("nats-server"),
-            "",
-            vec![
-                "-js".into(),
-                "-a".into(),
-                "127.0.0.1".into(),
-                "-p".into(),
-                port.to_string(),
-                "-sd".into(),
-                store.display().to_string(),
-            ],
-        );
+    /// Starts it again on the same port and store, after [`Nats::kill`].
+    pub async fn restart(&mut self) {
+        self.process = Nats::spawn(&self.dir, self.port, self.args.clone()).await;
+    }
+
+    fn args(dir: &Path, port: u16, store: &str) -> Vec<String> {
+        vec![
+            "-js".into(),
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-sd".into(),
+            dir.join(store).display().to_string(),
+        ]
+    }
+
+    async fn spawn(dir: &Path, port: u16, args: Vec<String>) -> Process {
+        let process = Process::spawn("nats", dir, PathBuf::from("nats-server"), "", args);
         let up = crate::eventually(Duration::from_secs(10), || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await

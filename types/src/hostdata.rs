@@ -29,6 +29,10 @@ pub struct HostData {
     /// `host:port`, no scheme.
     #[serde(default)]
     pub lattice_rpc_url: String,
+    /// Every NATS server the provider may use (kiln's addition; wasmbus providers read
+    /// only `lattice_rpc_url`, the first of them, and learn the others from the cluster).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lattice_rpc_urls: Vec<String>,
     /// Whether the NATS connection needs TLS (the OTP host writes 0 or 1).
     #[serde(default)]
     pub lattice_rpc_tls: u8,

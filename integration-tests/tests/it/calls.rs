@@ -293,7 +293,7 @@ async fn a_response_too_large_for_one_message_comes_through_the_object_store() {
     let full = response.content_length.unwrap();
     assert!(full > 1_700_000, "{full}");
     // Read it back the way wasmbus-rpc clients do: object `{id}-r` in the lattice's bucket.
-    let chunks = kiln_wasmbus::chunks::Chunks::open(h.client.clone(), &h.lattice, None)
+    let chunks = kiln_wasmbus::chunks::Chunks::open(h.client.clone(), &h.lattice, None, 1)
         .await
         .unwrap();
     let bytes = kiln_wasmbus::rpc::whole_response(Some(&chunks), response, 64 << 20)

@@ -15,6 +15,7 @@ mod lattice;
 mod links;
 mod many_hosts;
 mod metrics;
+mod nats_cluster;
 mod oci;
 mod policy;
 mod providers;

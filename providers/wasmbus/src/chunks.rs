@@ -40,7 +40,8 @@ impl ChunkError {
 }
 
 impl Chunks {
-    /// Opens the bucket named `lattice`, creating it if no host has yet.
+    /// Opens the bucket named `lattice`, creating it (with `replicas` copies) if no host
+    /// has yet.
     ///
     /// # Errors
     /// When JetStream is unavailable.
@@ -48,6 +49,7 @@ impl Chunks {
         client: async_nats::Client,
         lattice: &str,
         domain: Option<&str>,
+        replicas: usize,
     ) -> anyhow::Result<Chunks> {
         let context = match domain {
             Some(domain) => jetstream::with_domain(client, domain),
@@ -58,6 +60,7 @@ impl Chunks {
             Err(_) => {
                 let config = object_store::Config {
                     bucket: lattice.to_string(),
+                    num_replicas: replicas,
                     ..object_store::Config::default()
                 };
                 match context.create_object_store(config).await {

@@ -143,6 +143,7 @@ async fn serve<C: Capability>(
         client.clone(),
         &host_data.lattice_rpc_prefix,
         host_data.js_domain.as_deref(),
+        1,
     )
     .await
     {
@@ -313,15 +314,34 @@ async fn connect(host_data: &HostData) -> anyhow::Result<async_nats::Client> {
             });
         }
     }
-    let url = if host_data.lattice_rpc_url.is_empty() {
-        "127.0.0.1:4222"
+    // Every server of the cluster when the host gives them, else the one address.
+    let urls: Vec<&str> = if !host_data.lattice_rpc_urls.is_empty() {
+        host_data
+            .lattice_rpc_urls
+            .iter()
+            .map(String::as_str)
+            .collect()
+    } else if host_data.lattice_rpc_url.is_empty() {
+        vec!["127.0.0.1:4222"]
     } else {
-        &host_data.lattice_rpc_url
+        host_data
+            .lattice_rpc_url
+            .split(',')
+            .map(str::trim)
+            .collect()
     };
+    let servers = urls
+        .iter()
+        .map(|url| {
+            url.parse::<async_nats::ServerAddr>()
+                .with_context(|| format!("{url:?} is not a NATS server address"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let joined = urls.join(",");
     options
-        .connect(url)
+        .connect(servers)
         .await
-        .with_context(|| format!("connecting to NATS at {url}"))
+        .with_context(|| format!("connecting to NATS at {joined}"))
 }
 
 async fn apply_link<C: Capability>(
