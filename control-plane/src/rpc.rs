@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt as _;
-use kiln_types::invocation::{DecodeError, ForgeryError, Invocation, InvocationResponse};
+use kiln_types::invocation::{ForgeryError, Invocation, InvocationResponse};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -20,20 +20,13 @@ use crate::subjects;
 /// Why an invocation was not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
-    /// Not a msgpack invocation.
+    /// Refused before anything was done for it (decoding, target, signature,
+    /// clocks, replays).
     #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// Failed an anti-forgery check.
+    Refused(#[from] kiln_types::inbound::Refused),
+    /// The payload is not what was signed.
     #[error("anti-forgery check failed: {0}")]
     Forgery(#[from] ForgeryError),
-    /// Sent to one actor's subject but addressed to another.
-    #[error("invocation is addressed to {target}, not to actor {actor}")]
-    WrongTarget {
-        /// Addressed to.
-        target: String,
-        /// Received by.
-        actor: String,
-    },
     /// The actor stopped.
     #[error("invocation received for actor {0} that is not running on this host")]
     NotRunning(String),
@@ -260,7 +253,7 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
             // The operation of a call refused before its signature was checked is the
             // sender's word: it is not a label (labels must stay few).
             let label = match &result {
-                Err(Refusal::Decode(_) | Refusal::Forgery(_)) => "",
+                Err(Refusal::Refused(_) | Refusal::Forgery(_)) => "",
                 _ => operation.as_str(),
             };
             host.metrics.invocation(
@@ -340,9 +333,13 @@ pub async fn run(
     actor: &str,
     mut invocation: Invocation,
 ) -> Result<Vec<u8>, Refusal> {
-    let now = kiln_types::unix_now();
-    let claims = invocation.verify(&host.issuers, now)?;
-    host.replay.admit(&claims, now)?;
+    let claims = kiln_types::inbound::check(
+        &invocation,
+        actor,
+        &host.issuers,
+        &host.replay,
+        kiln_types::unix_now(),
+    )?;
     // A chunked payload is fetched first, then hashed whole: the signature covers it all.
     kiln_wasmbus::rpc::whole_request(
         host.chunks.as_ref(),
@@ -351,12 +348,6 @@ pub async fn run(
     )
     .await?;
     invocation.check_hash(&claims, &invocation.msg)?;
-    if invocation.target.public_key != actor {
-        return Err(Refusal::WrongTarget {
-            target: invocation.target.public_key.clone(),
-            actor: actor.to_string(),
-        });
-    }
     let entry = host
         .actors
         .get(actor)

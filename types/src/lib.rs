@@ -7,10 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod claims;
+pub mod ctl;
 pub mod decode;
 pub mod endpoint;
 pub mod hostdata;
 pub mod ids;
+pub mod inbound;
 pub mod interfaces;
 pub mod invocation;
 pub mod jwt;

@@ -7,85 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use kiln_types::decode::field;
+use kiln_types::ctl::{
+    LaunchActor, LaunchProvider, ScaleActor, StopActor, StopHost, StopProvider, UpdateActor,
+};
 use kiln_types::keys::KeyKind;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Ack, parse};
 use crate::control;
 use crate::eventdata;
 use crate::events::kind;
 use crate::host::Shared;
-
-/// `la`.
-#[derive(Debug, Deserialize)]
-struct LaunchActor {
-    #[serde(deserialize_with = "field::reference")]
-    actor_ref: String,
-    #[serde(default)]
-    count: Option<u16>,
-    #[serde(default, deserialize_with = "field::opt_string_map")]
-    annotations: Option<BTreeMap<String, String>>,
-}
-
-/// `sa`.
-#[derive(Debug, Deserialize)]
-struct StopActor {
-    #[serde(deserialize_with = "field::reference")]
-    actor_ref: String,
-    #[serde(default)]
-    count: u16,
-    #[serde(default, deserialize_with = "field::opt_string_map")]
-    annotations: Option<BTreeMap<String, String>>,
-}
-
-/// `scale`: every field required, as on the wasmbus host.
-#[derive(Debug, Deserialize)]
-struct ScaleActor {
-    #[serde(deserialize_with = "field::key")]
-    actor_id: String,
-    #[serde(deserialize_with = "field::reference")]
-    actor_ref: String,
-    count: u16,
-}
-
-/// `upd`.
-#[derive(Debug, Deserialize)]
-struct UpdateActor {
-    #[serde(deserialize_with = "field::reference")]
-    new_actor_ref: String,
-    #[serde(default, deserialize_with = "field::opt_text")]
-    actor_id: Option<String>,
-}
-
-/// `stop`.
-#[derive(Debug, Deserialize, Default)]
-struct StopHost {
-    #[serde(default)]
-    timeout: Option<u64>,
-}
-
-/// `lp`.
-#[derive(Debug, Deserialize)]
-struct LaunchProvider {
-    #[serde(deserialize_with = "field::reference")]
-    provider_ref: String,
-    #[serde(default, deserialize_with = "field::link_name")]
-    link_name: String,
-    #[serde(default, deserialize_with = "field::opt_config")]
-    configuration: Option<String>,
-    #[serde(default, deserialize_with = "field::opt_string_map")]
-    annotations: Option<BTreeMap<String, String>>,
-}
-
-/// `sp`.
-#[derive(Debug, Deserialize)]
-struct StopProvider {
-    #[serde(deserialize_with = "field::reference")]
-    provider_ref: String,
-    #[serde(default, deserialize_with = "field::link_name")]
-    link_name: String,
-}
 
 /// Runs one host command.
 pub async fn command(host: &Shared, command: &str, payload: &[u8]) -> Ack {

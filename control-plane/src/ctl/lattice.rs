@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use kiln_types::decode::field;
-use serde::{Deserialize, Serialize};
+use kiln_types::ctl::{ActorAuction, DeleteLink, ProviderAuction};
+use serde::Serialize;
 
 use super::{Ack, json, parse};
 use crate::claimscache::StoredClaims;
@@ -78,17 +78,6 @@ pub fn links(host: &Shared) -> Links {
     }
 }
 
-/// `linkdefs.del` body.
-#[derive(Debug, Deserialize)]
-struct DeleteLink {
-    #[serde(deserialize_with = "field::key")]
-    actor_id: String,
-    #[serde(deserialize_with = "field::contract_id")]
-    contract_id: String,
-    #[serde(default, deserialize_with = "field::link_name")]
-    link_name: String,
-}
-
 /// `linkdefs.put`.
 pub async fn put_link(host: &Shared, payload: &[u8]) -> Ack {
     match parse::<kiln_types::link::LinkDefinition>(payload) {
@@ -123,30 +112,6 @@ pub fn put_registries(host: &Shared, payload: &[u8]) -> Ack {
         }
         Err(error) => Ack::failed(error),
     }
-}
-
-/// `auction.actor` body and reply.
-#[derive(Debug, Deserialize, Serialize)]
-struct ActorAuction {
-    #[serde(deserialize_with = "field::reference")]
-    actor_ref: String,
-    #[serde(default, deserialize_with = "field::string_map")]
-    constraints: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "field::key")]
-    host_id: String,
-}
-
-/// `auction.provider` body and reply.
-#[derive(Debug, Deserialize, Serialize)]
-struct ProviderAuction {
-    #[serde(deserialize_with = "field::reference")]
-    provider_ref: String,
-    #[serde(default, deserialize_with = "field::link_name")]
-    link_name: String,
-    #[serde(default, deserialize_with = "field::string_map")]
-    constraints: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "field::key")]
-    host_id: String,
 }
 
 fn labels_match(host: &Shared, constraints: &BTreeMap<String, String>) -> bool {

@@ -173,8 +173,7 @@ async fn dispatch(host: &Shared, rest: &str, payload: &[u8]) -> Option<Vec<u8>> 
 /// Parses a JSON request, bounded in size, depth and field lengths; a failure ack
 /// that says what is wrong otherwise.
 fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Ack> {
-    kiln_types::decode::json("the request", payload, kiln_types::limits::JSON_BODY)
-        .map_err(|e| Ack::failed(format!("invalid request: {e}")))
+    kiln_types::ctl::parse(payload).map_err(|e| Ack::failed(format!("invalid request: {e}")))
 }
 
 fn json<T: Serialize>(value: &T) -> Vec<u8> {

@@ -405,23 +405,20 @@ async fn answer<C: Capability>(
     span.record("wasmbus.operation", invocation.operation.as_str());
     span.record("wasmbus.invocation.id", id.as_str());
     let result = async {
-        let now = kiln_types::unix_now();
-        let claims = invocation
-            .verify(&checks.issuers, now)
-            .and_then(|claims| checks.replay.admit(&claims, now).map(|()| claims))
-            .map_err(|e| format!("anti-forgery check failed: {e}"))?;
+        let claims = kiln_types::inbound::check(
+            &invocation,
+            &provider.host_data.provider_key,
+            &checks.issuers,
+            &checks.replay,
+            kiln_types::unix_now(),
+        )
+        .map_err(|e| e.to_string())?;
         rpc::whole_request(chunks, &mut invocation, rpc::DEFAULT_CHUNK_LIMIT)
             .await
             .map_err(|e| e.to_string())?;
         invocation
             .check_hash(&claims, &invocation.msg)
             .map_err(|e| format!("anti-forgery check failed: {e}"))?;
-        if invocation.target.public_key != provider.host_data.provider_key {
-            return Err(format!(
-                "invocation is addressed to {}, not to this provider",
-                invocation.target.public_key
-            ));
-        }
         let actor = &invocation.origin.public_key;
         let link = provider
             .link(actor)
