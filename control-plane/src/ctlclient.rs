@@ -36,12 +36,35 @@ pub enum CtlError {
     /// The host accepted, then reported a failure; its reason.
     #[error("failed: {0}")]
     Failed(String),
+    /// The request names something that cannot be part of a subject (a host id that is
+    /// no key, a wildcard).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// Accepted, but no outcome event in time.
     #[error("accepted, but no outcome within {0:?} (use --timeout-ms to wait longer)")]
     NoOutcome(Duration),
 }
 
 impl Ctl {
+    /// The subject `{prefix}.{suffix}`, when every token of `suffix` is one: no
+    /// wildcards, spaces or empty tokens, whatever a caller passed as a host id.
+    fn subject(&self, suffix: &str) -> Result<String, CtlError> {
+        let valid = suffix.split('.').all(|token| {
+            !token.is_empty()
+                && token.len() <= kiln_types::limits::KEY
+                && !token
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '*' || c == '>')
+        });
+        if valid {
+            Ok(format!("{}.{suffix}", self.prefix))
+        } else {
+            Err(CtlError::Invalid(format!(
+                "{suffix:?} is not a control subject (is the host id a server key?)"
+            )))
+        }
+    }
+
     /// One request, one JSON answer.
     ///
     /// # Errors
@@ -51,7 +74,7 @@ impl Ctl {
         suffix: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, CtlError> {
-        let subject = format!("{}.{suffix}", self.prefix);
+        let subject = self.subject(suffix)?;
         let no_answer = |reason: String| CtlError::NoAnswer {
             subject: subject.clone(),
             reason,
@@ -145,14 +168,11 @@ impl Ctl {
         suffix: &str,
         body: &serde_json::Value,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let subject = self.subject(suffix)?;
         let inbox = self.client.new_inbox();
         let mut replies = self.client.subscribe(inbox.clone()).await?;
         self.client
-            .publish_with_reply(
-                format!("{}.{suffix}", self.prefix),
-                inbox,
-                body.to_string().into(),
-            )
+            .publish_with_reply(subject, inbox, body.to_string().into())
             .await?;
         let mut answers = Vec::new();
         let deadline = tokio::time::Instant::now() + self.timeout.min(Duration::from_secs(1));

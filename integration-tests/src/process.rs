@@ -244,6 +244,12 @@ impl Nats {
         self.process.kill();
     }
 
+    /// Its resident memory now, in KiB.
+    #[must_use]
+    pub fn rss_kib(&self) -> u64 {
+        self.process.rss_kib()
+    }
+
     /// The server's log.
     #[must_use]
     pub fn log(&self) -> String {

@@ -52,7 +52,10 @@ impl Api {
             .ctl
             .request(&format!("get.{host_id}.inv"), &serde_json::json!({}))
             .await
-            .map_err(|_| Status::not_found(format!("host {host_id} did not answer")))?;
+            .map_err(|e| match e {
+                crate::ctlclient::CtlError::Invalid(_) => status::remote(&e),
+                _ => Status::not_found(format!("host {host_id} did not answer")),
+            })?;
         Ok(convert::inventory(&json))
     }
 }

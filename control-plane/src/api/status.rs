@@ -94,6 +94,7 @@ pub fn remote(error: &crate::ctlclient::CtlError) -> Status {
         CtlError::NoAnswer { .. } | CtlError::NoOutcome(_) => {
             return Status::unavailable(error.to_string());
         }
+        CtlError::Invalid(_) => return Status::invalid_argument(error.to_string()),
         CtlError::Refused(reason) | CtlError::Failed(reason) => reason,
     };
     let code = if reason.contains("is not running on this host")

@@ -496,6 +496,33 @@ async fn a_token_guards_the_api_and_bad_requests_get_the_right_codes() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    // A host id is part of a subject: a wildcard or a space never reaches NATS.
+    for host_id in ["*", ">", "a b", "wasmbus.>"] {
+        let status = api
+            .get_inventory(pb::GetInventoryRequest {
+                host_id: host_id.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{host_id}: {status:?}"
+        );
+        let status = api
+            .start_actor(pb::StartActorRequest {
+                reference: "file:///x.wasm".into(),
+                host_id: host_id.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{host_id}: {status:?}"
+        );
+    }
 
     // Reflection and health need no token: grpcurl can list the service.
     let mut reflection =

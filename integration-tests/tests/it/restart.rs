@@ -231,15 +231,25 @@ async fn a_boot_actor_waits_for_its_data_plane_and_is_not_started_twice() {
     let path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&path).unwrap());
     let boot = format!("file://{}", path.display());
-    h.kill_data_plane();
+    // A data plane that does not answer (stopped, as one busy on every core would be)
+    // while the control plane starts with a boot actor.
+    let signal = |name: &str, pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
     h.kill_control_plane();
+    signal("-STOP", h.data_plane.pid());
     h.restart_control_plane(&["--actor", &boot]);
     // Several of the old start's 2 s waits pass with no data plane to take it.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (status, report) = h.readyz().await.expect("the status page answers");
     assert_eq!(status, 503, "{report}");
     assert_eq!(report["data_plane"], false, "{report}");
-    h.restart_data_plane();
+    assert_eq!(report["boot_pending"], 1, "{report}");
+    signal("-CONT", h.data_plane.pid());
     let up = eventually(Duration::from_secs(20), || async {
         h.try_invoke(&echo, "HttpServer.HandleRequest", http::get("/boot"))
             .await

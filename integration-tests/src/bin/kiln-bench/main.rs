@@ -20,6 +20,7 @@ use kiln_integration_tests::{Harness, Options, data_plane_client, fixtures, http
 
 mod control;
 mod http_server;
+mod soak;
 
 const LATENCY_CALLS: usize = 2_000;
 const WARMUP_CALLS: usize = 200;
@@ -27,6 +28,9 @@ pub(crate) const CONCURRENCY: usize = 64;
 const THROUGHPUT_FOR: Duration = Duration::from_secs(3);
 pub(crate) const ROUNDS: usize = 3;
 const COLD_STARTS: usize = 30;
+/// Invocations signed for one round: the latency calls, and more than the throughput
+/// run can send at the rates seen on this machine.
+const SIGNED_PER_ROUND: usize = WARMUP_CALLS + LATENCY_CALLS + 200_000;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Figures {
@@ -58,6 +62,12 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("hello-server") {
         http_server::hello_server(args[2].parse().unwrap()).await;
+        return;
+    }
+    // `kiln-bench soak [SECONDS]`: the long run at 80 % of saturation.
+    if args.get(1).map(String::as_str) == Some("soak") {
+        let seconds = args.get(2).map_or(600, |s| s.parse().unwrap());
+        soak::run(seconds).await;
         return;
     }
     let echo_path = fixtures::sample_actor("echo");
@@ -110,21 +120,12 @@ async fn main() {
         // The baseline runs on the same NATS server with the same bytes, in turns with
         // the host, so both see the same machine.
         let _responder = bare_responder(&h).await;
-        let signed: Vec<Bytes> = (0..20_000)
-            .map(|i| {
-                Bytes::from(
-                    h.invocation(
-                        &echo,
-                        "HttpServer.HandleRequest",
-                        http::get(&format!("/bench/{i}")),
-                    )
-                    .encode(),
-                )
-            })
-            .collect();
         let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
         let (mut base, mut host) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
+            // A host accepts each signed invocation once: every round gets its own,
+            // signed before it is timed (the baseline echoes the same bytes).
+            let signed = signed_calls(&h, &echo, SIGNED_PER_ROUND).await;
             base.push(measure(&h.client, "bench.echo", &signed, |_| {}).await);
             host.push(measure(&h.client, &subject, &signed, check_echo).await);
         }
@@ -169,7 +170,7 @@ async fn main() {
     }
 }
 
-fn check_echo(reply: &[u8]) {
+pub(crate) fn check_echo(reply: &[u8]) {
     let response = kiln_types::invocation::InvocationResponse::decode(reply).unwrap();
     assert!(response.error.is_none(), "{:?}", response.error);
 }
@@ -239,7 +240,49 @@ async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
     }
 }
 
-/// Latency at concurrency 1 and throughput at `CONCURRENCY`, on one client connection.
+/// `count` signed echo calls, each usable once, signed on every core.
+pub(crate) async fn signed_calls(h: &Harness, echo: &str, count: usize) -> Vec<Bytes> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let seed = h.cluster.seed().unwrap();
+    let signers: Vec<_> = (0..cores)
+        .map(|core| {
+            let (seed, echo) = (seed.clone(), echo.to_string());
+            tokio::task::spawn_blocking(move || {
+                let cluster = kiln_types::keys::KeyKind::Cluster
+                    .parse_seed(&seed)
+                    .unwrap();
+                let origin = kiln_types::invocation::Entity::actor(
+                    kiln_types::keys::KeyKind::Module.generate().public_key(),
+                );
+                (0..count / cores + 1)
+                    .map(|i| {
+                        Bytes::from(
+                            kiln_types::invocation::Invocation::new_signed(
+                                &cluster,
+                                origin.clone(),
+                                kiln_types::invocation::Entity::actor(&echo),
+                                "HttpServer.HandleRequest",
+                                http::get(&format!("/bench/{core}/{i}")),
+                                kiln_types::unix_now(),
+                            )
+                            .unwrap()
+                            .encode(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut calls = Vec::with_capacity(count + cores);
+    for signer in signers {
+        calls.extend(signer.await.unwrap());
+    }
+    calls.truncate(count);
+    calls
+}
+
+/// Latency at concurrency 1 and throughput at `CONCURRENCY`, on one client connection;
+/// each payload is sent once (the throughput run ends early if they run out).
 async fn measure(
     client: &async_nats::Client,
     subject: &str,
@@ -257,7 +300,7 @@ async fn measure(
         );
     }
     let mut latencies = Vec::with_capacity(LATENCY_CALLS);
-    for payload in payloads.iter().cycle().take(LATENCY_CALLS) {
+    for payload in payloads.iter().skip(WARMUP_CALLS).take(LATENCY_CALLS) {
         let started = Instant::now();
         let reply = client
             .request(subject.clone(), payload.clone())
@@ -273,24 +316,26 @@ async fn measure(
     };
 
     let done = Arc::new(AtomicUsize::new(0));
-    let payloads: Arc<Vec<Bytes>> = Arc::new(payloads.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let payloads: Arc<Vec<Bytes>> = Arc::new(payloads[WARMUP_CALLS + LATENCY_CALLS..].to_vec());
     let started = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|worker| {
+        .map(|_| {
             let client = client.clone();
             let subject = subject.clone();
-            let done = done.clone();
+            let (done, next) = (done.clone(), next.clone());
             let payloads = payloads.clone();
             tokio::spawn(async move {
-                let mut i = worker;
                 while started.elapsed() < THROUGHPUT_FOR {
+                    let Some(payload) = payloads.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
                     let reply = client
-                        .request(subject.clone(), payloads[i % payloads.len()].clone())
+                        .request(subject.clone(), payload.clone())
                         .await
                         .unwrap();
                     check(&reply.payload);
                     done.fetch_add(1, Ordering::Relaxed);
-                    i += CONCURRENCY;
                 }
             })
         })
