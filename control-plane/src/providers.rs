@@ -165,6 +165,9 @@ pub enum ProviderError {
     /// The policy service said no (or did not answer).
     #[error("denied by policy: {0}")]
     Denied(String),
+    /// A field of the request passes its bound.
+    #[error("invalid request: {0}")]
+    Invalid(String),
 }
 
 /// Whether this host runs the provider `reference` names (a public key, a reference
@@ -233,6 +236,17 @@ async fn start_quietly(
         crate::control::adopted(host).await
     {
         return Err(ProviderError::DataPlane(reason));
+    }
+    kiln_types::limits::check_map("the annotations", annotations.iter())
+        .map_err(ProviderError::Invalid)?;
+    if config_json
+        .as_ref()
+        .is_some_and(|c| c.len() > kiln_types::limits::CONFIG)
+    {
+        return Err(ProviderError::Invalid(format!(
+            "the configuration is longer than {} bytes",
+            kiln_types::limits::CONFIG
+        )));
     }
     let verified = host
         .fetcher

@@ -44,3 +44,49 @@ pub const JSON_BODY: usize = 4 << 20;
 /// A msgpack envelope (invocation or response) carried in one NATS message; the
 /// server's own `max_payload` is usually far lower.
 pub const MESSAGE: usize = 64 << 20;
+
+/// Checks a string map given by a client that did not go through a bounded decoder
+/// (the gRPC API, the dashboard): at most [`MAP_ENTRIES`] entries, keys of at most
+/// [`MAP_KEY`] and values of at most [`MAP_VALUE`] bytes.
+///
+/// # Errors
+/// Which bound `what` (annotations, link values) passes.
+pub fn check_map<'a>(
+    what: &str,
+    entries: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) -> Result<(), String> {
+    if entries.len() > MAP_ENTRIES {
+        return Err(format!(
+            "{what} have {} entries, more than {MAP_ENTRIES}",
+            entries.len()
+        ));
+    }
+    for (key, value) in entries {
+        if key.len() > MAP_KEY || value.len() > MAP_VALUE {
+            return Err(format!(
+                "{what}: an entry is longer than {MAP_KEY} bytes (key) or {MAP_VALUE} bytes (value)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn maps_are_checked_against_their_bounds() {
+        let small = BTreeMap::from([("a".to_string(), "b".to_string())]);
+        assert!(check_map("annotations", small.iter()).is_ok());
+        let long = BTreeMap::from([("a".to_string(), "v".repeat(MAP_VALUE + 1))]);
+        assert!(check_map("annotations", long.iter()).is_err());
+        let many: BTreeMap<String, String> = (0..=MAP_ENTRIES)
+            .map(|i| (i.to_string(), String::new()))
+            .collect();
+        let error = check_map("link values", many.iter()).unwrap_err();
+        assert!(error.starts_with("link values have 257 entries"), "{error}");
+    }
+}

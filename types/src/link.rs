@@ -126,6 +126,13 @@ impl LinkDefinition {
             )));
         }
         check_link_name(&self.link_name).map_err(LinkError::Invalid)?;
+        if self.actor_id.len() > limits::KEY
+            || self.provider_id.len() > limits::KEY
+            || self.contract_id.len() > limits::CONTRACT_ID
+        {
+            return Err(LinkError::Invalid("a key or the contract id is too long".into()));
+        }
+        limits::check_map("the link values", self.values.iter()).map_err(LinkError::Invalid)?;
         if self.contract_id.is_empty() || self.contract_id.chars().any(char::is_control) {
             return Err(LinkError::Invalid(format!(
                 "contract_id {:?} is empty or holds control characters",

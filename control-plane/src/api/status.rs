@@ -40,6 +40,7 @@ impl From<ControlError> for Status {
             ControlError::Fetch(fetch_error) => fetch(fetch_error),
             ControlError::Conflict { .. } | ControlError::Update(_) => Code::FailedPrecondition,
             ControlError::NotRunning(_) => Code::NotFound,
+            ControlError::Invalid(_) => Code::InvalidArgument,
             ControlError::Denied(_) => Code::PermissionDenied,
             ControlError::DataPlane(_) | ControlError::Lattice(_) => Code::Unavailable,
         };
@@ -54,6 +55,7 @@ impl From<ProviderError> for Status {
             ProviderError::Archive(_) | ProviderError::Denied(_) => Code::PermissionDenied,
             ProviderError::AlreadyRunning { .. } => Code::FailedPrecondition,
             ProviderError::NotRunning { .. } => Code::NotFound,
+            ProviderError::Invalid(_) => Code::InvalidArgument,
             ProviderError::DataPlane(_) => Code::Unavailable,
         };
         Status::new(code, error.to_string())

@@ -84,6 +84,8 @@ async fn start(
     annotations: &BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
     super::adopted(host).await?;
+    kiln_types::limits::check_map("the annotations", annotations.iter())
+        .map_err(ControlError::Invalid)?;
     let verified = host
         .fetcher
         .fetch_actor(reference, &host.config.claims_policy)

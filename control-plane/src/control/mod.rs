@@ -58,6 +58,9 @@ pub enum ControlError {
     /// The module could not be fetched or its claims were refused.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// A field of the request passes its bound.
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The same key already runs from another module.
     #[error(
         "actor {key} already runs from another module ({running}); use a live update to replace it"

@@ -496,6 +496,30 @@ async fn a_token_guards_the_api_and_bad_requests_get_the_right_codes() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    // Maps from the API are held to the same bounds as those from the lattice.
+    let many: std::collections::HashMap<String, String> =
+        (0..300).map(|i| (format!("k{i}"), "v".into())).collect();
+    let status = api
+        .start_actor(pb::StartActorRequest {
+            reference: "file:///x.wasm".into(),
+            annotations: many.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("more than 256"), "{status:?}");
+    let status = api
+        .put_link(pb::PutLinkRequest {
+            actor_id: kiln_types::keys::KeyKind::Module.generate().public_key(),
+            provider_id: kiln_types::keys::KeyKind::Service.generate().public_key(),
+            contract_id: "wasmcloud:keyvalue".into(),
+            values: many,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     // A host id is part of a subject: a wildcard or a space never reaches NATS.
     for host_id in ["*", ">", "a b", "wasmbus.>"] {
         let status = api

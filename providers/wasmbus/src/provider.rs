@@ -29,6 +29,8 @@ use crate::tracecontext;
 
 /// Calls a provider runs at once at most; past it a call is answered "busy".
 const MAX_IN_FLIGHT: usize = 1024;
+/// Links a provider keeps at most.
+const MAX_LINKS: usize = 10_000;
 
 /// The checks every incoming invocation passes before the capability sees it.
 struct Checks {
@@ -359,6 +361,16 @@ async fn apply_link<C: Capability>(
         let known = provider.link(&link.actor_id);
         if known.as_ref() == Some(&link) {
             return; // every host re-sends links; applying one twice is a no-op
+        }
+        // Anyone on the lattice can publish a link put: the table is bounded.
+        let count = provider
+            .links
+            .read()
+            .expect("invariant: links lock is never poisoned")
+            .len();
+        if known.is_none() && count >= MAX_LINKS {
+            tracing::warn!(actor = %link.actor_id, max = MAX_LINKS, "too many links; ignoring a new one");
+            return;
         }
         match capability.put_link(&link).await {
             Ok(()) => {
