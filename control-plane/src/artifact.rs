@@ -170,12 +170,10 @@ impl Fetcher {
     ) -> Result<VerifiedActor, FetchError> {
         let bytes = self.fetch(reference, Kind::Actor).await?;
         let policy = policy.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(reference, move || {
             claims::verify_actor(&bytes, &policy, kiln_types::unix_now())
         })
         .await
-        .map_err(|_| FetchError::Interrupted(reference.to_string()))?
-        .map_err(FetchError::from)
     }
 
     /// Fetches the provider archive at `reference` and verifies it at the current
@@ -190,18 +188,28 @@ impl Fetcher {
     ) -> Result<VerifiedProvider, FetchError> {
         let archive = self.fetch(reference, Kind::Provider).await?;
         let policy = policy.clone();
-        tokio::task::spawn_blocking(move || {
-            par::read_par(
-                &archive,
-                &par::native_target(),
-                &policy,
-                kiln_types::unix_now(),
-            )
+        blocking(reference, move || {
+            let target = par::native_target();
+            par::read_par(&archive, &target, &policy, kiln_types::unix_now())
         })
         .await
-        .map_err(|_| FetchError::Interrupted(reference.to_string()))?
-        .map_err(FetchError::from)
     }
+}
+
+/// Runs a check of fetched bytes on the blocking pool: hashing and parsing up to the
+/// size limit must not hold a runtime worker.
+async fn blocking<T, E: Into<FetchError>>(
+    reference: &str,
+    check: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, FetchError>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    tokio::task::spawn_blocking(check)
+        .await
+        .map_err(|_| FetchError::Interrupted(reference.to_string()))?
+        .map_err(Into::into)
 }
 
 /// Whether `path` names a file the dashboard stored: directly in `uploads`, named by
@@ -222,9 +230,7 @@ fn is_upload(uploads: &std::path::Path, path: &std::path::Path) -> bool {
 /// non-blocking, so a named pipe cannot hold the open forever.
 async fn read_file(path: &str, limit: u64, kind: Kind) -> Result<Vec<u8>, FetchError> {
     let owned = path.to_string();
-    tokio::task::spawn_blocking(move || read_file_blocking(&owned, limit, kind))
-        .await
-        .map_err(|_| FetchError::Interrupted(path.to_string()))?
+    blocking(path, move || read_file_blocking(&owned, limit, kind)).await
 }
 
 fn read_file_blocking(path: &str, limit: u64, kind: Kind) -> Result<Vec<u8>, FetchError> {

@@ -455,6 +455,15 @@ impl Harness {
         .await
     }
 
+    /// Launches the sample actor `name` (`actors/build/{name}_s.wasm`), asserting that
+    /// it starts; returns its key.
+    pub async fn launch_sample(&self, name: &str) -> String {
+        let path = fixtures::sample_actor(name);
+        let ack = self.launch(&path).await;
+        assert!(ack.accepted, "{name}: {ack:?}\n{}", self.logs());
+        fixtures::actor_key(&std::fs::read(path).expect("read the sample actor"))
+    }
+
     /// Launches an actor from bytes written into the scratch directory.
     pub async fn launch_bytes(&self, name: &str, bytes: &[u8]) -> Ack {
         let path = self.dir.path().join(name);

@@ -137,6 +137,7 @@ pub fn json_nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
 /// `deserialize_with` helpers that refuse a field above its limit before copying it.
 pub mod field {
     use std::fmt;
+    use std::marker::PhantomData;
 
     use serde::Deserializer;
     use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
@@ -195,6 +196,73 @@ pub mod field {
         }
     }
 
+    /// A bounded string map (see [`string_map`]) as a seed.
+    struct Entries<M>(PhantomData<M>);
+
+    impl<'de, M: FromIterator<(String, String)>> DeserializeSeed<'de> for Entries<M> {
+        type Value = M;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<M, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de, M: FromIterator<(String, String)>> Visitor<'de> for Entries<M> {
+        type Value = M;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a map of at most {} string entries", limits::MAP_ENTRIES)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<M, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(16));
+            while let Some(key) = map.next_key_seed(Bounded {
+                what: "a map key",
+                max: limits::MAP_KEY,
+            })? {
+                if entries.len() == limits::MAP_ENTRIES {
+                    return Err(de::Error::custom(format!(
+                        "a map has more than {} entries",
+                        limits::MAP_ENTRIES
+                    )));
+                }
+                let value = map.next_value_seed(Bounded {
+                    what: "a map value",
+                    max: limits::MAP_VALUE,
+                })?;
+                entries.push((key, value));
+            }
+            Ok(entries.into_iter().collect())
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<M, E> {
+            Ok(std::iter::empty().collect())
+        }
+    }
+
+    /// What `seed` reads, or nothing for a null.
+    struct Optional<S>(S);
+
+    impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Optional<S> {
+        type Value = Option<S::Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a value or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            self.0.deserialize(d).map(Some)
+        }
+    }
+
     /// A string of at most `max` bytes; `what` names it in the error.
     ///
     /// # Errors
@@ -207,158 +275,64 @@ pub mod field {
         Bounded { what, max }.deserialize(d)
     }
 
-    /// An id ([`limits::ID`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "an id", limits::ID)
-    }
-
-    /// A public key ([`limits::KEY`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn key<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "a public key", limits::KEY)
-    }
-
-    /// A contract id ([`limits::CONTRACT_ID`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn contract_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "a contract id", limits::CONTRACT_ID)
-    }
-
-    /// A link name ([`limits::LINK_NAME`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn link_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "a link name", limits::LINK_NAME)
-    }
-
-    /// An operation ([`limits::OPERATION`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn operation<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "an operation", limits::OPERATION)
-    }
-
-    /// An artifact reference ([`limits::REFERENCE`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn reference<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "a reference", limits::REFERENCE)
-    }
-
-    /// The JWT of an invocation ([`limits::INVOCATION_CLAIMS`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn invocation_claims<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "the invocation claims", limits::INVOCATION_CLAIMS)
-    }
-
-    /// A short text ([`limits::TEXT`]).
-    ///
-    /// # Errors
-    /// When the value is not a string or is longer.
-    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        string(d, "a text field", limits::TEXT)
-    }
-
-    /// An optional short text ([`limits::TEXT`]); use with `#[serde(default)]`.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        optional(d, "a text field", limits::TEXT)
-    }
-
-    /// An optional reference ([`limits::REFERENCE`]); use with `#[serde(default)]`.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn opt_reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        optional(d, "a reference", limits::REFERENCE)
-    }
-
-    /// An optional id ([`limits::ID`]); use with `#[serde(default)]`.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        optional(d, "an id", limits::ID)
-    }
-
-    /// An optional error message ([`limits::ERROR_TEXT`]); use with `#[serde(default)]`.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn opt_error<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        optional(d, "an error message", limits::ERROR_TEXT)
-    }
-
-    /// An optional configuration string ([`limits::CONFIG`]); use with
-    /// `#[serde(default)]`.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn opt_config<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        optional(d, "a configuration string", limits::CONFIG)
-    }
-
-    /// A short text ([`limits::TEXT`]) that may be null, read as empty.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn nullable_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(optional(d, "a text field", limits::TEXT)?.unwrap_or_default())
-    }
-
-    /// A list joined into one string ([`limits::MAP_VALUE`]) that may be null, read as
-    /// empty.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn nullable_list<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(optional(d, "a list field", limits::MAP_VALUE)?.unwrap_or_default())
-    }
-
-    /// A contract id ([`limits::CONTRACT_ID`]) that may be null, read as empty.
-    ///
-    /// # Errors
-    /// When the value is not a string or null, or is longer.
-    pub fn nullable_contract_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(optional(d, "a contract id", limits::CONTRACT_ID)?.unwrap_or_default())
-    }
-
     fn optional<'de, D: Deserializer<'de>>(
         d: D,
         what: &'static str,
         max: usize,
     ) -> Result<Option<String>, D::Error> {
-        struct Optional(Bounded);
-        impl<'de> Visitor<'de> for Optional {
-            type Value = Option<String>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.expecting(f)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                self.0.deserialize(d).map(Some)
-            }
-        }
         d.deserialize_option(Optional(Bounded { what, max }))
+    }
+
+    /// Declares the `deserialize_with` functions of bounded strings: plain, optional
+    /// (`Option<String>`, with `#[serde(default)]`) and nullable (a null read as empty).
+    macro_rules! bounded {
+        ($($kind:ident $name:ident: $what:literal, $limit:path;)*) => {$(
+            bounded!(@ $kind $name, $what, $limit);
+        )*};
+        (@ plain $name:ident, $what:literal, $limit:path) => {
+            #[doc = concat!($what, " of at most [`", stringify!($limit), "`] bytes.")]
+            ///
+            /// # Errors
+            /// When the value is not a string or is longer.
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+                string(d, $what, $limit)
+            }
+        };
+        (@ optional $name:ident, $what:literal, $limit:path) => {
+            #[doc = concat!("An optional ", $what, " of at most [`", stringify!($limit), "`] bytes; use with `#[serde(default)]`.")]
+            ///
+            /// # Errors
+            /// When the value is not a string or null, or is longer.
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+                optional(d, $what, $limit)
+            }
+        };
+        (@ nullable $name:ident, $what:literal, $limit:path) => {
+            #[doc = concat!($what, " of at most [`", stringify!($limit), "`] bytes, a null read as empty.")]
+            ///
+            /// # Errors
+            /// When the value is not a string or null, or is longer.
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+                Ok(optional(d, $what, $limit)?.unwrap_or_default())
+            }
+        };
+    }
+
+    bounded! {
+        plain id: "an id", limits::ID;
+        plain key: "a public key", limits::KEY;
+        plain contract_id: "a contract id", limits::CONTRACT_ID;
+        plain link_name: "a link name", limits::LINK_NAME;
+        plain operation: "an operation", limits::OPERATION;
+        plain reference: "a reference", limits::REFERENCE;
+        plain invocation_claims: "the invocation claims", limits::INVOCATION_CLAIMS;
+        optional opt_text: "text field", limits::TEXT;
+        optional opt_reference: "reference", limits::REFERENCE;
+        optional opt_error: "error message", limits::ERROR_TEXT;
+        optional opt_config: "configuration string", limits::CONFIG;
+        nullable nullable_text: "a text field", limits::TEXT;
+        nullable nullable_list: "a list field", limits::MAP_VALUE;
+        nullable nullable_contract_id: "a contract id", limits::CONTRACT_ID;
     }
 
     /// A map of strings with at most [`limits::MAP_ENTRIES`] entries, keys of at most
@@ -372,37 +346,7 @@ pub mod field {
         D: Deserializer<'de>,
         M: FromIterator<(String, String)>,
     {
-        struct Entries<M>(std::marker::PhantomData<M>);
-        impl<'de, M: FromIterator<(String, String)>> Visitor<'de> for Entries<M> {
-            type Value = M;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a map of at most {} string entries", limits::MAP_ENTRIES)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<M, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(16));
-                while let Some(key) = map.next_key_seed(Bounded {
-                    what: "a map key",
-                    max: limits::MAP_KEY,
-                })? {
-                    if entries.len() == limits::MAP_ENTRIES {
-                        return Err(de::Error::custom(format!(
-                            "a map has more than {} entries",
-                            limits::MAP_ENTRIES
-                        )));
-                    }
-                    let value = map.next_value_seed(Bounded {
-                        what: "a map value",
-                        max: limits::MAP_VALUE,
-                    })?;
-                    entries.push((key, value));
-                }
-                Ok(entries.into_iter().collect())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<M, E> {
-                Ok(std::iter::empty().collect())
-            }
-        }
-        d.deserialize_map(Entries(std::marker::PhantomData))
+        Entries(PhantomData).deserialize(d)
     }
 
     /// An optional [`string_map`]; use with `#[serde(default)]`.
@@ -414,55 +358,7 @@ pub mod field {
         D: Deserializer<'de>,
         M: FromIterator<(String, String)>,
     {
-        struct Optional<M>(std::marker::PhantomData<M>);
-        impl<'de, M: FromIterator<(String, String)>> Visitor<'de> for Optional<M> {
-            type Value = Option<M>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of strings or null")
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                string_map(d).map(Some)
-            }
-        }
-        d.deserialize_option(Optional(std::marker::PhantomData))
-    }
-
-    /// A list of at most [`limits::MAP_ENTRIES`] strings of at most [`limits::KEY`]
-    /// bytes each (cluster issuers, key lists).
-    ///
-    /// # Errors
-    /// When the value is not such a list.
-    pub fn key_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-        struct Keys;
-        impl<'de> Visitor<'de> for Keys {
-            type Value = Vec<String>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a list of at most {} keys", limits::MAP_ENTRIES)
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(key) = seq.next_element_seed(Bounded {
-                    what: "a public key",
-                    max: limits::KEY,
-                })? {
-                    if keys.len() == limits::MAP_ENTRIES {
-                        return Err(de::Error::custom(format!(
-                            "a list has more than {} keys",
-                            limits::MAP_ENTRIES
-                        )));
-                    }
-                    keys.push(key);
-                }
-                Ok(keys)
-            }
-        }
-        d.deserialize_seq(Keys)
+        d.deserialize_option(Optional(Entries(PhantomData)))
     }
 }
 

@@ -130,7 +130,9 @@ impl LinkDefinition {
             || self.provider_id.len() > limits::KEY
             || self.contract_id.len() > limits::CONTRACT_ID
         {
-            return Err(LinkError::Invalid("a key or the contract id is too long".into()));
+            return Err(LinkError::Invalid(
+                "a key or the contract id is too long".into(),
+            ));
         }
         limits::check_map("the link values", self.values.iter()).map_err(LinkError::Invalid)?;
         if self.contract_id.is_empty() || self.contract_id.chars().any(char::is_control) {

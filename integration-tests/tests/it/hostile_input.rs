@@ -20,9 +20,7 @@ fn deeply_nested(levels: usize) -> Vec<u8> {
 }
 
 async fn echo(h: &Harness) -> String {
-    let path = fixtures::sample_actor("echo");
-    assert!(h.launch(&path).await.accepted, "{}", h.logs());
-    fixtures::actor_key(&std::fs::read(path).unwrap())
+    h.launch_sample("echo").await
 }
 
 async fn assert_echo_answers(h: &Harness, echo: &str) {

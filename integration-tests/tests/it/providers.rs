@@ -9,10 +9,7 @@ const HTTPSERVER: &str = "wasmcloud:httpserver";
 const KEYVALUE: &str = "wasmcloud:keyvalue";
 
 async fn actor(h: &Harness, name: &str) -> String {
-    let path = fixtures::sample_actor(name);
-    let ack = h.launch(&path).await;
-    assert!(ack.accepted, "{name}: {ack:?}\n{}", h.logs());
-    fixtures::actor_key(&std::fs::read(path).unwrap())
+    h.launch_sample(name).await
 }
 
 async fn provider(h: &Harness, name: &str) -> String {

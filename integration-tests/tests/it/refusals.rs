@@ -6,9 +6,7 @@ use kiln_types::invocation::{Entity, Invocation};
 use kiln_types::keys::KeyKind;
 
 async fn echo(h: &Harness) -> String {
-    let path = fixtures::sample_actor("echo");
-    assert!(h.launch(&path).await.accepted, "{}", h.logs());
-    fixtures::actor_key(&std::fs::read(path).unwrap())
+    h.launch_sample("echo").await
 }
 
 async fn assert_serving(h: &Harness, echo: &str) {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kiln_integration_tests::{Harness, Options, eventually, fixtures, http, process::free_port};
+use kiln_integration_tests::{Options, eventually, fixtures, http, process::free_port};
 
 use crate::{CONCURRENCY, Figures, ROUNDS};
 
@@ -33,19 +33,7 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         .args(["hello-server", &hello_port.to_string()])
         .spawn()
         .unwrap();
-    let h = Harness::with(Options {
-        log: Some("warn".into()),
-        ..Options::default()
-    })
-    .await;
-    assert!(h.launch(echo_path).await.accepted);
-    let ack = h
-        .command(
-            "scale",
-            &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": CONCURRENCY}),
-        )
-        .await;
-    assert!(ack.accepted, "{ack:?}");
+    let h = crate::echo_host(Options::default(), echo_path, echo).await;
     let archive = fixtures::provider_archive("httpserver");
     assert!(h.launch_provider(&archive, "default").await.accepted);
     let port = free_port();

@@ -100,23 +100,16 @@ async fn main() {
         if std::env::var("KILN_BENCH_ONLY").is_ok_and(|only| !label.contains(&only)) {
             continue;
         }
-        let h = Harness::with(Options {
-            control_plane_args: vec!["--invoke-path".into(), invoke_path.into()],
-            data_plane_args: vec!["--instance-mode".into(), instance_mode.into()],
-            log: Some("warn".into()),
-            ..Options::default()
-        })
+        let h = echo_host(
+            Options {
+                control_plane_args: vec!["--invoke-path".into(), invoke_path.into()],
+                data_plane_args: vec!["--instance-mode".into(), instance_mode.into()],
+                ..Options::default()
+            },
+            &echo_path,
+            &echo,
+        )
         .await;
-        // Scale to the concurrency so that instances, not the pool, are never the limit.
-        let ack = h.launch(&echo_path).await;
-        assert!(ack.accepted, "{ack:?}\n{}", h.logs());
-        let ack = h
-            .command(
-                "scale",
-                &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": CONCURRENCY}),
-            )
-            .await;
-        assert!(ack.accepted, "{ack:?}");
         // The baseline runs on the same NATS server with the same bytes, in turns with
         // the host, so both see the same machine.
         let _responder = bare_responder(&h).await;
@@ -168,6 +161,47 @@ async fn main() {
     if only.as_deref().is_none_or(|only| "CONTROL".contains(only)) {
         control::run().await;
     }
+}
+
+/// A host (logging warnings only) running echo with `CONCURRENCY` instances, so that
+/// instances, not the pool, are never the limit.
+pub(crate) async fn echo_host(options: Options, path: &std::path::Path, echo: &str) -> Harness {
+    let h = Harness::with(Options {
+        log: Some("warn".into()),
+        ..options
+    })
+    .await;
+    let ack = h.launch(path).await;
+    assert!(ack.accepted, "{ack:?}\n{}", h.logs());
+    let ack = h
+        .command(
+            "scale",
+            &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": CONCURRENCY}),
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    h
+}
+
+/// One echo call signed by `cluster` as from `origin`, for `path`.
+pub(crate) fn signed_echo(
+    cluster: &kiln_types::keys::KeyPair,
+    origin: &kiln_types::invocation::Entity,
+    echo: &str,
+    path: &str,
+) -> Bytes {
+    Bytes::from(
+        kiln_types::invocation::Invocation::new_signed(
+            cluster,
+            origin.clone(),
+            kiln_types::invocation::Entity::actor(echo),
+            "HttpServer.HandleRequest",
+            http::get(path),
+            kiln_types::unix_now(),
+        )
+        .unwrap()
+        .encode(),
+    )
 }
 
 pub(crate) fn check_echo(reply: &[u8]) {
@@ -255,20 +289,7 @@ pub(crate) async fn signed_calls(h: &Harness, echo: &str, count: usize) -> Vec<B
                     kiln_types::keys::KeyKind::Module.generate().public_key(),
                 );
                 (0..count / cores + 1)
-                    .map(|i| {
-                        Bytes::from(
-                            kiln_types::invocation::Invocation::new_signed(
-                                &cluster,
-                                origin.clone(),
-                                kiln_types::invocation::Entity::actor(&echo),
-                                "HttpServer.HandleRequest",
-                                http::get(&format!("/bench/{core}/{i}")),
-                                kiln_types::unix_now(),
-                            )
-                            .unwrap()
-                            .encode(),
-                        )
-                    })
+                    .map(|i| signed_echo(&cluster, &origin, &echo, &format!("/bench/{core}/{i}")))
                     .collect::<Vec<_>>()
             })
         })

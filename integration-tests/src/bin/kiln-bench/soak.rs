@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kiln_integration_tests::{Harness, Options, fixtures, http};
+use kiln_integration_tests::{Harness, Options, fixtures};
 use tokio::sync::Semaphore;
 
-use crate::{CONCURRENCY, check_echo, signed_calls};
+use crate::{CONCURRENCY, check_echo, echo_host, signed_calls, signed_echo};
 
 /// Length of one reporting interval.
 const INTERVAL: Duration = Duration::from_secs(10);
@@ -39,19 +39,7 @@ struct Interval {
 pub async fn run(seconds: u64) {
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
-    let h = Harness::with(Options {
-        log: Some("warn".into()),
-        ..Options::default()
-    })
-    .await;
-    assert!(h.launch(&echo_path).await.accepted, "{}", h.logs());
-    let ack = h
-        .command(
-            "scale",
-            &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": CONCURRENCY}),
-        )
-        .await;
-    assert!(ack.accepted, "{ack:?}");
+    let h = echo_host(Options::default(), &echo_path, &echo).await;
     let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
 
     let saturation = saturation(&h, &echo, &subject).await;
@@ -85,18 +73,7 @@ pub async fn run(seconds: u64) {
             let calls: Vec<Bytes> = (0..batch)
                 .map(|_| {
                     n += 1;
-                    Bytes::from(
-                        kiln_types::invocation::Invocation::new_signed(
-                            &cluster,
-                            origin.clone(),
-                            kiln_types::invocation::Entity::actor(&signer_echo),
-                            "HttpServer.HandleRequest",
-                            http::get(&format!("/soak/{n}")),
-                            kiln_types::unix_now(),
-                        )
-                        .unwrap()
-                        .encode(),
-                    )
+                    signed_echo(&cluster, &origin, &signer_echo, &format!("/soak/{n}"))
                 })
                 .collect();
             if ahead.blocking_send(calls).is_err() {
