@@ -198,13 +198,13 @@ impl Fetcher {
 
 /// Runs a check of fetched bytes on the blocking pool: hashing and parsing up to the
 /// size limit must not hold a runtime worker.
-async fn blocking<T, E: Into<FetchError>>(
+async fn blocking<T, E>(
     reference: &str,
     check: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, FetchError>
 where
     T: Send + 'static,
-    E: Send + 'static,
+    E: Into<FetchError> + Send + 'static,
 {
     tokio::task::spawn_blocking(check)
         .await
