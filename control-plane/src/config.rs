@@ -27,8 +27,12 @@ const DEFAULT_UPLOAD_LIMIT_MIB: u64 = 64;
 const DEFAULT_API_ADDR: &str = "127.0.0.1:4001";
 const DEFAULT_ACTOR_LIMIT_MIB: u64 = crate::artifact::DEFAULT_ACTOR_LIMIT >> 20;
 const DEFAULT_PROVIDER_LIMIT_MIB: u64 = crate::artifact::DEFAULT_PROVIDER_LIMIT >> 20;
-const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
-const DEFAULT_MAX_IN_FLIGHT_PER_ACTOR: usize = 1024;
+// About two seconds of this machine's throughput for the host and half a second for
+// one actor: a stall of the machine is absorbed, a flood is answered "busy".
+const DEFAULT_MAX_IN_FLIGHT: usize = 16_384;
+const DEFAULT_MAX_IN_FLIGHT_PER_ACTOR: usize = 4096;
+// Payload bytes held by the calls in flight, so large messages are bounded too.
+const DEFAULT_MAX_IN_FLIGHT_MIB: u64 = 256;
 const DEFAULT_CTL_TIMEOUT_MS: u64 = 30_000;
 const DEFAULT_CHUNK_LIMIT_MIB: u64 = 64;
 
@@ -215,6 +219,10 @@ pub struct Args {
     /// answered at once with a "busy" error.
     #[arg(long, env = "KILN_CP_MAX_IN_FLIGHT_PER_ACTOR", default_value_t = DEFAULT_MAX_IN_FLIGHT_PER_ACTOR)]
     pub max_in_flight_per_actor: usize,
+    /// Payload bytes of the inbound invocations in flight on this host at most, in MiB;
+    /// past it a call is answered at once with a "busy" error.
+    #[arg(long, env = "KILN_CP_MAX_IN_FLIGHT_MIB", default_value_t = DEFAULT_MAX_IN_FLIGHT_MIB)]
+    pub max_in_flight_mib: u64,
     /// An invocation is accepted once, within this many seconds of its `iat`; 0 turns
     /// the replay check off.
     #[arg(long, env = "KILN_CP_REPLAY_WINDOW_S", default_value_t = kiln_types::replay::DEFAULT_WINDOW_S)]
@@ -289,6 +297,8 @@ pub struct InFlight {
     pub host: usize,
     /// Per actor.
     pub per_actor: usize,
+    /// Payload bytes over all actors.
+    pub bytes: u64,
 }
 
 /// The gRPC control API's settings.
@@ -537,6 +547,7 @@ impl Config {
             ("--actor-limit-mib", args.actor_limit_mib),
             ("--provider-limit-mib", args.provider_limit_mib),
             ("--chunk-limit-mib", args.chunk_limit_mib),
+            ("--max-in-flight-mib", args.max_in_flight_mib),
         ] {
             if mib == 0 || mib > max_mib {
                 problems.push(format!("{flag}: {mib} must be between 1 and {max_mib}"));
@@ -720,6 +731,7 @@ impl Config {
             in_flight: InFlight {
                 host: args.max_in_flight,
                 per_actor: args.max_in_flight_per_actor,
+                bytes: args.max_in_flight_mib << 20,
             },
             replay: kiln_types::replay::Settings {
                 window_s: args.replay_window_s,

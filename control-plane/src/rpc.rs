@@ -61,6 +61,9 @@ pub struct Subscriptions {
     host: Arc<Semaphore>,
     host_limit: usize,
     per_actor: usize,
+    /// Payload KiB of the calls in flight over every actor.
+    bytes: Arc<Semaphore>,
+    bytes_limit_kib: u32,
 }
 
 impl Subscriptions {
@@ -72,6 +75,8 @@ impl Subscriptions {
             host: Arc::new(Semaphore::new(in_flight.host)),
             host_limit: in_flight.host,
             per_actor: in_flight.per_actor,
+            bytes: Arc::new(Semaphore::new(kib(in_flight.bytes) as usize)),
+            bytes_limit_kib: kib(in_flight.bytes),
         }
     }
 
@@ -87,8 +92,9 @@ impl Subscriptions {
             .expect("invariant: subscription lock is never poisoned")
     }
 
-    /// A place for one more call to an actor whose own bound is `actor`, or why not.
-    fn admit(&self, actor: &Arc<Semaphore>) -> Result<Permits, String> {
+    /// A place for one more call of `len` payload bytes to an actor whose own bound is
+    /// `actor`, or why not.
+    fn admit(&self, actor: &Arc<Semaphore>, len: usize) -> Result<Permits, String> {
         let Ok(host) = self.host.clone().try_acquire_owned() else {
             return Err(format!(
                 "host busy: {} invocations already in flight on this host (KILN_CP_MAX_IN_FLIGHT); try again later",
@@ -101,17 +107,32 @@ impl Subscriptions {
                 self.per_actor
             ));
         };
+        // One message larger than the whole bound still gets in when nothing else is.
+        let wanted = kib(len as u64).clamp(1, self.bytes_limit_kib);
+        let Ok(bytes) = self.bytes.clone().try_acquire_many_owned(wanted) else {
+            return Err(format!(
+                "host busy: {} MiB of invocations already in flight on this host (KILN_CP_MAX_IN_FLIGHT_MIB); try again later",
+                self.bytes_limit_kib >> 10
+            ));
+        };
         Ok(Permits {
             _host: host,
             _actor: actor,
+            _bytes: bytes,
         })
     }
+}
+
+/// Whole KiB in `bytes`, rounded up.
+fn kib(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
 /// Held while a call is in flight.
 struct Permits {
     _host: OwnedSemaphorePermit,
     _actor: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
 }
 
 /// Starts serving `actor` on the lattice, unless already serving. Returns once the NATS
@@ -149,7 +170,7 @@ pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
                         let Some(message) = message else { break };
                         // Past the bounds the call is answered at once, so overload
                         // costs a reply, not a task and its memory.
-                        let permits = match task_host.subscriptions.admit(&bound) {
+                        let permits = match task_host.subscriptions.admit(&bound, message.payload.len()) {
                             Ok(permits) => permits,
                             Err(busy) => {
                                 refuse_busy(&task_host, &actor, message, busy).await;
@@ -370,4 +391,49 @@ pub async fn run(
         .data_plane
         .invoke(actor, invocation.operation, invocation.msg, invocation.id)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscriptions(host: usize, per_actor: usize, bytes: u64) -> Subscriptions {
+        Subscriptions::new(crate::config::InFlight {
+            host,
+            per_actor,
+            bytes,
+        })
+    }
+
+    #[test]
+    fn calls_past_a_bound_are_busy_until_one_finishes() {
+        let calls = subscriptions(2, 1, 1 << 20);
+        let (a, b) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
+        let first = calls.admit(&a, 10).expect("room");
+        let error = calls.admit(&a, 10).err().expect("the actor is full");
+        assert!(error.starts_with("actor busy"), "{error}");
+        let second = calls.admit(&b, 10).expect("room for another actor");
+        assert_eq!(calls.in_flight(), 2);
+        let error = calls.admit(&Arc::new(Semaphore::new(1)), 10).err().expect("full");
+        assert!(error.starts_with("host busy: 2 invocations"), "{error}");
+        drop((first, second));
+        assert_eq!(calls.in_flight(), 0);
+        assert!(calls.admit(&a, 10).is_ok());
+    }
+
+    #[test]
+    fn payload_bytes_in_flight_are_bounded() {
+        let calls = subscriptions(100, 100, 4096);
+        let actor = Arc::new(Semaphore::new(100));
+        let first = calls.admit(&actor, 3000).expect("room");
+        let error = calls.admit(&actor, 3000).err().expect("over the bytes");
+        assert!(error.contains("KILN_CP_MAX_IN_FLIGHT_MIB"), "{error}");
+        let small = calls.admit(&actor, 1).expect("a KiB is left");
+        drop((first, small));
+        // A message larger than the whole bound gets in alone.
+        let huge = calls.admit(&actor, 1 << 20).expect("alone");
+        assert!(calls.admit(&actor, 1).is_err());
+        drop(huge);
+        assert!(calls.admit(&actor, 1).is_ok());
+    }
 }

@@ -36,6 +36,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 struct Interval {
     latencies_us: Vec<u32>,
     errors: u64,
+    /// Errors by kind: a timeout, a NATS error or the start of the host's error.
+    kinds: std::collections::BTreeMap<String, u64>,
 }
 
 pub async fn run(seconds: u64) {
@@ -119,21 +121,34 @@ pub async fn run(seconds: u64) {
                 let reply =
                     tokio::time::timeout(CALL_TIMEOUT, client.request(subject, payload)).await;
                 let latency = at.elapsed();
-                let ok = matches!(&reply, Ok(Ok(message))
-                    if kiln_types::invocation::InvocationResponse::decode(&message.payload)
-                        .is_ok_and(|r| r.error.is_none()));
+                let error = match reply {
+                    Err(_) => Some("timeout".to_string()),
+                    Ok(Err(error)) => Some(format!("nats: {}", error.kind())),
+                    Ok(Ok(message)) => {
+                        match kiln_types::invocation::InvocationResponse::decode(&message.payload)
+                        {
+                            Ok(response) => response.error.map(|error| {
+                                error.split(':').next().unwrap_or_default().to_string()
+                            }),
+                            Err(error) => Some(format!("undecodable reply: {error}")),
+                        }
+                    }
+                };
                 let index =
                     (at.duration_since(started).as_secs_f64() / INTERVAL.as_secs_f64()) as usize;
                 let mut intervals = intervals.lock().unwrap();
                 while intervals.len() <= index {
                     intervals.push(Interval::default());
                 }
-                if ok {
-                    intervals[index]
+                let interval = &mut intervals[index];
+                match error {
+                    None => interval
                         .latencies_us
-                        .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
-                } else {
-                    intervals[index].errors += 1;
+                        .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX)),
+                    Some(kind) => {
+                        interval.errors += 1;
+                        *interval.kinds.entry(kind).or_default() += 1;
+                    }
                 }
                 drop(permit);
             });
@@ -170,6 +185,13 @@ pub async fn run(seconds: u64) {
         "soak: {answered} calls answered, {errors} errors, {} not sent (the benchmark's own bound of {MAX_IN_FLIGHT} in flight); worst interval p99 {worst_p99} µs",
         overloaded.load(Ordering::Relaxed)
     );
+    let mut kinds = std::collections::BTreeMap::<&str, u64>::new();
+    for (kind, n) in all.iter().flat_map(|i| &i.kinds) {
+        *kinds.entry(kind).or_default() += n;
+    }
+    for (kind, n) in kinds {
+        println!("soak: {n} errors: {kind}");
+    }
     let warm = (WARM_UP.as_secs() / INTERVAL.as_secs()) as usize;
     if let (Some(start), Some(end)) = (memory.get(warm.min(memory.len() - 1)), memory.last()) {
         for (name, (a, b)) in ["NATS", "control plane", "data plane"]
