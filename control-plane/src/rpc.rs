@@ -414,7 +414,10 @@ mod tests {
         assert!(error.starts_with("actor busy"), "{error}");
         let second = calls.admit(&b, 10).expect("room for another actor");
         assert_eq!(calls.in_flight(), 2);
-        let error = calls.admit(&Arc::new(Semaphore::new(1)), 10).err().expect("full");
+        let error = calls
+            .admit(&Arc::new(Semaphore::new(1)), 10)
+            .err()
+            .expect("full");
         assert!(error.starts_with("host busy: 2 invocations"), "{error}");
         drop((first, second));
         assert_eq!(calls.in_flight(), 0);

@@ -125,8 +125,7 @@ pub async fn run(seconds: u64) {
                     Err(_) => Some("timeout".to_string()),
                     Ok(Err(error)) => Some(format!("nats: {}", error.kind())),
                     Ok(Ok(message)) => {
-                        match kiln_types::invocation::InvocationResponse::decode(&message.payload)
-                        {
+                        match kiln_types::invocation::InvocationResponse::decode(&message.payload) {
                             Ok(response) => response.error.map(|error| {
                                 error.split(':').next().unwrap_or_default().to_string()
                             }),
