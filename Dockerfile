@@ -5,7 +5,7 @@ RUN apt-get update -qq && apt-get install -y -qq clang mold python3 >/dev/null \
  && rustup target add wasm32-unknown-unknown
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bins -p kiln-control-plane -p kiln-data-plane \
+RUN cargo build --release --locked --bins -p kiln-control-plane -p kiln-data-plane -p kiln-cli \
       -p kiln-httpserver -p kiln-keyvalue \
  && KILN_CLI=target/release/kiln actors/build.sh \
  && KILN_PROFILE=release providers/build.sh

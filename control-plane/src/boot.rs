@@ -97,7 +97,7 @@ async fn start_provider(host: &Shared, provider: &BootProvider) -> Attempt {
         tracing::info!(reference = %provider.reference, link = %provider.link_name, "boot provider already runs");
         return Attempt::Done;
     }
-    match crate::providers::start(
+    match crate::control::start_provider(
         host,
         &provider.reference,
         &provider.link_name,

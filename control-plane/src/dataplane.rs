@@ -1,7 +1,6 @@
 //! The control plane's client of its data plane: one lazily (re)connecting gRPC
 //! channel, the multiplexed invoke stream, and commands by digest.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,6 +9,7 @@ use futures::StreamExt as _;
 use hyper_util::rt::TokioIo;
 use kiln_proto::dataplane::v1 as pb;
 use kiln_types::endpoint::Endpoint;
+use kiln_types::waiting::Waiting;
 use pb::data_plane_client::DataPlaneClient;
 use pb::host_calls_client::HostCallsClient;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -20,8 +20,8 @@ use tracing::Instrument as _;
 
 use crate::config::InvokePath;
 
-/// Messages on the channel may carry payloads this large.
-pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+use kiln_proto::MAX_MESSAGE_BYTES;
+use kiln_telemetry::spans;
 /// Bytes per chunk when pushing an artifact.
 const CHUNK_BYTES: usize = 1 << 20;
 /// How long a call waits for a data plane that is (re)connecting.
@@ -50,13 +50,7 @@ type Pending = oneshot::Sender<Result<Vec<u8>, InvokeFailure>>;
 /// The invoke stream and the calls waiting on it, under one lock: a call is either
 /// registered while its stream is open, or refused; it is never left waiting on a
 /// stream that already ended.
-#[derive(Default)]
-struct Calls {
-    /// Bumped by each new stream; a stream's end only touches its own generation.
-    generation: u64,
-    sender: Option<mpsc::Sender<pb::InvokeRequest>>,
-    waiting: HashMap<u64, (u64, Pending)>,
-}
+type Calls = Waiting<mpsc::Sender<pb::InvokeRequest>, Pending>;
 
 /// The tonic interceptor that puts the current span's trace context in each call's
 /// metadata.
@@ -65,7 +59,7 @@ type Inject = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status
 type Traced = InterceptedService<Channel, Inject>;
 
 /// The service name in spans, as the proto declares it.
-const DATA_PLANE: &str = "kiln.dataplane.v1.DataPlane";
+const DATA_PLANE: &str = kiln_proto::dataplane::v1::data_plane_server::SERVICE_NAME;
 
 /// The connection to one data plane.
 pub struct Link {
@@ -162,19 +156,14 @@ impl Link {
             InvokePath::Unary => "Invoke",
             InvokePath::Stream => "InvokeStream",
         };
-        let span = tracing::debug_span!(
-            "grpc_request",
-            otel.name = %format_args!("{DATA_PLANE}/{method}"),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            otel.status_description = tracing::field::Empty,
-            rpc.system = "grpc",
-            rpc.service = DATA_PLANE,
-            rpc.method = method,
-            wasmcloud.actor.key = actor,
-            wasmbus.operation = %operation,
-            wasmbus.invocation.id = %invocation_id,
-        );
+        let span = spans::grpc_request(spans::Kind::Client, DATA_PLANE, method);
+        spans::Domain {
+            actor: Some(actor),
+            operation: Some(&operation),
+            invocation: Some(&invocation_id),
+            ..spans::Domain::default()
+        }
+        .record(&span);
         let trace = kiln_telemetry::TraceContext::of(&span);
         let call_id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let request = pb::InvokeRequest {
@@ -211,18 +200,12 @@ impl Link {
             }
             InvokePath::Stream => {
                 let (tx, rx) = oneshot::channel();
-                let sender = {
-                    let mut calls = self.lock_calls();
-                    let sender = calls
-                        .sender
-                        .clone()
-                        .ok_or_else(|| InvokeFailure::Unavailable("no invoke stream".into()))?;
-                    let generation = calls.generation;
-                    calls.waiting.insert(call_id, (generation, tx));
-                    sender
-                };
+                let sender = self
+                    .lock_calls()
+                    .register(call_id, tx)
+                    .map_err(|_| InvokeFailure::Unavailable("no invoke stream".into()))?;
                 if sender.send(request).await.is_err() {
-                    self.lock_calls().waiting.remove(&call_id);
+                    self.lock_calls().take(call_id);
                     return Err(InvokeFailure::Unavailable("invoke stream closed".into()));
                 }
                 rx.await.unwrap_or_else(|_| {
@@ -245,12 +228,7 @@ impl Link {
             .invoke_stream(ReceiverStream::new(rx))
             .await?
             .into_inner();
-        let generation = {
-            let mut calls = self.lock_calls();
-            calls.generation += 1;
-            calls.sender = Some(tx);
-            calls.generation
-        };
+        let generation = self.lock_calls().attach(tx);
         // The guard ends the stream's life even if this future is dropped half-way
         // (the supervisor drops it when the host-call stream breaks first).
         let ending = StreamEnd {
@@ -260,8 +238,8 @@ impl Link {
         Ok(async move {
             let _ending = ending;
             while let Some(Ok(response)) = responses.next().await {
-                let waiter = self.lock_calls().waiting.remove(&response.call_id);
-                if let Some((_, waiter)) = waiter {
+                let waiter = self.lock_calls().take(response.call_id);
+                if let Some(waiter) = waiter {
                     let _ = waiter.send(outcome(response));
                 }
             }
@@ -553,23 +531,7 @@ struct StreamEnd<'a> {
 
 impl Drop for StreamEnd<'_> {
     fn drop(&mut self) {
-        let lost: Vec<Pending> = {
-            let mut calls = self.link.lock_calls();
-            if calls.generation == self.generation {
-                calls.sender = None;
-            }
-            let generation = self.generation;
-            let ids: Vec<u64> = calls
-                .waiting
-                .iter()
-                .filter(|(_, (g, _))| *g == generation)
-                .map(|(id, _)| *id)
-                .collect();
-            ids.iter()
-                .filter_map(|id| calls.waiting.remove(id))
-                .map(|(_, waiter)| waiter)
-                .collect()
-        };
+        let lost = self.link.lock_calls().detach(self.generation);
         for waiter in lost {
             let _ = waiter.send(Err(InvokeFailure::Unavailable("connection lost".into())));
         }
@@ -608,14 +570,7 @@ impl<T, F: Future<Output = Result<T, tonic::Status>>> Command<T> for F {}
 /// The client span of a unary command; the interceptor puts its context in the
 /// call's metadata. The inventory has none: it is polled.
 fn command_span(method: &'static str) -> tracing::Span {
-    tracing::debug_span!(
-        "grpc_request",
-        otel.name = %format_args!("{DATA_PLANE}/{method}"),
-        otel.kind = "client",
-        rpc.system = "grpc",
-        rpc.service = DATA_PLANE,
-        rpc.method = method,
-    )
+    spans::grpc_request(spans::Kind::Client, DATA_PLANE, method)
 }
 
 fn tuned(endpoint: tonic::transport::Endpoint) -> tonic::transport::Endpoint {

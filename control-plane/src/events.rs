@@ -48,8 +48,8 @@ impl Events {
     pub fn new(client: async_nats::Client, lattice: &str, host_id: &str) -> Events {
         Events {
             client,
-            subject: format!("wasmbus.evt.{lattice}"),
-            rpc_subject: format!("wasmbus.rpcevt.{lattice}"),
+            subject: kiln_wasmbus::subjects::events(lattice),
+            rpc_subject: kiln_wasmbus::subjects::rpc_events(lattice),
             source: host_id.to_string(),
         }
     }

@@ -12,27 +12,30 @@ use kiln_types::keys::KeyKind;
 
 use crate::actors::Entry;
 use crate::host::Shared;
-use crate::subjects;
+use kiln_wasmbus::subjects;
 
 /// The control plane's server span of one host call, a child of the data plane's
 /// client span named in the request.
 pub fn span(request: &HostCallRequest) -> tracing::Span {
-    let span = tracing::debug_span!(
-        "host_call",
-        otel.name = %format_args!("HostCall {} {}", request.namespace, request.operation),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-        rpc.system = "grpc",
-        rpc.service = "kiln.dataplane.v1.HostCalls",
-        rpc.method = "Open",
-        wasmcloud.actor.key = %request.actor,
-        wasmcloud.link.name = if request.binding.is_empty() { "default" } else { request.binding.as_str() },
-        wasmbus.namespace = %request.namespace,
-        wasmbus.operation = %request.operation,
-        wasmbus.invocation.id = %request.invocation_id,
+    use kiln_telemetry::spans;
+    let span = spans::host_call(
+        spans::Kind::Server,
+        kiln_proto::dataplane::v1::host_calls_server::SERVICE_NAME,
+        &request.namespace,
+        &request.operation,
     );
     if !span.is_disabled() {
+        spans::Domain {
+            actor: Some(&request.actor),
+            link: Some(if request.binding.is_empty() {
+                "default"
+            } else {
+                &request.binding
+            }),
+            invocation: Some(&request.invocation_id),
+            ..spans::Domain::default()
+        }
+        .record(&span);
         TraceContext::new(Some(&request.traceparent), Some(&request.tracestate))
             .set_as_parent_of(&span);
     }

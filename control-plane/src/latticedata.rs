@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::claimscache::StoredClaims;
 use crate::events;
 use crate::host::Shared;
-use crate::subjects;
+use kiln_wasmbus::subjects;
 
 const LINK_PREFIX: &str = "LINKDEF_";
 const CLAIMS_PREFIX: &str = "CLAIMS_";

@@ -13,7 +13,6 @@ pub mod claimscache;
 pub mod config;
 pub mod control;
 pub mod ctl;
-pub mod ctlclient;
 pub mod dataplane;
 pub mod eventdata;
 pub mod events;
@@ -32,7 +31,6 @@ pub mod providers;
 pub mod readiness;
 pub mod registries;
 pub mod rpc;
-pub mod subjects;
 pub mod supervisor;
 
 use std::sync::Arc;
@@ -284,7 +282,8 @@ async fn drain(host: &host::Shared, tasks: &TaskTracker) {
         let stops = host.providers.all().into_iter().map(|provider| {
             let host = host.clone();
             async move {
-                if let Err(error) = providers::stop(&host, &provider.key, &provider.link_name).await
+                if let Err(error) =
+                    control::stop_provider(&host, &provider.key, &provider.link_name).await
                 {
                     tracing::warn!(provider = %provider.key, "could not stop provider: {error}");
                 }

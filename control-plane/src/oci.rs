@@ -1,6 +1,5 @@
-//! Actors and providers in OCI registries, with the media types and layout wasmCloud
-//! tools (`wash reg push`) use: one layer (`…module.wasm.content.layer.v1+wasm` for an
-//! actor, `…provider.archive.layer.v1+par` for a provider archive) and a small config.
+//! Pulls of actors and providers from OCI registries, in the layout of
+//! [`kiln_wasmbus::oci`].
 //!
 //! Pulls honour the wasmbus host's settings: `:latest` only when allowed, plain HTTP only
 //! for the registries listed as insecure, credentials from `registries.put` or
@@ -9,101 +8,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+pub use kiln_wasmbus::oci::OciError;
+use kiln_wasmbus::oci::{
+    OCI_LAYER_MEDIA_TYPE, PROVIDER_ARCHIVE_MEDIA_TYPE, WASM_MEDIA_TYPE, classify, client, parse,
+};
+use oci_client::Reference;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
 
 use crate::registries::Credentials;
-
-/// Layer of an actor module.
-pub const WASM_MEDIA_TYPE: &str = "application/vnd.module.wasm.content.layer.v1+wasm";
-/// Layer of a provider archive.
-pub const PROVIDER_ARCHIVE_MEDIA_TYPE: &str =
-    "application/vnd.wasmcloud.provider.archive.layer.v1+par";
-/// A plain OCI layer, which older tools used for either.
-pub const OCI_LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
-/// Config of an actor artifact.
-pub const ACTOR_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasmcloud.actor.archive.config";
-/// Config of a provider artifact.
-pub const PROVIDER_CONFIG_MEDIA_TYPE: &str = "application/vnd.wasmcloud.provider.archive.config";
-
-/// A pull or push that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OciError {
-    /// Not a registry reference.
-    #[error("{reference:?} is not a registry reference: {reason}")]
-    BadReference {
-        /// Reference.
-        reference: String,
-        /// Why.
-        reason: String,
-    },
-    /// `:latest` while not allowed.
-    #[error(
-        "{0} uses the latest tag, which this host refuses (set WASMCLOUD_OCI_ALLOW_LATEST=true, or pin a version)"
-    )]
-    Latest(String),
-    /// No such repository, tag or blob.
-    #[error("{reference} is not in the registry: {reason}")]
-    NotFound {
-        /// Reference.
-        reference: String,
-        /// What the registry said.
-        reason: String,
-    },
-    /// The registry refused the credentials (or needs some).
-    #[error("the registry refused access to {reference}: {reason}")]
-    Denied {
-        /// Reference.
-        reference: String,
-        /// What the registry said.
-        reason: String,
-    },
-    /// The registry could not be reached.
-    #[error("could not reach the registry for {reference}: {reason}")]
-    Unreachable {
-        /// Reference.
-        reference: String,
-        /// Why.
-        reason: String,
-    },
-    /// The bytes are not what the manifest promised.
-    #[error("{reference}: the layer's bytes do not match its digest ({reason})")]
-    Digest {
-        /// Reference.
-        reference: String,
-        /// Detail.
-        reason: String,
-    },
-    /// Not a wasmCloud actor or provider artifact.
-    #[error("{reference} is not an actor or provider artifact: {reason}")]
-    NotAnArtifact {
-        /// Reference.
-        reference: String,
-        /// Detail.
-        reason: String,
-    },
-    /// The layer is larger than this host accepts.
-    #[error("{reference} is {size} bytes, above the limit of {limit} bytes")]
-    TooLarge {
-        /// Reference.
-        reference: String,
-        /// Size, as announced or as far as it was read.
-        size: u64,
-        /// Limit.
-        limit: u64,
-    },
-    /// Anything else the registry or the cache did.
-    #[error("{reference}: {reason}")]
-    Other {
-        /// Reference.
-        reference: String,
-        /// Detail.
-        reason: String,
-    },
-}
 
 /// How this host pulls.
 #[derive(Debug, Clone, Default)]
@@ -254,56 +167,6 @@ impl Registry {
     }
 }
 
-/// Pushes an actor module (`\0asm`) or a provider archive (gzip) to `reference`, with
-/// the layout wasmCloud tools use; returns the manifest URL.
-///
-/// # Errors
-/// See [`OciError`]; bytes that are neither are refused before any upload.
-pub async fn push(
-    reference: &str,
-    bytes: Vec<u8>,
-    auth: RegistryAuth,
-    insecure: &[String],
-) -> Result<String, OciError> {
-    let parsed = parse(reference)?;
-    let (layer_type, config_type) = if bytes.starts_with(b"\0asm") {
-        (WASM_MEDIA_TYPE, ACTOR_CONFIG_MEDIA_TYPE)
-    } else if bytes.starts_with(&[0x1f, 0x8b]) {
-        (PROVIDER_ARCHIVE_MEDIA_TYPE, PROVIDER_CONFIG_MEDIA_TYPE)
-    } else {
-        return Err(OciError::NotAnArtifact {
-            reference: reference.to_string(),
-            reason: "the file is neither a wasm module nor a gzipped provider archive".into(),
-        });
-    };
-    let layer = ImageLayer::new(bytes, layer_type.to_string(), None);
-    let config = Config::new(b"{}".to_vec(), config_type.to_string(), None);
-    let pushed = client(insecure)
-        .push(&parsed, &[layer], config, &auth, None)
-        .await
-        .map_err(|e| classify(reference, e))?;
-    Ok(pushed.manifest_url)
-}
-
-fn parse(reference: &str) -> Result<Reference, OciError> {
-    let text = reference.strip_prefix("oci://").unwrap_or(reference);
-    text.parse()
-        .map_err(|e: oci_client::ParseError| OciError::BadReference {
-            reference: reference.to_string(),
-            reason: e.to_string(),
-        })
-}
-
-fn client(insecure: &[String]) -> Client {
-    Client::new(ClientConfig {
-        protocol: ClientProtocol::HttpsExcept(insecure.to_vec()),
-        // A registry that stops sending must not hold a start forever.
-        connect_timeout: Some(std::time::Duration::from_secs(10)),
-        read_timeout: Some(std::time::Duration::from_secs(30)),
-        ..ClientConfig::default()
-    })
-}
-
 /// A download that fails once it passes `limit` bytes (one byte more is kept, so the
 /// caller can tell the limit from another failure).
 struct Capped {
@@ -348,56 +211,6 @@ fn digest_of(bytes: &[u8]) -> String {
     )
 }
 
-/// What a registry error means for the caller.
-fn classify(reference: &str, error: OciDistributionError) -> OciError {
-    let reference = reference.to_string();
-    let reason = error.to_string();
-    match &error {
-        OciDistributionError::AuthenticationFailure(_)
-        | OciDistributionError::UnauthorizedError { .. } => OciError::Denied { reference, reason },
-        OciDistributionError::ImageManifestNotFoundError(_) => {
-            OciError::NotFound { reference, reason }
-        }
-        OciDistributionError::DigestError(_) => OciError::Digest { reference, reason },
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-            if codes
-                .iter()
-                .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
-            {
-                OciError::Denied { reference, reason }
-            } else if codes.iter().any(|c| {
-                matches!(
-                    c,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::BlobUnknown
-                        | OciErrorCode::NotFound
-                )
-            }) {
-                OciError::NotFound { reference, reason }
-            } else {
-                OciError::Other { reference, reason }
-            }
-        }
-        OciDistributionError::ServerError {
-            code: 401 | 403, ..
-        } => OciError::Denied { reference, reason },
-        OciDistributionError::ServerError { code: 404, .. } => {
-            OciError::NotFound { reference, reason }
-        }
-        OciDistributionError::RequestError(_) => OciError::Unreachable {
-            reference,
-            reason: format!("{error:#}"),
-        },
-        OciDistributionError::IncompatibleLayerMediaTypeError(_)
-        | OciDistributionError::UnsupportedMediaTypeError(_) => {
-            OciError::NotAnArtifact { reference, reason }
-        }
-        _ => OciError::Other { reference, reason },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,18 +230,5 @@ mod tests {
         assert!(matches!(error, OciError::Latest(_)), "{error}");
         let error = registry.pull("Not A Ref!", 1 << 20).await.unwrap_err();
         assert!(matches!(error, OciError::BadReference { .. }), "{error}");
-    }
-
-    #[tokio::test]
-    async fn pushing_something_that_is_no_artifact_is_refused_before_uploading() {
-        let error = push(
-            "localhost:1/x:1",
-            b"hello".to_vec(),
-            RegistryAuth::Anonymous,
-            &[],
-        )
-        .await
-        .unwrap_err();
-        assert!(matches!(error, OciError::NotAnArtifact { .. }), "{error}");
     }
 }

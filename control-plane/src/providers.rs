@@ -17,7 +17,7 @@ use crate::claimscache::StoredClaims;
 use crate::eventdata;
 use crate::events::kind;
 use crate::host::Shared;
-use crate::subjects;
+use kiln_wasmbus::subjects;
 
 /// How long a provider gets to answer its shutdown request.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -180,52 +180,13 @@ pub fn running_here(host: &Shared, reference: &str, link_name: &str) -> bool {
     })
 }
 
-/// Starts the provider in the archive at `reference` on `link_name`, and publishes
-/// `provider_started` or `provider_start_failed`.
+/// Fetches, checks and starts the provider in the archive at `reference` on
+/// `link_name` (already defaulted), recording it here; the control service
+/// ([`crate::control::start_provider`]) adds the claims, events and reference.
 ///
 /// # Errors
 /// See [`ProviderError`].
-pub async fn start(
-    host: &Shared,
-    reference: &str,
-    link_name: &str,
-    config_json: Option<String>,
-    annotations: BTreeMap<String, String>,
-) -> Result<Arc<Entry>, ProviderError> {
-    let link_name = if link_name.is_empty() {
-        "default"
-    } else {
-        link_name
-    };
-    match start_quietly(host, reference, link_name, config_json, annotations).await {
-        Ok(entry) => {
-            let stored = StoredClaims::of_provider(&entry.claims);
-            if host.claims.put(stored.clone())
-                && let Some(data) = &host.lattice_data
-                && let Err(error) = data.put_claims(&stored).await
-            {
-                tracing::warn!(provider = %entry.key, "could not write claims to the lattice cache: {error:#}");
-            }
-            crate::control::remember_ref(host, reference, &entry.key).await;
-            host.events
-                .publish(kind::PROVIDER_STARTED, eventdata::provider_started(&entry))
-                .await;
-            Ok(entry)
-        }
-        Err(error) => {
-            tracing::warn!(%reference, link = link_name, "provider start failed: {error}");
-            host.events
-                .publish(
-                    kind::PROVIDER_START_FAILED,
-                    eventdata::provider_start_failed(reference, link_name, &error.to_string()),
-                )
-                .await;
-            Err(error)
-        }
-    }
-}
-
-async fn start_quietly(
+pub(crate) async fn launch(
     host: &Shared,
     reference: &str,
     link_name: &str,
@@ -395,16 +356,17 @@ pub async fn adopt(
     Ok(())
 }
 
-/// Asks the provider to shut down, then has the data plane stop its process.
+/// Asks the provider on `link_name` (already defaulted) to shut down, then has the
+/// data plane stop its process; returns what ran. The control service
+/// ([`crate::control::stop_provider`]) publishes the event.
 ///
 /// # Errors
 /// When it does not run here or the data plane cannot be told.
-pub async fn stop(host: &Shared, key: &str, link_name: &str) -> Result<(), ProviderError> {
-    let link_name = if link_name.is_empty() {
-        "default"
-    } else {
-        link_name
-    };
+pub(crate) async fn shut_down(
+    host: &Shared,
+    key: &str,
+    link_name: &str,
+) -> Result<Arc<Entry>, ProviderError> {
     let Some(entry) = host
         .providers
         .write()
@@ -423,14 +385,7 @@ pub async fn stop(host: &Shared, key: &str, link_name: &str) -> Result<(), Provi
         .stop_provider(key, link_name)
         .await
         .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
-    host.events
-        .publish(
-            kind::PROVIDER_STOPPED,
-            eventdata::provider_stopped(&entry, "normal"),
-        )
-        .await;
-    tracing::info!(provider = %key, link = link_name, "provider stopped");
-    Ok(())
+    Ok(entry)
 }
 
 /// Starts `entry` on the data plane (or refreshes its host data there).

@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 
 use crate::dataplane::InvokeFailure;
 use crate::host::Shared;
-use crate::subjects;
+use kiln_wasmbus::subjects;
 
 /// Why an invocation was not run.
 #[derive(Debug, thiserror::Error)]
@@ -223,20 +223,12 @@ pub fn unsubscribe(host: &Shared, actor: &str) {
 /// The server span of one inbound invocation, a child of the caller's span when the
 /// message's headers name one (a provider, another host, wasmbus-rpc), else a root.
 fn invocation_span(actor: &str, message: &async_nats::Message) -> tracing::Span {
-    let span = tracing::debug_span!(
-        "nats_message",
-        otel.name = %format_args!("process {}", message.subject),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-        messaging.system = "nats",
-        messaging.destination.name = %message.subject,
-        messaging.operation.type = "process",
-        wasmcloud.actor.key = actor,
-        wasmbus.origin.key = tracing::field::Empty,
-        wasmbus.operation = tracing::field::Empty,
-        wasmbus.invocation.id = tracing::field::Empty,
-    );
+    let span = kiln_telemetry::spans::nats_message(&message.subject);
+    kiln_telemetry::spans::Domain {
+        actor: Some(actor),
+        ..kiln_telemetry::spans::Domain::default()
+    }
+    .record(&span);
     kiln_wasmbus::tracecontext::set_parent(&span, message.headers.as_ref());
     span
 }
@@ -265,10 +257,13 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
         Ok(invocation) => {
             let id = invocation.id.clone();
             let operation = invocation.operation.clone();
-            let span = tracing::Span::current();
-            span.record("wasmbus.origin.key", invocation.origin.public_key.as_str());
-            span.record("wasmbus.operation", operation.as_str());
-            span.record("wasmbus.invocation.id", id.as_str());
+            kiln_telemetry::spans::Domain {
+                origin: Some(&invocation.origin.public_key),
+                operation: Some(&operation),
+                invocation: Some(&id),
+                ..kiln_telemetry::spans::Domain::default()
+            }
+            .record(&tracing::Span::current());
             let summary = invocation_event(&invocation);
             let result = run(host, actor, invocation).await;
             // The operation of a call refused before its signature was checked is the

@@ -297,22 +297,31 @@ fn host_call_span(
     namespace: &str,
     operation: &str,
 ) -> tracing::Span {
-    tracing::debug_span!(
-        parent: state.call.span.as_ref().and_then(tracing::Span::id),
-        "host_call",
-        otel.name = %format_args!("HostCall {namespace} {operation}"),
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-        rpc.system = "grpc",
-        rpc.service = "kiln.dataplane.v1.HostCalls",
-        rpc.method = "Open",
-        wasmcloud.actor.key = &*state.actor,
-        wasmcloud.link.name = if binding.is_empty() { "default" } else { binding },
-        wasmbus.namespace = namespace,
-        wasmbus.operation = operation,
-        wasmbus.invocation.id = %state.call.invocation_id,
-    )
+    use kiln_telemetry::spans;
+    let make = || {
+        spans::host_call(
+            spans::Kind::Client,
+            kiln_proto::dataplane::v1::host_calls_server::SERVICE_NAME,
+            namespace,
+            operation,
+        )
+    };
+    let span = match &state.call.span {
+        Some(parent) => parent.in_scope(make),
+        None => make(),
+    };
+    spans::Domain {
+        actor: Some(&state.actor),
+        link: Some(if binding.is_empty() {
+            "default"
+        } else {
+            binding
+        }),
+        invocation: Some(&state.call.invocation_id),
+        ..spans::Domain::default()
+    }
+    .record(&span);
+    span
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {

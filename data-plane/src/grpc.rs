@@ -29,7 +29,7 @@ const READ_CHUNK: usize = 1 << 20;
 /// Responses queued per invoke stream before the sender waits.
 const STREAM_QUEUE: usize = 1024;
 /// The service name in spans, as the proto declares it.
-const DATA_PLANE: &str = "kiln.dataplane.v1.DataPlane";
+const DATA_PLANE: &str = kiln_proto::dataplane::v1::data_plane_server::SERVICE_NAME;
 
 /// Serves both services over one [`Host`].
 #[derive(Clone)]
@@ -91,20 +91,15 @@ fn response(call_id: u64, result: Result<Vec<u8>, CallError>) -> pb::InvokeRespo
 /// in the request (per message: one stream carries calls of many traces), else in the
 /// call's metadata (unary `Invoke` only).
 fn invoke_span(method: &'static str, request: &pb::InvokeRequest, metadata: &TraceContext) -> Span {
-    let span = tracing::debug_span!(
-        "wasm_invoke",
-        otel.name = %format_args!("{DATA_PLANE}/{method}"),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-        rpc.system = "grpc",
-        rpc.service = DATA_PLANE,
-        rpc.method = method,
-        wasmcloud.actor.key = %request.actor,
-        wasmbus.operation = %request.operation,
-        wasmbus.invocation.id = %request.invocation_id,
-    );
+    let span = kiln_telemetry::spans::wasm_invoke(DATA_PLANE, method);
     if !span.is_disabled() {
+        kiln_telemetry::spans::Domain {
+            actor: Some(&request.actor),
+            operation: Some(&request.operation),
+            invocation: Some(&request.invocation_id),
+            ..kiln_telemetry::spans::Domain::default()
+        }
+        .record(&span);
         let fields = TraceContext::new(Some(&request.traceparent), Some(&request.tracestate));
         if !fields.set_as_parent_of(&span) {
             metadata.set_as_parent_of(&span);
@@ -131,14 +126,8 @@ pub fn request_span(request: &http::Request<()>) -> Span {
     if matches!(method, "Invoke" | "InvokeStream" | "Inventory" | "Open") {
         return Span::none();
     }
-    let span = tracing::debug_span!(
-        "grpc_request",
-        otel.name = %format_args!("{service}/{method}"),
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = %service,
-        rpc.method = %method,
-    );
+    let span =
+        kiln_telemetry::spans::grpc_request(kiln_telemetry::spans::Kind::Server, service, method);
     kiln_telemetry::grpc::from_headers(request.headers()).set_as_parent_of(&span);
     span
 }

@@ -3,12 +3,12 @@
 //! Actors' host calls (other than the builtins) leave through the one `HostCalls.Open`
 //! stream that the control plane keeps open, and their replies come back on it by id.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiln_proto::dataplane::v1::{HostCallReply, HostCallRequest, host_call_reply};
 use kiln_telemetry::TraceContext;
+use kiln_types::waiting::Waiting;
 use tokio::sync::{mpsc, oneshot};
 
 /// A host call as the guest made it.
@@ -37,13 +37,7 @@ const DISCONNECTED: &str = "host call failed: the control plane disconnected";
 
 /// The current stream and the calls waiting on any stream, under one lock: a call is
 /// either registered while its stream is open, or refused.
-#[derive(Debug, Default)]
-struct Route {
-    /// Number of the current stream; bumped by each attach.
-    stream: u64,
-    sender: Option<Sender>,
-    waiting: HashMap<u64, (u64, Pending)>,
-}
+type Route = Waiting<Sender, Pending>;
 
 /// Routes host calls to the control plane and replies back to the waiting guests.
 #[derive(Debug, Default)]
@@ -63,16 +57,10 @@ impl Broker {
     pub async fn call(&self, call: HostCall) -> Result<Vec<u8>, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let sender = {
-            let mut route = self.lock();
-            let sender = route
-                .sender
-                .clone()
-                .ok_or_else(|| "host call failed: no control plane is connected".to_string())?;
-            let stream = route.stream;
-            route.waiting.insert(id, (stream, tx));
-            sender
-        };
+        let sender = self
+            .lock()
+            .register(id, tx)
+            .map_err(|_| "host call failed: no control plane is connected".to_string())?;
         let request = HostCallRequest {
             id,
             actor: call.actor,
@@ -85,7 +73,7 @@ impl Broker {
             tracestate: call.trace.tracestate,
         };
         if sender.send(Ok(request)).await.is_err() {
-            self.lock().waiting.remove(&id);
+            self.lock().take(id);
             return Err(DISCONNECTED.into());
         }
         // A guest future dropped at its deadline leaves its entry behind; it is removed
@@ -97,31 +85,13 @@ impl Broker {
     /// receiving end of requests and a token for [`Broker::detach`].
     pub fn attach(&self) -> (u64, mpsc::Receiver<Result<HostCallRequest, tonic::Status>>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let mut route = self.lock();
-        route.stream += 1;
-        route.sender = Some(tx);
-        (route.stream, rx)
+        (self.lock().attach(tx), rx)
     }
 
     /// Forgets the route if `stream` is still the current one, and fails the calls
     /// that wait on that stream.
     pub fn detach(&self, stream: u64) {
-        let lost: Vec<Pending> = {
-            let mut route = self.lock();
-            if route.stream == stream {
-                route.sender = None;
-            }
-            let ids: Vec<u64> = route
-                .waiting
-                .iter()
-                .filter(|(_, (s, _))| *s == stream)
-                .map(|(id, _)| *id)
-                .collect();
-            ids.iter()
-                .filter_map(|id| route.waiting.remove(id))
-                .map(|(_, waiter)| waiter)
-                .collect()
-        };
+        let lost = self.lock().detach(stream);
         for waiter in lost {
             let _ = waiter.send(Err(DISCONNECTED.into()));
         }
@@ -129,7 +99,7 @@ impl Broker {
 
     /// Delivers a reply to the guest waiting for it; replies nobody waits for are dropped.
     pub fn reply(&self, reply: HostCallReply) {
-        let Some((_, waiter)) = self.lock().waiting.remove(&reply.id) else {
+        let Some(waiter) = self.lock().take(reply.id) else {
             return;
         };
         let result = match reply.result {

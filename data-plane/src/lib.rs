@@ -33,8 +33,7 @@ pub use config::Config;
 /// Time a provider gets between SIGTERM and SIGKILL when the data plane stops.
 const PROVIDER_GRACE: Duration = Duration::from_secs(2);
 
-/// Messages on the gRPC channel may carry payloads this large.
-pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+use kiln_proto::MAX_MESSAGE_BYTES;
 
 /// Runs the data plane until `shutdown`, then drains: no new calls, calls in flight get
 /// up to the grace period.

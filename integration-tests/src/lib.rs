@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::{KeyKind, KeyPair};
+use kiln_wasmbus::subjects::{self, CtlSubject};
 use serde::{Deserialize, Serialize};
 
 pub use process::{Nats, Process, Redis, Registry, binary};
@@ -256,6 +257,12 @@ impl Harness {
         )
     }
 
+    /// The control subjects of this lattice.
+    #[must_use]
+    pub fn ctl(&self) -> subjects::Ctl {
+        subjects::Ctl::new(subjects::DEFAULT_CTL_PREFIX, &self.lattice)
+    }
+
     /// Sends a control command to this host.
     pub async fn command(&self, command: &str, body: &serde_json::Value) -> Ack {
         self.command_to(&self.host.public_key(), command, body)
@@ -264,7 +271,10 @@ impl Harness {
 
     /// Sends a control command to the host `host_id` of this lattice.
     pub async fn command_to(&self, host_id: &str, command: &str, body: &serde_json::Value) -> Ack {
-        let subject = format!("wasmbus.ctl.{}.cmd.{host_id}.{command}", self.lattice);
+        let subject = self
+            .ctl()
+            .subject(CtlSubject::Command(host_id, command))
+            .expect("a host id and a command token");
         let reply = tokio::time::timeout(
             Duration::from_secs(20),
             self.client
@@ -277,8 +287,8 @@ impl Harness {
     }
 
     /// Sends a lattice-wide control command (`linkdefs.put`, …), answered by one host.
-    pub async fn command_lattice(&self, command: &str, body: &serde_json::Value) -> Ack {
-        let subject = format!("wasmbus.ctl.{}.{command}", self.lattice);
+    pub async fn command_lattice(&self, command: CtlSubject<'_>, body: &serde_json::Value) -> Ack {
+        let subject = self.ctl().subject(command).expect("a lattice-wide subject");
         let reply = tokio::time::timeout(
             Duration::from_secs(20),
             self.client
@@ -291,8 +301,8 @@ impl Harness {
     }
 
     /// A lattice-wide query (`get.links`, …) as JSON.
-    pub async fn query_lattice(&self, query: &str) -> serde_json::Value {
-        let subject = format!("wasmbus.ctl.{}.{query}", self.lattice);
+    pub async fn query_lattice(&self, query: CtlSubject<'_>) -> serde_json::Value {
+        let subject = self.ctl().subject(query).expect("a lattice-wide subject");
         let reply = self
             .client
             .request(subject, "".into())
@@ -337,7 +347,7 @@ impl Harness {
     pub async fn events(&self) -> async_nats::Subscriber {
         let events = self
             .client
-            .subscribe(format!("wasmbus.evt.{}", self.lattice))
+            .subscribe(subjects::events(&self.lattice))
             .await
             .expect("subscribe to events");
         self.client.flush().await.expect("flush");
@@ -388,7 +398,7 @@ impl Harness {
     ) -> Ack {
         let values: BTreeMap<&str, &str> = values.iter().copied().collect();
         self.command_lattice(
-            "linkdefs.put",
+            CtlSubject::LinkPut,
             &serde_json::json!({
                 "actor_id": actor, "provider_id": provider, "link_name": "default",
                 "contract_id": contract, "values": values,
@@ -400,7 +410,7 @@ impl Harness {
     /// Deletes a link definition.
     pub async fn delete_link(&self, actor: &str, contract: &str) -> Ack {
         self.command_lattice(
-            "linkdefs.del",
+            CtlSubject::LinkDel,
             &serde_json::json!({ "actor_id": actor, "contract_id": contract, "link_name": "default" }),
         )
         .await
@@ -473,11 +483,10 @@ impl Harness {
 
     /// The host inventory (JSON, as the control interface returns it).
     pub async fn inventory(&self) -> serde_json::Value {
-        let subject = format!(
-            "wasmbus.ctl.{}.get.{}.inv",
-            self.lattice,
-            self.host.public_key()
-        );
+        let subject = self
+            .ctl()
+            .subject(CtlSubject::Inventory(&self.host.public_key()))
+            .expect("a host key");
         let reply = self
             .client
             .request(subject, "".into())
@@ -503,7 +512,7 @@ impl Harness {
 
     /// Sends raw bytes to `actor`'s RPC subject and decodes the response.
     pub async fn send_raw(&self, actor: &str, bytes: Vec<u8>) -> InvocationResponse {
-        let subject = format!("wasmbus.rpc.{}.{actor}", self.lattice);
+        let subject = subjects::actor_rpc(&self.lattice, actor);
         let reply = tokio::time::timeout(
             Duration::from_secs(10),
             self.client.request(subject, bytes.into()),
@@ -522,7 +531,7 @@ impl Harness {
         operation: &str,
         payload: Vec<u8>,
     ) -> Option<InvocationResponse> {
-        let subject = format!("wasmbus.rpc.{}.{actor}", self.lattice);
+        let subject = subjects::actor_rpc(&self.lattice, actor);
         let call = self.invocation(actor, operation, payload).encode();
         let reply = tokio::time::timeout(
             Duration::from_secs(5),
@@ -636,7 +645,9 @@ async fn wait_serving(
     host_id: &str,
     http_port: u16,
 ) -> Result<(), String> {
-    let subject = format!("wasmbus.ctl.{lattice}.get.{host_id}.inv");
+    let subject = subjects::Ctl::new(subjects::DEFAULT_CTL_PREFIX, lattice)
+        .subject(CtlSubject::Inventory(host_id))
+        .map_err(|e| e.to_string())?;
     let answered = eventually(Duration::from_secs(20), || async {
         client.request(subject.clone(), "".into()).await.is_ok()
     })

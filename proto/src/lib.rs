@@ -25,5 +25,9 @@ pub mod control {
     }
 }
 
+/// The largest message either plane sends or accepts on the data-plane channel: payloads
+/// and artifact chunks fit well below it.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
 /// Encoded descriptors of every kiln proto file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("kiln_descriptor");

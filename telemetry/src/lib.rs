@@ -2,7 +2,8 @@
 //! and OpenTelemetry traces over OTLP/gRPC when the standard `OTEL_*` variables ask
 //! for them.
 //!
-//! It makes no spans itself: code makes them with `tracing`. It installs the subscriber
+//! The spans at process boundaries come from [`spans`], with their semantic fields in
+//! one place; other spans are made with `tracing` where they happen. It installs the subscriber
 //! ([`init`], configured by [`Config::from_vars`]) and carries W3C trace context across
 //! process boundaries ([`TraceContext`], [`grpc`] for tonic metadata).
 #![warn(missing_docs)]
@@ -10,6 +11,7 @@
 pub mod config;
 pub mod context;
 pub mod grpc;
+pub mod spans;
 mod subscriber;
 
 pub use config::Config;

@@ -1,5 +1,5 @@
 //! The JSON bodies of the wasmbus control interface (`wasmbus.ctl.{prefix}.…`) as this
-//! host reads them, every field bounded (see [`crate::decode::field`]). Field names
+//! host reads them and kiln's clients write them, every field bounded (see [`crate::decode::field`]). Field names
 //! and defaults are the wasmbus host's, so `wash` and the `wasmcloud-control-interface`
 //! crate are read unchanged.
 
@@ -19,21 +19,25 @@ pub fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, DecodeError
 }
 
 /// `la`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LaunchActor {
     /// Where the actor comes from.
     #[serde(deserialize_with = "field::reference")]
     pub actor_ref: String,
     /// Instances to start; one when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u16>,
     /// Annotations of the new instances.
-    #[serde(default, deserialize_with = "field::opt_string_map")]
+    #[serde(
+        default,
+        deserialize_with = "field::opt_string_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
 /// `sa`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct StopActor {
     /// The actor's public key.
     #[serde(deserialize_with = "field::reference")]
@@ -42,12 +46,16 @@ pub struct StopActor {
     #[serde(default)]
     pub count: u16,
     /// Only instances with these annotations.
-    #[serde(default, deserialize_with = "field::opt_string_map")]
+    #[serde(
+        default,
+        deserialize_with = "field::opt_string_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
 /// `scale`: every field required, as on the wasmbus host.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ScaleActor {
     /// The actor's public key.
     #[serde(deserialize_with = "field::key")]
@@ -60,26 +68,30 @@ pub struct ScaleActor {
 }
 
 /// `upd`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UpdateActor {
     /// Where the new revision comes from.
     #[serde(deserialize_with = "field::reference")]
     pub new_actor_ref: String,
     /// The actor it must be, when given.
-    #[serde(default, deserialize_with = "field::opt_text")]
+    #[serde(
+        default,
+        deserialize_with = "field::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub actor_id: Option<String>,
 }
 
 /// `stop`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 pub struct StopHost {
     /// Drain grace, in milliseconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
 }
 
 /// `lp`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LaunchProvider {
     /// Where the provider archive comes from.
     #[serde(deserialize_with = "field::reference")]
@@ -88,15 +100,23 @@ pub struct LaunchProvider {
     #[serde(default, deserialize_with = "field::link_name")]
     pub link_name: String,
     /// Configuration string handed to the provider.
-    #[serde(default, deserialize_with = "field::opt_config")]
+    #[serde(
+        default,
+        deserialize_with = "field::opt_config",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub configuration: Option<String>,
     /// Annotations of the instance.
-    #[serde(default, deserialize_with = "field::opt_string_map")]
+    #[serde(
+        default,
+        deserialize_with = "field::opt_string_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
 /// `sp`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct StopProvider {
     /// The provider's public key or a reference it runs from.
     #[serde(deserialize_with = "field::reference")]
@@ -107,7 +127,7 @@ pub struct StopProvider {
 }
 
 /// `linkdefs.del` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DeleteLink {
     /// The actor's public key.
     #[serde(deserialize_with = "field::key")]
@@ -121,7 +141,7 @@ pub struct DeleteLink {
 }
 
 /// `auction.actor` body and reply.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ActorAuction {
     /// The actor to place.
     #[serde(deserialize_with = "field::reference")]
@@ -130,12 +150,16 @@ pub struct ActorAuction {
     #[serde(default, deserialize_with = "field::string_map")]
     pub constraints: BTreeMap<String, String>,
     /// The bidder, in a reply.
-    #[serde(default, deserialize_with = "field::key")]
+    #[serde(
+        default,
+        deserialize_with = "field::key",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub host_id: String,
 }
 
 /// `auction.provider` body and reply.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ProviderAuction {
     /// The provider to place.
     #[serde(deserialize_with = "field::reference")]
@@ -147,6 +171,10 @@ pub struct ProviderAuction {
     #[serde(default, deserialize_with = "field::string_map")]
     pub constraints: BTreeMap<String, String>,
     /// The bidder, in a reply.
-    #[serde(default, deserialize_with = "field::key")]
+    #[serde(
+        default,
+        deserialize_with = "field::key",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub host_id: String,
 }

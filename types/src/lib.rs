@@ -21,6 +21,7 @@ pub mod limits;
 pub mod link;
 pub mod par;
 pub mod replay;
+pub mod waiting;
 pub mod wasm;
 
 /// Seconds since the Unix epoch, the time unit of every JWT field.

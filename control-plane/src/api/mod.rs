@@ -14,8 +14,8 @@ use kiln_proto::control::v1::control_api_server::ControlApiServer;
 use tonic::{Request, Status};
 use tracing::Instrument as _;
 
-use crate::ctlclient::Ctl;
 use crate::host::Shared;
+use kiln_wasmbus::ctl::Client as Ctl;
 
 /// How long a command forwarded to another host may take to report its outcome.
 const REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,12 +55,12 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// A certificate that cannot be read, or a server that fails.
 pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::Result<()> {
     let config = &host.config.api;
-    let ctl = Ctl {
-        client: host.ctl.clone(),
-        prefix: crate::subjects::ctl_root(&host.config.ctl_prefix, &host.config.lattice),
-        lattice: host.config.lattice.clone(),
-        timeout: REMOTE_TIMEOUT,
-    };
+    let ctl = Ctl::new(
+        host.ctl.clone(),
+        &host.config.ctl_prefix,
+        &host.config.lattice,
+        REMOTE_TIMEOUT,
+    );
     let api = ControlApiServer::with_interceptor(
         service::Api::new(host.clone(), ctl),
         Token(config.token.clone()),

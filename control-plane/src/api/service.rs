@@ -11,9 +11,11 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, status};
 use crate::control;
-use crate::ctlclient::Ctl;
 use crate::host::Shared;
-use crate::subjects;
+use kiln_types::ctl as body;
+use kiln_wasmbus::ctl::{Client as Ctl, CtlError};
+use kiln_wasmbus::subjects;
+use kiln_wasmbus::subjects::{Command, CtlSubject};
 
 /// The API over one host.
 pub struct Api {
@@ -33,35 +35,40 @@ impl Api {
     }
 
     /// A command to another host; its refusal as a status.
-    async fn remote(
+    async fn remote<T: serde::Serialize>(
         &self,
         host_id: &str,
-        command: &str,
-        body: serde_json::Value,
+        command: Command,
+        body: &T,
     ) -> Result<(), Status> {
-        let ack = self
-            .ctl
-            .request(&format!("cmd.{host_id}.{command}"), &body)
+        self.ctl
+            .command(host_id, command, body)
             .await
-            .map_err(|e| status::remote(&e))?;
-        crate::ctlclient::check_ack(&ack).map_err(|e| status::remote(&e))
+            .map(drop)
+            .map_err(|e| status::remote(&e))
     }
 
     async fn remote_inventory(&self, host_id: &str) -> Result<pb::Inventory, Status> {
-        let json = self
-            .ctl
-            .request(&format!("get.{host_id}.inv"), &serde_json::json!({}))
-            .await
-            .map_err(|e| match e {
-                crate::ctlclient::CtlError::Invalid(_) => status::remote(&e),
-                _ => Status::not_found(format!("host {host_id} did not answer")),
-            })?;
+        let json = self.ctl.inventory(host_id).await.map_err(|e| match e {
+            CtlError::Invalid(_) => status::remote(&e),
+            _ => Status::not_found(format!("host {host_id} did not answer")),
+        })?;
         Ok(convert::inventory(&json))
     }
 }
 
 fn labels(map: std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
     map.into_iter().collect()
+}
+
+/// A count as the control interface carries it.
+fn count16(count: u32) -> Result<u16, Status> {
+    u16::try_from(count).map_err(|_| {
+        Status::invalid_argument(format!(
+            "count {count} is above {} (the control interface's limit)",
+            u16::MAX
+        ))
+    })
 }
 
 fn required(field: &str, value: &str) -> Result<(), Status> {
@@ -82,7 +89,7 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::ListHostsResponse>, Status> {
         let answers = self
             .ctl
-            .gather("ping.hosts", &serde_json::json!({}))
+            .gather(CtlSubject::PingHosts, &serde_json::json!({}))
             .await
             .map_err(|e| Status::unavailable(format!("could not ping the lattice: {e:#}")))?;
         let mut hosts: Vec<pb::Host> = answers.iter().map(convert::host).collect();
@@ -188,7 +195,11 @@ impl pb::control_api_server::ControlApi for Api {
                 instances: started.total,
             }));
         }
-        let body = serde_json::json!({"actor_ref": r.reference, "count": count, "annotations": r.annotations});
+        let body = body::LaunchActor {
+            actor_ref: r.reference,
+            count: Some(count16(count)?),
+            annotations: Some(labels(r.annotations)),
+        };
         let data = self
             .ctl
             .start_actor(&r.host_id, &body, true)
@@ -218,8 +229,12 @@ impl pb::control_api_server::ControlApi for Api {
         let remaining = if self.local(&r.host_id) {
             control::stop_actor(&self.host, &r.actor_id, r.count, &labels(r.annotations)).await?
         } else {
-            let body = serde_json::json!({"actor_ref": r.actor_id, "count": r.count, "annotations": r.annotations});
-            self.remote(&r.host_id, "sa", body).await?;
+            let body = body::StopActor {
+                actor_ref: r.actor_id.clone(),
+                count: count16(r.count)?,
+                annotations: Some(labels(r.annotations)),
+            };
+            self.remote(&r.host_id, Command::StopActor, &body).await?;
             let inventory = self.remote_inventory(&r.host_id).await?;
             inventory
                 .actors
@@ -239,8 +254,12 @@ impl pb::control_api_server::ControlApi for Api {
         let instances = if self.local(&r.host_id) {
             control::scale_actor(&self.host, &r.actor_id, &r.reference, r.count).await?
         } else {
-            let body = serde_json::json!({"actor_id": r.actor_id, "actor_ref": r.reference, "count": r.count});
-            self.remote(&r.host_id, "scale", body).await?;
+            let body = body::ScaleActor {
+                actor_id: r.actor_id,
+                actor_ref: r.reference,
+                count: count16(r.count)?,
+            };
+            self.remote(&r.host_id, Command::ScaleActor, &body).await?;
             r.count
         };
         Ok(Response::new(pb::ScaleActorResponse { instances }))
@@ -255,8 +274,11 @@ impl pb::control_api_server::ControlApi for Api {
         let revision = if self.local(&r.host_id) {
             control::update_actor(&self.host, Some(&r.actor_id), &r.reference).await?
         } else {
-            let body = serde_json::json!({"actor_id": r.actor_id, "new_actor_ref": r.reference});
-            self.remote(&r.host_id, "upd", body).await?;
+            let body = body::UpdateActor {
+                actor_id: Some(r.actor_id.clone()),
+                new_actor_ref: r.reference,
+            };
+            self.remote(&r.host_id, Command::UpdateActor, &body).await?;
             let inventory = self.remote_inventory(&r.host_id).await?;
             inventory
                 .actors
@@ -281,7 +303,7 @@ impl pb::control_api_server::ControlApi for Api {
         };
         if self.local(&r.host_id) {
             let configuration = Some(r.configuration).filter(|c| !c.is_empty());
-            let entry = crate::providers::start(
+            let entry = crate::control::start_provider(
                 &self.host,
                 &r.reference,
                 &link_name,
@@ -294,10 +316,12 @@ impl pb::control_api_server::ControlApi for Api {
                 contract_id: entry.contract_id().to_string(),
             }));
         }
-        let body = serde_json::json!({
-            "provider_ref": r.reference, "link_name": link_name,
-            "configuration": r.configuration, "annotations": r.annotations,
-        });
+        let body = body::LaunchProvider {
+            provider_ref: r.reference,
+            link_name,
+            configuration: Some(r.configuration),
+            annotations: Some(labels(r.annotations)),
+        };
         let data = self
             .ctl
             .start_provider(&r.host_id, &body, true)
@@ -316,10 +340,14 @@ impl pb::control_api_server::ControlApi for Api {
         let r = request.into_inner();
         required("provider_id", &r.provider_id)?;
         if self.local(&r.host_id) {
-            crate::providers::stop(&self.host, &r.provider_id, &r.link_name).await?;
+            crate::control::stop_provider(&self.host, &r.provider_id, &r.link_name).await?;
         } else {
-            let body = serde_json::json!({"provider_ref": r.provider_id, "link_name": r.link_name});
-            self.remote(&r.host_id, "sp", body).await?;
+            let body = body::StopProvider {
+                provider_ref: r.provider_id,
+                link_name: r.link_name,
+            };
+            self.remote(&r.host_id, Command::StopProvider, &body)
+                .await?;
         }
         Ok(Response::new(pb::StopProviderResponse {}))
     }
@@ -354,7 +382,10 @@ impl pb::control_api_server::ControlApi for Api {
         // Every host of the lattice takes them, this one included.
         let answers = self
             .ctl
-            .gather("registries.put", &serde_json::Value::Object(credentials))
+            .gather(
+                CtlSubject::RegistriesPut,
+                &serde_json::Value::Object(credentials),
+            )
             .await
             .map_err(|e| Status::unavailable(format!("could not reach the lattice: {e:#}")))?;
         if let Some(refusal) = answers.iter().find(|a| a["accepted"] != true) {
@@ -374,8 +405,8 @@ impl pb::control_api_server::ControlApi for Api {
         if self.local(&r.host_id) {
             control::stop_host(&self.host, grace);
         } else {
-            self.remote(&r.host_id, "stop", serde_json::json!({"timeout": grace}))
-                .await?;
+            let body = body::StopHost { timeout: grace };
+            self.remote(&r.host_id, Command::StopHost, &body).await?;
         }
         Ok(Response::new(pb::StopHostResponse {}))
     }
@@ -386,8 +417,12 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::AuctionResponse>, Status> {
         let r = request.into_inner();
         required("reference", &r.reference)?;
-        let body = serde_json::json!({"actor_ref": r.reference, "constraints": r.constraints});
-        self.auction("auction.actor", &body).await
+        let body = body::ActorAuction {
+            actor_ref: r.reference,
+            constraints: labels(r.constraints),
+            host_id: String::new(),
+        };
+        self.auction(CtlSubject::ActorAuction, &body).await
     }
 
     async fn auction_provider(
@@ -396,10 +431,13 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::AuctionResponse>, Status> {
         let r = request.into_inner();
         required("reference", &r.reference)?;
-        let body = serde_json::json!({
-            "provider_ref": r.reference, "link_name": r.link_name, "constraints": r.constraints,
-        });
-        self.auction("auction.provider", &body).await
+        let body = body::ProviderAuction {
+            provider_ref: r.reference,
+            link_name: r.link_name,
+            constraints: labels(r.constraints),
+            host_id: String::new(),
+        };
+        self.auction(CtlSubject::ProviderAuction, &body).await
     }
 
     type WatchEventsStream = EventStream;
@@ -473,14 +511,14 @@ impl pb::control_api_server::ControlApi for Api {
 }
 
 impl Api {
-    async fn auction(
+    async fn auction<T: serde::Serialize>(
         &self,
-        subject: &str,
-        body: &serde_json::Value,
+        which: CtlSubject<'_>,
+        body: &T,
     ) -> Result<Response<pb::AuctionResponse>, Status> {
         let bids = self
             .ctl
-            .gather(subject, body)
+            .gather(which, body)
             .await
             .map_err(|e| Status::unavailable(format!("could not reach the lattice: {e:#}")))?;
         let mut host_ids: Vec<String> = bids

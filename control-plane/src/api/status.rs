@@ -90,8 +90,8 @@ pub fn call(error: &kiln_wasmbus::rpc::CallError) -> Status {
 /// interface. A refusal or failure arrives as that host's text, so its code comes from
 /// what the text says.
 #[must_use]
-pub fn remote(error: &crate::ctlclient::CtlError) -> Status {
-    use crate::ctlclient::CtlError;
+pub fn remote(error: &kiln_wasmbus::ctl::CtlError) -> Status {
+    use kiln_wasmbus::ctl::CtlError;
     let reason = match error {
         CtlError::NoAnswer { .. } | CtlError::NoOutcome(_) => {
             return Status::unavailable(error.to_string());
@@ -140,7 +140,7 @@ mod tests {
             Status::from(ControlError::from(FetchError::Unsupported("x".into()))).code(),
             Code::InvalidArgument
         );
-        use crate::ctlclient::CtlError;
+        use kiln_wasmbus::ctl::CtlError;
         let refused = |reason: &str| remote(&CtlError::Refused(reason.into())).code();
         assert_eq!(
             refused("actor MX is not running on this host"),

@@ -1,14 +1,16 @@
 //! The control service: every front end (the NATS control interface, start-up flags,
-//! later the gRPC API and the dashboard) changes the host through these functions and
+//! the gRPC API and the dashboard) changes the host through these functions and
 //! nothing else, so each change has the same checks, events and lattice-cache writes.
 
 mod actors;
 mod links;
+mod providers;
 
 pub use actors::{
     Started, remember, remember_ref, scale_actor, start_actor, stop_actor, update_actor,
 };
 pub use links::{LinkError, delete_link, put_link};
+pub use providers::{start_provider, stop_provider};
 
 use std::sync::atomic::Ordering;
 

@@ -21,15 +21,16 @@ use crate::host::Shared;
 
 /// Runs one host command.
 pub async fn command(host: &Shared, command: &str, payload: &[u8]) -> Ack {
-    let result = match command {
-        "la" => launch_actor(host, payload),
-        "sa" => stop_actor(host, payload).await,
-        "scale" => scale_actor(host, payload).await,
-        "upd" => update_actor(host, payload).await,
-        "stop" => stop_host(host, payload),
-        "lp" => launch_provider(host, payload).await,
-        "sp" => stop_provider(host, payload).await,
-        other => Err(Ack::failed(format!("unknown host command {other:?}"))),
+    use kiln_wasmbus::subjects::Command as C;
+    let result = match C::parse(command) {
+        Some(C::LaunchActor) => launch_actor(host, payload),
+        Some(C::StopActor) => stop_actor(host, payload).await,
+        Some(C::ScaleActor) => scale_actor(host, payload).await,
+        Some(C::UpdateActor) => update_actor(host, payload).await,
+        Some(C::StopHost) => stop_host(host, payload),
+        Some(C::LaunchProvider) => launch_provider(host, payload).await,
+        Some(C::StopProvider) => stop_provider(host, payload).await,
+        None => Err(Ack::failed(format!("unknown host command {command:?}"))),
     };
     result.unwrap_or_else(|ack| ack)
 }
@@ -162,7 +163,7 @@ async fn launch_provider(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
     let host = host.clone();
     host.tasks.clone().spawn(async move {
         let _slot = slot;
-        let _ = crate::providers::start(
+        let _ = crate::control::start_provider(
             &host,
             &request.provider_ref,
             &link_name,
@@ -183,7 +184,7 @@ async fn stop_provider(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
         )));
     }
     Ok(Ack::of(
-        crate::providers::stop(host, &request.provider_ref, &request.link_name).await,
+        crate::control::stop_provider(host, &request.provider_ref, &request.link_name).await,
     ))
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::host::Shared;
-use crate::subjects;
+use kiln_wasmbus::subjects;
 
 /// Control requests handled at once at most (launches running in the background
 /// included); past it a request is answered "busy" at once.
@@ -59,32 +59,21 @@ impl Ack {
 /// When NATS refuses a subscription.
 pub async fn serve(host: Shared) -> anyhow::Result<()> {
     let config = &host.config;
-    let (prefix, lattice) = (config.ctl_prefix.as_str(), config.lattice.as_str());
-    let subject = |rest: &str| subjects::ctl(prefix, lattice, rest);
-    let group = subjects::ctl_root(prefix, lattice);
-    let host_id = config.host_id();
+    let ctl = subjects::Ctl::new(&config.ctl_prefix, &config.lattice);
     let client = &host.ctl;
-    let subscriptions = vec![
-        // Every host answers these.
-        client.subscribe(subject("ping.hosts")).await?,
-        client.subscribe(subject("registries.put")).await?,
-        client.subscribe(subject("auction.>")).await?,
-        // One host of the lattice answers these.
-        client
-            .queue_subscribe(subject("get.*"), group.clone())
-            .await?,
-        client.queue_subscribe(subject("linkdefs.*"), group).await?,
-        // Only this host.
-        client
-            .subscribe(subject(&format!("cmd.{host_id}.*")))
-            .await?,
-        client
-            .subscribe(subject(&format!("get.{host_id}.inv")))
-            .await?,
-    ];
+    let mut subscriptions = Vec::new();
+    for (subject, sharing) in ctl.host_subscriptions(&config.host_id())? {
+        subscriptions.push(match sharing {
+            subjects::Sharing::Every => client.subscribe(subject).await?,
+            subjects::Sharing::One => {
+                client
+                    .queue_subscribe(subject, ctl.root().to_string())
+                    .await?
+            }
+        });
+    }
     kiln_wasmbus::roundtrip::server_has_read(client).await?;
     let mut messages = futures::stream::select_all(subscriptions);
-    let root = format!("{}.", subjects::ctl_root(prefix, lattice));
     loop {
         let message = tokio::select! {
             () = host.shutdown.cancelled() => return Ok(()),
@@ -109,18 +98,13 @@ pub async fn serve(host: Shared) -> anyhow::Result<()> {
         };
         let task_host = host.clone();
         let span = tracing::info_span!("ctl", subject = %message.subject);
-        let root = root.clone();
+        let ctl = ctl.clone();
         host.tasks.spawn(
             async move {
-                let rest = message
-                    .subject
-                    .strip_prefix(root.as_str())
-                    .unwrap_or_default()
-                    .to_string();
                 let work_host = task_host.clone();
                 let work = task_host.tasks.spawn(
                     async move {
-                        let body = dispatch(&work_host, &rest, &message.payload).await;
+                        let body = dispatch(&work_host, &ctl, &message).await;
                         drop(slot);
                         body
                     }
@@ -152,20 +136,30 @@ pub async fn serve(host: Shared) -> anyhow::Result<()> {
 }
 
 /// The reply to one control request, or none (an auction this host does not bid on).
-async fn dispatch(host: &Shared, rest: &str, payload: &[u8]) -> Option<Vec<u8>> {
-    let parts: Vec<&str> = rest.split('.').collect();
-    let reply = match parts.as_slice() {
-        ["ping", "hosts"] => json(&lattice::ping(host)),
-        ["get", "claims"] => json(&lattice::claims(host)),
-        ["get", "links"] => json(&lattice::links(host)),
-        ["get", _, "inv"] => json(&host::inventory(host)),
-        ["linkdefs", "put"] => json(&lattice::put_link(host, payload).await),
-        ["linkdefs", "del"] => json(&lattice::delete_link(host, payload).await),
-        ["registries", "put"] => json(&lattice::put_registries(host, payload)),
-        ["auction", "actor"] => return lattice::auction_actor(host, payload),
-        ["auction", "provider"] => return lattice::auction_provider(host, payload),
-        ["cmd", _, command] => json(&host::command(host, command, payload).await),
-        _ => json(&Ack::failed(format!("unknown control subject {rest:?}"))),
+async fn dispatch(
+    host: &Shared,
+    ctl: &subjects::Ctl,
+    message: &async_nats::Message,
+) -> Option<Vec<u8>> {
+    use subjects::CtlSubject as S;
+    let payload = &message.payload;
+    let Some(which) = ctl.parse(&message.subject) else {
+        return Some(json(&Ack::failed(format!(
+            "unknown control subject {:?}",
+            message.subject.as_str()
+        ))));
+    };
+    let reply = match which {
+        S::PingHosts => json(&lattice::ping(host)),
+        S::Claims => json(&lattice::claims(host)),
+        S::Links => json(&lattice::links(host)),
+        S::Inventory(_) => json(&host::inventory(host)),
+        S::LinkPut => json(&lattice::put_link(host, payload).await),
+        S::LinkDel => json(&lattice::delete_link(host, payload).await),
+        S::RegistriesPut => json(&lattice::put_registries(host, payload)),
+        S::ActorAuction => return lattice::auction_actor(host, payload),
+        S::ProviderAuction => return lattice::auction_provider(host, payload),
+        S::Command(_, command) => json(&host::command(host, command, payload).await),
     };
     Some(reply)
 }

@@ -220,7 +220,9 @@ pub async fn start_provider(State(web): State<Web>, multipart: Multipart) -> Res
     let Some(reference) = reference.filter(|_| !form.has_errors()) else {
         return rejected(&web, form);
     };
-    match crate::providers::start(&web.host, &reference, link_name, None, BTreeMap::new()).await {
+    match crate::control::start_provider(&web.host, &reference, link_name, None, BTreeMap::new())
+        .await
+    {
         Ok(entry) => done("provider-started", &entry.key, None, "providers"),
         Err(error) => {
             form.error(source_field(&submitted), error.to_string());
@@ -233,7 +235,7 @@ pub async fn start_provider(State(web): State<Web>, multipart: Multipart) -> Res
 pub async fn stop_provider(State(web): State<Web>, Form(fields): Fields) -> Response {
     let fields: BTreeMap<String, String> = fields.into_iter().collect();
     let key = field(&fields, "provider");
-    match crate::providers::stop(&web.host, key, field(&fields, "link_name")).await {
+    match crate::control::stop_provider(&web.host, key, field(&fields, "link_name")).await {
         Ok(()) => done("provider-stopped", key, None, "providers"),
         Err(error) => {
             let mut form = state("stop-provider", &fields);

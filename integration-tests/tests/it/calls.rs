@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use kiln_integration_tests::{Harness, fixtures, http};
+use kiln_wasmbus::subjects::{self, CtlSubject};
 
 async fn launch_sample(h: &Harness, name: &str) -> String {
     let path = fixtures::sample_actor(name);
@@ -174,7 +175,7 @@ async fn scale_and_stop_change_the_inventory_and_the_subscription() {
         .await;
     assert!(ack.accepted, "{ack:?}");
     assert_eq!(h.inventory().await["actors"].as_array().unwrap().len(), 0);
-    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let subject = subjects::actor_rpc(&h.lattice, &echo);
     let gone = h
         .client
         .request(subject, h.invocation(&echo, "X.Y", vec![]).encode().into())
@@ -189,7 +190,7 @@ async fn scale_and_stop_change_the_inventory_and_the_subscription() {
 #[tokio::test]
 async fn ping_reports_the_host() {
     let h = Harness::start().await;
-    let subject = format!("wasmbus.ctl.{}.ping.hosts", h.lattice);
+    let subject = h.ctl().subject(CtlSubject::PingHosts).unwrap();
     let reply = tokio::time::timeout(Duration::from_secs(5), h.client.request(subject, "".into()))
         .await
         .unwrap()

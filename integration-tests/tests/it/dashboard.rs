@@ -9,6 +9,7 @@ use fantoccini::Locator;
 use kiln_integration_tests::browser::Browser;
 use kiln_integration_tests::{Harness, Options, Registry, api_client, eventually, fixtures, http};
 use kiln_proto::control::v1 as pb;
+use kiln_wasmbus::subjects::CtlSubject;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -312,7 +313,7 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     .await;
     assert!(browser.wait_for(&link_row, false, WAIT).await);
     assert!(
-        h.query_lattice("get.links").await["links"]
+        h.query_lattice(CtlSubject::Links).await["links"]
             .as_array()
             .unwrap()
             .is_empty()

@@ -10,6 +10,7 @@ use kiln_types::invocation::{
     Entity, Invocation, InvocationClaims, InvocationMeta, InvocationResponse, invocation_hash,
 };
 use kiln_types::keys::KeyKind;
+use kiln_wasmbus::subjects;
 
 /// `{"x": [[[…]]]}` nested `levels` deep, in msgpack: about 2 kB for 2,000 levels.
 fn deeply_nested(levels: usize) -> Vec<u8> {
@@ -47,7 +48,7 @@ async fn deep_nesting_is_refused_on_actor_and_provider_subjects_and_in_host_call
     let echo = echo(&h).await;
     let mut rpc_events = h
         .client
-        .subscribe(format!("wasmbus.rpcevt.{}", h.lattice))
+        .subscribe(subjects::rpc_events(&h.lattice))
         .await
         .unwrap();
     h.client.flush().await.unwrap();
@@ -69,7 +70,7 @@ async fn deep_nesting_is_refused_on_actor_and_provider_subjects_and_in_host_call
     let archive = fixtures::provider_archive("httpserver");
     assert!(h.launch_provider(&archive, "default").await.accepted);
     let provider = fixtures::provider_key(&archive);
-    let subject = format!("wasmbus.rpc.{}.{provider}.default", h.lattice);
+    let subject = subjects::provider_rpc(&h.lattice, &provider, "default");
     let response = request(&h, subject.clone(), deeply_nested(2_000)).await;
     let error = response.error.expect("an error reply");
     assert!(error.contains("nests deeper than 32 levels"), "{error}");
@@ -95,7 +96,7 @@ async fn deep_nesting_is_refused_on_actor_and_provider_subjects_and_in_host_call
     let stranger = KeyKind::Module.generate().public_key();
     let mut calls = h
         .client
-        .subscribe(format!("wasmbus.rpc.{}.{stranger}", h.lattice))
+        .subscribe(subjects::actor_rpc(&h.lattice, &stranger))
         .await
         .unwrap();
     h.client.flush().await.unwrap();
@@ -147,7 +148,10 @@ async fn huge_references_do_not_hold_up_other_calls() {
     assert_echo_answers(&h, &echo).await;
     let normal = started.elapsed();
 
-    let subject = format!("wasmbus.ctl.{}.cmd.{}.la", h.lattice, h.host.public_key());
+    let subject = h
+        .ctl()
+        .command(&h.host.public_key(), subjects::Command::LaunchActor)
+        .unwrap();
     let reference = format!("registry.example/{}:1", "a".repeat(400_000));
     let body = serde_json::to_vec(&serde_json::json!({ "actor_ref": reference })).unwrap();
     let launches: Vec<_> = (0..16)
@@ -272,7 +276,7 @@ async fn overload_is_answered_busy_with_bounded_memory() {
     let looping = key.public_key();
     let before = h.control_plane.rss_kib();
 
-    let subject = format!("wasmbus.rpc.{}.{looping}", h.lattice);
+    let subject = subjects::actor_rpc(&h.lattice, &looping);
     let calls: Vec<_> = (0..3_000)
         .map(|_| {
             let call = h.invocation(&looping, "Any.Op", Vec::new()).encode();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, fixtures};
 use kiln_types::keys::KeyKind;
+use kiln_wasmbus::subjects::{self, CtlSubject};
 
 /// Reads events until `until` has been seen, returning every event type (suffix) seen,
 /// with each event's data, heartbeats left out.
@@ -179,7 +180,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     let mut replies = h.client.subscribe(inbox.clone()).await.unwrap();
     h.client
         .publish_with_reply(
-            format!("wasmbus.ctl.{}.ping.hosts", h.lattice),
+            h.ctl().subject(CtlSubject::PingHosts).unwrap(),
             inbox,
             "".into(),
         )
@@ -207,7 +208,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     assert_eq!(beat["labels"]["zone"], "north");
 
     // get.claims: string values, caps comma-joined.
-    let claims = h.query_lattice("get.claims").await;
+    let claims = h.query_lattice(CtlSubject::Claims).await;
     let entry = claims["claims"]
         .as_array()
         .unwrap()
@@ -227,7 +228,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     // registries.put: acknowledged.
     let ack = h
         .command_lattice(
-            "registries.put",
+            CtlSubject::RegistriesPut,
             &serde_json::json!({"localhost:5000": {"registryType": "oci", "username": "u", "password": "p"}}),
         )
         .await;
@@ -236,7 +237,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     // auction.actor: this host bids only when its labels satisfy the constraints.
     let bid = auction(
         &h,
-        "auction.actor",
+        CtlSubject::ActorAuction,
         serde_json::json!({"actor_ref": "x", "constraints": {"zone": "north"}}),
     )
     .await;
@@ -245,7 +246,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     assert_eq!(bid[0]["actor_ref"], "x");
     let none = auction(
         &h,
-        "auction.actor",
+        CtlSubject::ActorAuction,
         serde_json::json!({"actor_ref": "x", "constraints": {"zone": "south"}}),
     )
     .await;
@@ -256,7 +257,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     let provider = fixtures::provider_key(&archive);
     let bid = auction(
         &h,
-        "auction.provider",
+        CtlSubject::ProviderAuction,
         serde_json::json!({"provider_ref": provider, "constraints": {}}),
     )
     .await;
@@ -265,7 +266,7 @@ async fn every_control_subject_answers_with_the_wasmbus_shapes() {
     assert!(h.launch_provider(&archive, "default").await.accepted);
     let none = auction(
         &h,
-        "auction.provider",
+        CtlSubject::ProviderAuction,
         serde_json::json!({"provider_ref": provider, "constraints": {}}),
     )
     .await;
@@ -307,12 +308,16 @@ async fn heartbeat(events: &mut async_nats::Subscriber) -> serde_json::Value {
 }
 
 /// Sends an auction and gathers the bids for a second.
-async fn auction(h: &Harness, subject: &str, body: serde_json::Value) -> Vec<serde_json::Value> {
+async fn auction(
+    h: &Harness,
+    subject: CtlSubject<'_>,
+    body: serde_json::Value,
+) -> Vec<serde_json::Value> {
     let inbox = h.client.new_inbox();
     let mut replies = h.client.subscribe(inbox.clone()).await.unwrap();
     h.client
         .publish_with_reply(
-            format!("wasmbus.ctl.{}.{subject}", h.lattice),
+            h.ctl().subject(subject).unwrap(),
             inbox,
             body.to_string().into(),
         )
@@ -382,11 +387,10 @@ async fn bad_control_requests_get_a_reason_and_the_host_keeps_serving() {
         ("bogus", b"{}".to_vec(), "unknown host command"),
     ];
     for (command, body, expected) in cases {
-        let subject = format!(
-            "wasmbus.ctl.{}.cmd.{}.{command}",
-            h.lattice,
-            h.host.public_key()
-        );
+        let subject = h
+            .ctl()
+            .subject(CtlSubject::Command(&h.host.public_key(), command))
+            .unwrap();
         let reply = h.client.request(subject, body.into()).await.unwrap();
         let ack: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
         assert_eq!(ack["accepted"], false, "{command}: {ack}");
@@ -399,7 +403,7 @@ async fn bad_control_requests_get_a_reason_and_the_host_keeps_serving() {
     let reply = h
         .client
         .request(
-            format!("wasmbus.ctl.{}.linkdefs.put", h.lattice),
+            h.ctl().subject(CtlSubject::LinkPut).unwrap(),
             b"{\"actor_id\": 1}".to_vec().into(),
         )
         .await
@@ -451,7 +455,7 @@ async fn live_update_swaps_the_module_without_dropping_a_call() {
             let invocations: Vec<_> = (0..2000)
                 .map(|_| h.invocation(&key, "Any.Op", b"x".to_vec()).encode())
                 .collect();
-            let subject = format!("wasmbus.rpc.{}.{key}", h.lattice);
+            let subject = subjects::actor_rpc(&h.lattice, &key);
             tokio::spawn(async move {
                 let (mut ok, mut failed, mut v2_seen) = (0u32, Vec::new(), 0u32);
                 for bytes in invocations {

@@ -12,13 +12,14 @@ use kiln_types::claims::ActorSpec;
 use kiln_types::invocation::{Entity, Invocation, InvocationResponse, Issuers};
 use kiln_types::keys::KeyKind;
 use kiln_types::link::LinkDefinition;
+use kiln_wasmbus::subjects::{self, CtlSubject};
 
 const KEYVALUE: &str = "wasmcloud:keyvalue";
 
 /// Subscribes like a provider on `link` and answers `stored:<payload>`.
 async fn stand_in_provider(h: &Harness, provider: &str, link: &str) -> tokio::task::JoinHandle<()> {
     let client = async_nats::connect(h.nats.url()).await.unwrap();
-    let subject = format!("wasmbus.rpc.{}.{provider}.{link}", h.lattice);
+    let subject = subjects::provider_rpc(&h.lattice, provider, link);
     let mut calls = client.queue_subscribe(subject, "rpc".into()).await.unwrap();
     client.flush().await.unwrap();
     let issuers = Issuers::new([h.cluster.public_key()]).unwrap();
@@ -60,7 +61,7 @@ async fn launch_caller(h: &Harness, caps: &[&str]) -> String {
 async fn set(h: &Harness, actor: &str, provider: &str) {
     let ack = h
         .command_lattice(
-            "linkdefs.put",
+            CtlSubject::LinkPut,
             &serde_json::json!({
                 "actor_id": actor, "provider_id": provider, "link_name": "default",
                 "contract_id": KEYVALUE, "values": {"URL": "redis://127.0.0.1:6379"}
@@ -86,9 +87,8 @@ async fn provider_calls_need_a_link_and_the_claim() {
     let _provider = stand_in_provider(&h, &provider, "default").await;
     let mut notices = h
         .client
-        .subscribe(format!(
-            "wasmbus.rpc.{}.{provider}.default.linkdefs.*",
-            h.lattice
+        .subscribe(subjects::provider_linkdefs(
+            &h.lattice, &provider, "default",
         ))
         .await
         .unwrap();
@@ -123,7 +123,7 @@ async fn provider_calls_need_a_link_and_the_claim() {
     assert_eq!(link.values["URL"], "redis://127.0.0.1:6379");
 
     // get.links lists both; the lattice cache holds them under LINKDEF_{id}.
-    let links = h.query_lattice("get.links").await;
+    let links = h.query_lattice(CtlSubject::Links).await;
     assert_eq!(links["links"].as_array().unwrap().len(), 2, "{links}");
     let kv = async_nats::jetstream::new(h.client.clone())
         .get_key_value(format!("LATTICEDATA_{}", h.lattice))
@@ -136,7 +136,7 @@ async fn provider_calls_need_a_link_and_the_claim() {
 
     // Deleting the link fails the next call with the link error; putting it back works.
     let ack = h
-        .command_lattice("linkdefs.del", &serde_json::json!({"actor_id": privileged, "contract_id": KEYVALUE, "link_name": "default"}))
+        .command_lattice(CtlSubject::LinkDel, &serde_json::json!({"actor_id": privileged, "contract_id": KEYVALUE, "link_name": "default"}))
         .await;
     assert!(ack.accepted, "{ack:?}");
     assert!(
@@ -182,13 +182,16 @@ async fn links_written_by_another_host_are_picked_up() {
 async fn malformed_link_requests_are_refused_with_a_reason() {
     let h = Harness::start().await;
     let ack = h
-        .command_lattice("linkdefs.put", &serde_json::json!({"actor_id": "nope"}))
+        .command_lattice(
+            CtlSubject::LinkPut,
+            &serde_json::json!({"actor_id": "nope"}),
+        )
         .await;
     assert!(!ack.accepted);
     assert!(ack.error.starts_with("invalid request"), "{}", ack.error);
     let ack = h
         .command_lattice(
-            "linkdefs.put",
+            CtlSubject::LinkPut,
             &serde_json::json!({"actor_id": "Mshort", "provider_id": "V", "link_name": "default", "contract_id": KEYVALUE}),
         )
         .await;

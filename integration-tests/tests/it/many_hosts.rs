@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, eventually, fixtures, http};
+use kiln_wasmbus::subjects::{self, CtlSubject};
 
 const EXPIRY_MS: u64 = 1500;
 
@@ -73,7 +74,10 @@ async fn three_hosts_share_calls_links_and_a_view_that_forgets_dead_hosts() {
     for id in &all {
         let reply = h
             .client
-            .request(format!("wasmbus.ctl.{}.get.{id}.inv", h.lattice), "".into())
+            .request(
+                h.ctl().subject(CtlSubject::Inventory(id)).unwrap(),
+                "".into(),
+            )
             .await
             .unwrap();
         let inventory: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
@@ -91,7 +95,7 @@ async fn three_hosts_share_calls_links_and_a_view_that_forgets_dead_hosts() {
     // Calls spread: count who answered each from the invocation events.
     let mut results = h
         .client
-        .subscribe(format!("wasmbus.rpcevt.{}", h.lattice))
+        .subscribe(subjects::rpc_events(&h.lattice))
         .await
         .unwrap();
     h.client.flush().await.unwrap();
@@ -131,7 +135,7 @@ async fn three_hosts_share_calls_links_and_a_view_that_forgets_dead_hosts() {
     let mut bids = h.client.subscribe(inbox.clone()).await.unwrap();
     h.client
         .publish_with_reply(
-            format!("wasmbus.ctl.{}.auction.actor", h.lattice),
+            h.ctl().subject(CtlSubject::ActorAuction).unwrap(),
             inbox,
             serde_json::json!({"actor_ref": reference, "constraints": {"zone": "b"}})
                 .to_string()
@@ -161,7 +165,7 @@ async fn three_hosts_share_calls_links_and_a_view_that_forgets_dead_hosts() {
             .await
             .accepted
     );
-    let claims = h.query_lattice("get.claims").await;
+    let claims = h.query_lattice(CtlSubject::Claims).await;
     assert!(
         claims["claims"]
             .as_array()

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use kiln_integration_tests::{Harness, Options, eventually, fixtures, http};
 use kiln_types::invocation::InvocationResponse;
+use kiln_wasmbus::subjects::{self, CtlSubject};
 
 #[tokio::test]
 async fn a_lost_nats_server_costs_a_moment_and_no_state() {
@@ -42,7 +43,7 @@ async fn a_lost_nats_server_costs_a_moment_and_no_state() {
 
     // A client on server 2 calls echo all along.
     let caller = async_nats::connect(h.more_nats[1].url()).await.unwrap();
-    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let subject = subjects::actor_rpc(&h.lattice, &echo);
     let signer = kiln_types::keys::KeyPair::from_seed(&h.cluster.seed().unwrap()).unwrap();
     let call = || {
         let caller = caller.clone();
@@ -106,20 +107,34 @@ async fn a_lost_nats_server_costs_a_moment_and_no_state() {
     // The lattice cache survived on the other two servers.
     let links: serde_json::Value = {
         let reply = caller
-            .request(format!("wasmbus.ctl.{}.get.links", h.lattice), "".into())
+            .request(h.ctl().subject(CtlSubject::Links).unwrap(), "".into())
             .await
             .unwrap();
         serde_json::from_slice(&reply.payload).unwrap()
     };
     assert_eq!(links["links"][0]["actor_id"], echo.as_str(), "{links}");
+    // Listing keys makes a JetStream consumer, which waits for the cluster to elect a
+    // new meta leader when the lost server led it (seconds): the state is there, the
+    // listing may take a few tries.
     let js = async_nats::jetstream::new(caller.clone());
     let kv = js
         .get_key_value(format!("LATTICEDATA_{}", h.lattice))
         .await
         .unwrap();
-    let keys: Vec<String> = futures::TryStreamExt::try_collect(kv.keys().await.unwrap())
-        .await
-        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let keys: Vec<String> = loop {
+        let listing = match kv.keys().await {
+            Ok(listing) => futures::TryStreamExt::try_collect(listing).await.ok(),
+            Err(_) => None,
+        };
+        match listing {
+            Some(keys) => break keys,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            None => panic!("the lattice cache's keys could not be listed in 20 s"),
+        }
+    };
     assert!(keys.iter().any(|k| k.starts_with("LINKDEF_")), "{keys:?}");
 
     // Host A's connections moved to another server: it is ready and answers again.
@@ -130,7 +145,9 @@ async fn a_lost_nats_server_costs_a_moment_and_no_state() {
     assert!(back, "{:?}\n{}", h.readyz().await, h.logs());
     let inventory = caller
         .request(
-            format!("wasmbus.ctl.{}.get.{}.inv", h.lattice, h.host.public_key()),
+            h.ctl()
+                .subject(CtlSubject::Inventory(&h.host.public_key()))
+                .unwrap(),
             "".into(),
         )
         .await

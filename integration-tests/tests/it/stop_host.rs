@@ -8,6 +8,7 @@ use kiln_integration_tests::{Harness, fixtures};
 use kiln_types::claims::ActorSpec;
 use kiln_types::invocation::{Invocation, InvocationResponse};
 use kiln_types::keys::KeyKind;
+use kiln_wasmbus::subjects;
 
 const KEYVALUE: &str = "wasmcloud:keyvalue";
 
@@ -18,7 +19,7 @@ async fn slow_provider(
     delay: Duration,
 ) -> tokio::task::JoinHandle<()> {
     let client = async_nats::connect(h.nats.url()).await.unwrap();
-    let subject = format!("wasmbus.rpc.{}.{provider}.default", h.lattice);
+    let subject = subjects::provider_rpc(&h.lattice, provider, "default");
     let mut calls = client.queue_subscribe(subject, "rpc".into()).await.unwrap();
     client.flush().await.unwrap();
     tokio::spawn(async move {
@@ -58,7 +59,7 @@ async fn stop_host_lets_the_call_in_flight_finish_then_exits_zero() {
             .invocation(&actor, "Call.Provider", payload.clone())
             .encode();
         let client = h.client.clone();
-        let subject = format!("wasmbus.rpc.{}.{actor}", h.lattice);
+        let subject = subjects::actor_rpc(&h.lattice, &actor);
         tokio::spawn(async move { client.request(subject, bytes.into()).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -79,7 +80,7 @@ async fn stop_host_lets_the_call_in_flight_finish_then_exits_zero() {
     let late = h.invocation(&actor, "Call.Provider", payload).encode();
     let error = h
         .client
-        .request(format!("wasmbus.rpc.{}.{actor}", h.lattice), late.into())
+        .request(subjects::actor_rpc(&h.lattice, &actor), late.into())
         .await
         .expect_err("no host takes calls after the stop");
     assert_eq!(error.kind(), async_nats::RequestErrorKind::NoResponders);

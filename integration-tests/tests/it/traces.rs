@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiln_integration_tests::{Harness, Options, Redis, eventually, fixtures, http, process};
+use kiln_wasmbus::subjects;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -207,7 +208,7 @@ fn check(trace: &[Received], lattice: &str, counter: &str) -> Result<(), String>
 
     // The chain: HTTP → control plane receives → data plane invokes → host call →
     // keyvalue provider.
-    let actor_subject = format!("wasmbus.rpc.{lattice}.{counter}");
+    let actor_subject = subjects::actor_rpc(lattice, counter);
     let received = one(trace, "control-plane invocation", |s| {
         s.is("kiln-control-plane", SpanKind::Server)
             && s.attribute("messaging.destination.name") == actor_subject

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, fixtures};
 use kiln_types::claims::ActorSpec;
+use kiln_wasmbus::subjects::{self, CtlSubject};
 
 /// Actors started at once.
 const ACTORS: usize = 100;
@@ -57,7 +58,7 @@ pub async fn run() {
         .for_each_concurrent(ACTORS, |(_, key, tag)| {
             let h = &h;
             async move {
-                let subject = format!("wasmbus.rpc.{}.{key}", h.lattice);
+                let subject = subjects::actor_rpc(&h.lattice, key);
                 loop {
                     let invocation = h.invocation(key, "Any.Op", Vec::new()).encode();
                     match h.client.request(subject.clone(), invocation.into()).await {
@@ -88,13 +89,16 @@ pub async fn run() {
         answering.as_secs_f64() * 1e3 / ACTORS as f64
     );
 
-    let inventory = format!("wasmbus.ctl.{}.get.{host}.inv", h.lattice);
+    let inventory = h.ctl().subject(CtlSubject::Inventory(&host)).unwrap();
     let (p50, p99) = round_trips(&h, &inventory, &[]).await;
     println!("  get.{{host}}.inv with {ACTORS} actors: p50 {p50:.0} µs, p99 {p99:.0} µs");
-    let links = format!("wasmbus.ctl.{}.get.links", h.lattice);
+    let links = h.ctl().subject(CtlSubject::Links).unwrap();
     let (p50, p99) = round_trips(&h, &links, &[]).await;
     println!("  get.links (one host of the queue group): p50 {p50:.0} µs, p99 {p99:.0} µs");
-    let scale = format!("wasmbus.ctl.{}.cmd.{host}.scale", h.lattice);
+    let scale = h
+        .ctl()
+        .subject(CtlSubject::Command(&host, "scale"))
+        .unwrap();
     let body = serde_json::json!({"actor_id": actors[0].1, "actor_ref": "", "count": 1})
         .to_string()
         .into_bytes();

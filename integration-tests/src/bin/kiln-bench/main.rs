@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, data_plane_client, fixtures, http};
+use kiln_wasmbus::subjects;
 
 mod control;
 mod http_server;
@@ -113,7 +114,7 @@ async fn main() {
         // The baseline runs on the same NATS server with the same bytes, in turns with
         // the host, so both see the same machine.
         let _responder = bare_responder(&h).await;
-        let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+        let subject = subjects::actor_rpc(&h.lattice, &echo);
         let (mut base, mut host) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             // A host accepts each signed invocation once: every round gets its own,
@@ -374,7 +375,7 @@ async fn measure(
 
 /// The same echo calls when the client builds and signs each invocation in the loop.
 async fn signing_client(h: &Harness, echo: &str) -> Figures {
-    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let subject = subjects::actor_rpc(&h.lattice, echo);
     let mut latencies = Vec::with_capacity(LATENCY_CALLS);
     for i in 0..LATENCY_CALLS {
         let started = Instant::now();
@@ -439,7 +440,7 @@ async fn signing_client(h: &Harness, echo: &str) -> Figures {
 
 /// Stops echo, then times `la` until the first successful reply, `COLD_STARTS` times.
 async fn cold_start(h: &Harness, path: &std::path::Path, echo: &str) -> (f64, f64, f64) {
-    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let subject = subjects::actor_rpc(&h.lattice, echo);
     let mut times = Vec::with_capacity(COLD_STARTS);
     for i in 0..COLD_STARTS {
         let ack = h

@@ -18,6 +18,7 @@ use kiln_integration_tests::{Harness, Options, fixtures};
 use tokio::sync::Semaphore;
 
 use crate::{CONCURRENCY, check_echo, echo_host, signed_calls, signed_echo};
+use kiln_wasmbus::subjects;
 
 /// Length of one reporting interval.
 const INTERVAL: Duration = Duration::from_secs(10);
@@ -44,7 +45,7 @@ pub async fn run(seconds: u64) {
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
     let h = echo_host(Options::default(), &echo_path, &echo).await;
-    let subject = format!("wasmbus.rpc.{}.{echo}", h.lattice);
+    let subject = subjects::actor_rpc(&h.lattice, &echo);
 
     let saturation = saturation(&h, &echo, &subject).await;
     let rate = saturation * LOAD;

@@ -1,22 +1,23 @@
 //! A client of the NATS control interface, as `kiln ctl` and the gRPC API (for other
-//! hosts) use it: requests on `wasmbus.ctl.{prefix}.…`, gathering the answers of every
-//! host, and waiting for the event that reports a background command.
+//! hosts) use it: requests on the control subjects of [`crate::subjects::Ctl`], typed
+//! bodies in (`kiln_types::ctl`), the answers of every host gathered, and the event that
+//! reports a background command waited for.
 
 use std::time::Duration;
 
 use anyhow::bail;
 use futures::StreamExt as _;
+use serde::Serialize;
+
+use crate::subjects::{self, Command, CtlSubject};
 
 /// A control-interface client.
-pub struct Ctl {
-    /// The NATS connection.
-    pub client: async_nats::Client,
-    /// `{ctl prefix}.{lattice}`.
-    pub prefix: String,
-    /// Lattice prefix, for the event subject.
-    pub lattice: String,
-    /// How long to wait for an answer or an outcome.
-    pub timeout: Duration,
+#[derive(Debug, Clone)]
+pub struct Client {
+    nats: async_nats::Client,
+    subjects: subjects::Ctl,
+    lattice: String,
+    timeout: Duration,
 }
 
 /// Why a command over the control interface did not succeed.
@@ -45,43 +46,50 @@ pub enum CtlError {
     NoOutcome(Duration),
 }
 
-impl Ctl {
-    /// The subject `{prefix}.{suffix}`, when every token of `suffix` is one: no
-    /// wildcards, spaces or empty tokens, whatever a caller passed as a host id.
-    fn subject(&self, suffix: &str) -> Result<String, CtlError> {
-        let valid = suffix.split('.').all(|token| {
-            !token.is_empty()
-                && token.len() <= kiln_types::limits::KEY
-                && !token
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '*' || c == '>')
-        });
-        if valid {
-            Ok(format!("{}.{suffix}", self.prefix))
-        } else {
-            Err(CtlError::Invalid(format!(
-                "{suffix:?} is not a control subject (is the host id a server key?)"
-            )))
+impl From<subjects::BadToken> for CtlError {
+    fn from(bad: subjects::BadToken) -> CtlError {
+        CtlError::Invalid(bad.to_string())
+    }
+}
+
+impl Client {
+    /// A client of the control subjects under `prefix` (usually
+    /// [`subjects::DEFAULT_CTL_PREFIX`]) of `lattice` over `nats`, waiting `timeout`
+    /// for answers and outcomes.
+    #[must_use]
+    pub fn new(nats: async_nats::Client, prefix: &str, lattice: &str, timeout: Duration) -> Client {
+        Client {
+            nats,
+            subjects: subjects::Ctl::new(prefix, lattice),
+            lattice: lattice.to_string(),
+            timeout,
         }
+    }
+
+    /// The control subjects it asks on.
+    #[must_use]
+    pub fn subjects(&self) -> &subjects::Ctl {
+        &self.subjects
     }
 
     /// One request, one JSON answer.
     ///
     /// # Errors
     /// No answer in time, or an answer that is not JSON.
-    pub async fn request(
+    pub async fn request<T: Serialize + ?Sized>(
         &self,
-        suffix: &str,
-        body: &serde_json::Value,
+        which: CtlSubject<'_>,
+        body: &T,
     ) -> Result<serde_json::Value, CtlError> {
-        let subject = self.subject(suffix)?;
+        let subject = self.subjects.subject(which)?;
+        let body = serde_json::to_vec(body).map_err(|e| CtlError::Invalid(e.to_string()))?;
         let no_answer = |reason: String| CtlError::NoAnswer {
             subject: subject.clone(),
             reason,
         };
         let reply = self
-            .client
-            .request(subject.clone(), body.to_string().into())
+            .nats
+            .request(subject.clone(), body.into())
             .await
             .map_err(|e| no_answer(e.to_string()))?;
         kiln_types::decode::json(
@@ -100,21 +108,20 @@ impl Ctl {
     pub async fn start_actor(
         &self,
         host: &str,
-        body: &serde_json::Value,
+        body: &kiln_types::ctl::LaunchActor,
         wait: bool,
     ) -> Result<serde_json::Value, CtlError> {
-        let reference = body["actor_ref"].as_str().unwrap_or_default().to_string();
+        let reference = body.actor_ref.as_str();
         self.command_then_event(
-            &format!("cmd.{host}.la"),
+            host,
+            Command::LaunchActor,
             body,
             wait,
             |kind, data| match kind {
-                "actors_started"
-                    if data["image_ref"] == reference.as_str() && data["host_id"] == host =>
-                {
+                "actors_started" if data["image_ref"] == reference && data["host_id"] == host => {
                     Some(Ok(()))
                 }
-                "actor_start_failed" if data["actor_ref"] == reference.as_str() => {
+                "actor_start_failed" if data["actor_ref"] == reference => {
                     Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
                 }
                 _ => None,
@@ -131,26 +138,27 @@ impl Ctl {
     pub async fn start_provider(
         &self,
         host: &str,
-        body: &serde_json::Value,
+        body: &kiln_types::ctl::LaunchProvider,
         wait: bool,
     ) -> Result<serde_json::Value, CtlError> {
-        let reference = body["provider_ref"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let link = body["link_name"].as_str().unwrap_or("default").to_string();
+        let reference = body.provider_ref.as_str();
+        let link = if body.link_name.is_empty() {
+            "default"
+        } else {
+            body.link_name.as_str()
+        };
         self.command_then_event(
-            &format!("cmd.{host}.lp"),
+            host,
+            Command::LaunchProvider,
             body,
             wait,
             |kind, data| match kind {
                 "provider_started"
-                    if data["image_ref"] == reference.as_str()
-                        && data["link_name"] == link.as_str() =>
+                    if data["image_ref"] == reference && data["link_name"] == link =>
                 {
                     Some(Ok(()))
                 }
-                "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
+                "provider_start_failed" if data["provider_ref"] == reference => {
                     Some(Err(data["error"].as_str().unwrap_or_default().to_string()))
                 }
                 _ => None,
@@ -159,20 +167,46 @@ impl Ctl {
         .await
     }
 
-    /// Every answer to `suffix` within a second (or the timeout, if shorter).
+    /// A command to `host` whose ack is the outcome.
+    ///
+    /// # Errors
+    /// No answer, or a refused ack.
+    pub async fn command<T: Serialize + ?Sized>(
+        &self,
+        host: &str,
+        command: Command,
+        body: &T,
+    ) -> Result<serde_json::Value, CtlError> {
+        let ack = self
+            .request(CtlSubject::Command(host, command.token()), body)
+            .await?;
+        check_ack(&ack)?;
+        Ok(ack)
+    }
+
+    /// The inventory of `host`.
+    ///
+    /// # Errors
+    /// No answer, or an answer that is not JSON.
+    pub async fn inventory(&self, host: &str) -> Result<serde_json::Value, CtlError> {
+        self.request(CtlSubject::Inventory(host), &serde_json::json!({}))
+            .await
+    }
+
+    /// Every answer to `which` within a second (or the timeout, if shorter).
     ///
     /// # Errors
     /// When NATS refuses the subscription or the publish.
-    pub async fn gather(
+    pub async fn gather<T: Serialize + ?Sized>(
         &self,
-        suffix: &str,
-        body: &serde_json::Value,
+        which: CtlSubject<'_>,
+        body: &T,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
-        let subject = self.subject(suffix)?;
-        let inbox = self.client.new_inbox();
-        let mut replies = self.client.subscribe(inbox.clone()).await?;
-        self.client
-            .publish_with_reply(subject, inbox, body.to_string().into())
+        let subject = self.subjects.subject(which)?;
+        let inbox = self.nats.new_inbox();
+        let mut replies = self.nats.subscribe(inbox.clone()).await?;
+        self.nats
+            .publish_with_reply(subject, inbox, serde_json::to_vec(body)?.into())
             .await?;
         let mut answers = Vec::new();
         let deadline = tokio::time::Instant::now() + self.timeout.min(Duration::from_secs(1));
@@ -196,10 +230,12 @@ impl Ctl {
         if let Some(host) = host {
             return Ok(host);
         }
-        let hosts = self.gather("ping.hosts", &serde_json::json!({})).await?;
+        let hosts = self
+            .gather(CtlSubject::PingHosts, &serde_json::json!({}))
+            .await?;
         match hosts.first().and_then(|h| h["id"].as_str()) {
             Some(id) => Ok(id.to_string()),
-            None => bail!("no host answered on {}.ping.hosts", self.prefix),
+            None => bail!("no host answered on {}.ping.hosts", self.subjects.root()),
         }
     }
 
@@ -208,11 +244,8 @@ impl Ctl {
     /// # Errors
     /// When NATS refuses the subscription.
     pub async fn events(&self) -> anyhow::Result<async_nats::Subscriber> {
-        let events = self
-            .client
-            .subscribe(format!("wasmbus.evt.{}", self.lattice))
-            .await?;
-        self.client.flush().await?;
+        let events = self.nats.subscribe(subjects::events(&self.lattice)).await?;
+        self.nats.flush().await?;
         Ok(events)
     }
 
@@ -222,18 +255,21 @@ impl Ctl {
     ///
     /// # Errors
     /// A refused ack, a failure event, or no outcome within the timeout.
-    pub async fn command_then_event(
+    pub async fn command_then_event<T: Serialize + ?Sized>(
         &self,
-        suffix: &str,
-        body: &serde_json::Value,
+        host: &str,
+        command: Command,
+        body: &T,
         wait: bool,
         outcome: impl Fn(&str, &serde_json::Value) -> Option<Result<(), String>>,
     ) -> Result<serde_json::Value, CtlError> {
         let mut events = self.events().await.map_err(|e| CtlError::NoAnswer {
-            subject: format!("wasmbus.evt.{}", self.lattice),
+            subject: subjects::events(&self.lattice),
             reason: format!("{e:#}"),
         })?;
-        let ack = self.request(suffix, body).await?;
+        let ack = self
+            .request(CtlSubject::Command(host, command.token()), body)
+            .await?;
         check_ack(&ack)?;
         if !wait {
             return Ok(ack);

@@ -25,7 +25,9 @@ use tracing::Instrument as _;
 
 use crate::chunks::Chunks;
 use crate::rpc::{self, CallError, Caller};
+use crate::subjects;
 use crate::tracecontext;
+use kiln_telemetry::spans;
 
 /// Calls a provider runs at once at most; past it a call is answered "busy".
 const MAX_IN_FLIGHT: usize = 1024;
@@ -81,7 +83,7 @@ impl Provider {
             &self.contract,
             &self.host_data.link_name,
         );
-        let subject = format!("wasmbus.rpc.{}.{actor}", self.host_data.lattice_rpc_prefix);
+        let subject = subjects::actor_rpc(&self.host_data.lattice_rpc_prefix, actor);
         self.caller
             .call(
                 origin,
@@ -181,17 +183,25 @@ async fn serve<C: Capability>(
         host_data,
     });
     let capability = Arc::new(make(provider.clone()));
-    let prefix = format!(
-        "wasmbus.rpc.{}.{}.{}",
-        provider.host_data.lattice_rpc_prefix,
-        provider.host_data.provider_key,
-        provider.host_data.link_name
+    let (lattice, key, link) = (
+        provider.host_data.lattice_rpc_prefix.as_str(),
+        provider.host_data.provider_key.as_str(),
+        provider.host_data.link_name.as_str(),
     );
+    let prefix = subjects::provider_rpc(lattice, key, link);
     let mut calls = client.queue_subscribe(prefix.clone(), "rpc".into()).await?;
-    let mut link_puts = client.subscribe(format!("{prefix}.linkdefs.put")).await?;
-    let mut link_dels = client.subscribe(format!("{prefix}.linkdefs.del")).await?;
-    let mut health = client.subscribe(format!("{prefix}.health")).await?;
-    let mut shutdown = client.subscribe(format!("{prefix}.shutdown")).await?;
+    let mut link_puts = client
+        .subscribe(subjects::provider_linkdefs_put(lattice, key, link))
+        .await?;
+    let mut link_dels = client
+        .subscribe(subjects::provider_linkdefs_del(lattice, key, link))
+        .await?;
+    let mut health = client
+        .subscribe(subjects::provider_health(lattice, key, link))
+        .await?;
+    let mut shutdown = client
+        .subscribe(subjects::provider_shutdown(lattice, key, link))
+        .await?;
     crate::roundtrip::server_has_read(&client).await?;
     for link in provider.host_data.link_definitions.clone() {
         apply_link(&provider, capability.as_ref(), link, true).await;
@@ -278,22 +288,14 @@ async fn serve<C: Capability>(
 /// The server span of one incoming call, a child of the caller's span when the
 /// message's headers name one.
 fn call_span(provider: &Provider, message: &async_nats::Message) -> tracing::Span {
-    let span = tracing::debug_span!(
-        "nats_message",
-        otel.name = %format_args!("process {}", message.subject),
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-        messaging.system = "nats",
-        messaging.destination.name = %message.subject,
-        messaging.operation.type = "process",
-        wasmcloud.provider.key = %provider.host_data.provider_key,
-        wasmcloud.link.name = %provider.host_data.link_name,
-        wasmcloud.contract.id = %provider.contract,
-        wasmcloud.actor.key = tracing::field::Empty,
-        wasmbus.operation = tracing::field::Empty,
-        wasmbus.invocation.id = tracing::field::Empty,
-    );
+    let span = spans::nats_message(&message.subject);
+    spans::Domain {
+        provider: Some(&provider.host_data.provider_key),
+        link: Some(&provider.host_data.link_name),
+        contract: Some(&provider.contract),
+        ..spans::Domain::default()
+    }
+    .record(&span);
     tracecontext::set_parent(&span, message.headers.as_ref());
     span
 }
@@ -412,10 +414,13 @@ async fn answer<C: Capability>(
         }
     };
     let id = invocation.id.clone();
-    let span = tracing::Span::current();
-    span.record("wasmcloud.actor.key", invocation.origin.public_key.as_str());
-    span.record("wasmbus.operation", invocation.operation.as_str());
-    span.record("wasmbus.invocation.id", id.as_str());
+    spans::Domain {
+        actor: Some(&invocation.origin.public_key),
+        operation: Some(&invocation.operation),
+        invocation: Some(&id),
+        ..spans::Domain::default()
+    }
+    .record(&tracing::Span::current());
     let result = async {
         let claims = kiln_types::inbound::check(
             &invocation,

@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 
 use crate::output::{Format, emit};
-use kiln_control_plane::ctlclient::{Ctl, check_ack};
+use kiln_types::ctl as body;
+use kiln_wasmbus::ctl::{Client, check_ack};
+use kiln_wasmbus::subjects::{Command as C, CtlSubject};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -206,16 +208,18 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         .connect(&address)
         .await
         .with_context(|| format!("connecting to NATS at {address}"))?;
-    let ctl = Ctl {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let ctl = Client::new(
         client,
-        prefix: format!("wasmbus.ctl.{}", args.lattice_prefix),
-        lattice: args.lattice_prefix.clone(),
-        timeout: Duration::from_millis(args.timeout_ms),
-    };
+        kiln_wasmbus::subjects::DEFAULT_CTL_PREFIX,
+        &args.lattice_prefix,
+        timeout,
+    );
+    let none = serde_json::json!({});
     let wait = !args.skip_wait;
     match args.command {
         Command::Hosts => {
-            let hosts = ctl.gather("ping.hosts", &serde_json::json!({})).await?;
+            let hosts = ctl.gather(CtlSubject::PingHosts, &none).await?;
             emit(format, &hosts, || {
                 hosts
                     .iter()
@@ -232,9 +236,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
         }
         Command::Inventory { host } => {
             let host = ctl.host_or_first(host).await?;
-            let inventory = ctl
-                .request(&format!("get.{host}.inv"), &serde_json::json!({}))
-                .await?;
+            let inventory = ctl.inventory(&host).await?;
             pretty(format, &inventory);
         }
         Command::Start(Start::Actor {
@@ -243,7 +245,11 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             host,
         }) => {
             let host = ctl.host_or_first(host).await?;
-            let body = serde_json::json!({ "actor_ref": reference, "count": count });
+            let body = body::LaunchActor {
+                actor_ref: reference,
+                count: Some(count),
+                annotations: None,
+            };
             started(format, wait, &ctl.start_actor(&host, &body, wait).await?);
         }
         Command::Start(Start::Provider {
@@ -252,16 +258,22 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             host,
         }) => {
             let host = ctl.host_or_first(host).await?;
-            let body = serde_json::json!({ "provider_ref": reference, "link_name": link_name });
+            let body = body::LaunchProvider {
+                provider_ref: reference,
+                link_name,
+                configuration: None,
+                annotations: None,
+            };
             started(format, wait, &ctl.start_provider(&host, &body, wait).await?);
         }
         Command::Stop(Stop::Actor { actor, count, host }) => {
             let host = ctl.host_or_first(host).await?;
-            let body = serde_json::json!({ "actor_ref": actor, "count": count });
-            acknowledged(
-                format,
-                &ctl.request(&format!("cmd.{host}.sa"), &body).await?,
-            )?;
+            let body = body::StopActor {
+                actor_ref: actor,
+                count,
+                annotations: None,
+            };
+            acknowledged(format, &ctl.command(&host, C::StopActor, &body).await?);
         }
         Command::Stop(Stop::Provider {
             provider,
@@ -269,20 +281,17 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             host,
         }) => {
             let host = ctl.host_or_first(host).await?;
-            let body = serde_json::json!({ "provider_ref": provider, "link_name": link_name });
-            acknowledged(
-                format,
-                &ctl.request(&format!("cmd.{host}.sp"), &body).await?,
-            )?;
+            let body = body::StopProvider {
+                provider_ref: provider,
+                link_name,
+            };
+            acknowledged(format, &ctl.command(&host, C::StopProvider, &body).await?);
         }
         Command::Stop(Stop::Host { host, grace_ms }) => {
-            let body = serde_json::json!({ "host_id": host, "timeout": grace_ms });
+            let body = body::StopHost { timeout: grace_ms };
             let source = host.clone();
             let mut events = ctl.events().await?;
-            acknowledged(
-                format,
-                &ctl.request(&format!("cmd.{host}.stop"), &body).await?,
-            )?;
+            acknowledged(format, &ctl.command(&host, C::StopHost, &body).await?);
             if wait {
                 let stopped = async {
                     while let Some(message) = events.next().await {
@@ -300,7 +309,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
                     }
                     false
                 };
-                if !tokio::time::timeout(ctl.timeout, stopped)
+                if !tokio::time::timeout(timeout, stopped)
                     .await
                     .unwrap_or(false)
                 {
@@ -315,12 +324,12 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             host,
         } => {
             let host = ctl.host_or_first(host).await?;
-            let body =
-                serde_json::json!({ "actor_id": actor, "actor_ref": reference, "count": count });
-            acknowledged(
-                format,
-                &ctl.request(&format!("cmd.{host}.scale"), &body).await?,
-            )?;
+            let body = body::ScaleActor {
+                actor_id: actor,
+                actor_ref: reference,
+                count,
+            };
+            acknowledged(format, &ctl.command(&host, C::ScaleActor, &body).await?);
         }
         Command::Update {
             actor,
@@ -328,11 +337,11 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             host,
         } => {
             let host = ctl.host_or_first(host).await?;
-            let body = serde_json::json!({ "actor_id": actor, "new_actor_ref": reference });
-            acknowledged(
-                format,
-                &ctl.request(&format!("cmd.{host}.upd"), &body).await?,
-            )?;
+            let body = body::UpdateActor {
+                actor_id: Some(actor),
+                new_actor_ref: reference,
+            };
+            acknowledged(format, &ctl.command(&host, C::UpdateActor, &body).await?);
         }
         Command::Link(Link::Put {
             actor,
@@ -341,28 +350,35 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             link_name,
             values,
         }) => {
-            let body = serde_json::json!({
-                "actor_id": actor, "provider_id": provider, "contract_id": contract,
-                "link_name": link_name, "values": pairs(&values)?,
-            });
-            acknowledged(format, &ctl.request("linkdefs.put", &body).await?)?;
+            let values = pairs(&values)?.into_iter().collect();
+            let body =
+                kiln_types::link::LinkDefinition::new(actor, provider, link_name, contract, values);
+            let ack = ctl.request(CtlSubject::LinkPut, &body).await?;
+            check_ack(&ack)?;
+            acknowledged(format, &ack);
         }
         Command::Link(Link::Del {
             actor,
             contract,
             link_name,
         }) => {
-            let body = serde_json::json!({ "actor_id": actor, "contract_id": contract, "link_name": link_name });
-            acknowledged(format, &ctl.request("linkdefs.del", &body).await?)?;
+            let body = body::DeleteLink {
+                actor_id: actor,
+                contract_id: contract,
+                link_name,
+            };
+            let ack = ctl.request(CtlSubject::LinkDel, &body).await?;
+            check_ack(&ack)?;
+            acknowledged(format, &ack);
         }
         Command::Link(Link::List) => {
-            let links = ctl.request("get.links", &serde_json::json!({})).await?;
+            let links = ctl.request(CtlSubject::Links, &none).await?;
             emit(format, &links, || {
                 serde_json::to_string_pretty(&links["links"]).unwrap_or_default()
             });
         }
         Command::Claims => {
-            let claims = ctl.request("get.claims", &serde_json::json!({})).await?;
+            let claims = ctl.request(CtlSubject::Claims, &none).await?;
             emit(format, &claims, || {
                 claims["claims"]
                     .as_array()
@@ -393,18 +409,22 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             constraints,
         } => {
             let constraints = pairs(&constraints)?;
-            let (suffix, body) = if provider {
-                (
-                    "auction.provider",
-                    serde_json::json!({ "provider_ref": reference, "link_name": link_name, "constraints": constraints }),
-                )
+            let bids = if provider {
+                let body = body::ProviderAuction {
+                    provider_ref: reference,
+                    link_name,
+                    constraints,
+                    host_id: String::new(),
+                };
+                ctl.gather(CtlSubject::ProviderAuction, &body).await?
             } else {
-                (
-                    "auction.actor",
-                    serde_json::json!({ "actor_ref": reference, "constraints": constraints }),
-                )
+                let body = body::ActorAuction {
+                    actor_ref: reference,
+                    constraints,
+                    host_id: String::new(),
+                };
+                ctl.gather(CtlSubject::ActorAuction, &body).await?
             };
-            let bids = ctl.gather(suffix, &body).await?;
             emit(format, &bids, || {
                 bids.iter()
                     .filter_map(|b| b["host_id"].as_str())
@@ -454,8 +474,7 @@ fn pretty(format: Format, value: &serde_json::Value) {
     });
 }
 
-fn acknowledged(format: Format, ack: &serde_json::Value) -> anyhow::Result<()> {
-    check_ack(ack)?;
+/// An accepted ack (the client checked it).
+fn acknowledged(format: Format, ack: &serde_json::Value) {
     emit(format, ack, || "accepted".to_string());
-    Ok(())
 }

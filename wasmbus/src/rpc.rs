@@ -89,21 +89,14 @@ impl Caller {
         operation: String,
         payload: Vec<u8>,
     ) -> Result<Vec<u8>, CallError> {
-        let span = tracing::debug_span!(
-            "nats_request",
-            otel.name = %format_args!("send {subject}"),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            otel.status_description = tracing::field::Empty,
-            messaging.system = "nats",
-            messaging.destination.name = %subject,
-            // The current semantic conventions' name for what older ones called "publish".
-            messaging.operation.type = "send",
-            wasmbus.origin.key = %origin.public_key,
-            wasmbus.target.key = %target.public_key,
-            wasmbus.operation = %operation,
-            wasmbus.invocation.id = tracing::field::Empty,
-        );
+        let span = kiln_telemetry::spans::nats_request(&subject);
+        kiln_telemetry::spans::Domain {
+            origin: Some(&origin.public_key),
+            target: Some(&target.public_key),
+            operation: Some(&operation),
+            ..kiln_telemetry::spans::Domain::default()
+        }
+        .record(&span);
         let result = self
             .request(origin, target, subject, name, operation, payload)
             .instrument(span.clone())
@@ -137,7 +130,11 @@ impl Caller {
             reason: format!("could not sign: {e}"),
         })?;
         let span = tracing::Span::current();
-        span.record("wasmbus.invocation.id", invocation.id.as_str());
+        kiln_telemetry::spans::Domain {
+            invocation: Some(&invocation.id),
+            ..kiln_telemetry::spans::Domain::default()
+        }
+        .record(&span);
         let mut timeout = self.timeout;
         if invocation.msg.len() > chunks::THRESHOLD {
             let chunks = self

@@ -1,4 +1,5 @@
-//! `kiln`: the command line for people: keys, claims and provider archives; the lattice
+//! `kiln`: the command line for people, on the protocol crate (`kiln-wasmbus`), the
+//! gRPC contracts and the wire types, not on the control plane: keys, claims and provider archives; the lattice
 //! through a host's gRPC control API; the wasmbus control interface on NATS (`kiln ctl`).
 #![allow(clippy::print_stdout, reason = "a CLI's output is its interface")]
 
@@ -98,7 +99,8 @@ enum Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    kiln_control_plane::install_tls_provider();
+    // Registry pushes and an https:// API use rustls, with ring as its provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(command) => keys::run(command, cli.output),

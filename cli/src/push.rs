@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use kiln_control_plane::oci;
+use kiln_wasmbus::oci;
 use oci_client::secrets::RegistryAuth;
 
 use crate::output::{Format, emit};

@@ -154,7 +154,7 @@ async fn over_nats(
     let client = async_nats::connect(&address)
         .await
         .with_context(|| format!("connecting to NATS at {address}"))?;
-    let subject = format!("wasmbus.rpc.{}.{}", args.lattice_prefix, args.actor);
+    let subject = kiln_wasmbus::subjects::actor_rpc(&args.lattice_prefix, &args.actor);
     let message = tokio::time::timeout(
         Duration::from_millis(args.timeout_ms),
         client.request(subject, invocation.encode().into()),

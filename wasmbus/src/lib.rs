@@ -1,5 +1,10 @@
-//! The wasmbus protocol over NATS, shared by the control plane and kiln's own providers.
+//! The wasmbus protocol over NATS, shared by the control plane, the `kiln` CLI and
+//! kiln's own providers: what travels where. The bodies themselves (invocations,
+//! claims, links, control requests) are `kiln_types`, pure and fuzzable without NATS.
 //!
+//! [`subjects`] builds every subject (nothing else in kiln formats one); [`ctl`] is the
+//! client of the control interface; `oci` (feature `oci`) is the layout of actors and
+//! providers in OCI registries;
 //! [`chunks`] moves payloads too large for one NATS message through the JetStream
 //! object store, as wasmbus-rpc does; [`rpc`] sends a signed invocation and reads the
 //! response, chunking both ways; [`provider`] is the runtime of a capability provider:
@@ -9,7 +14,11 @@
 #![warn(missing_docs)]
 
 pub mod chunks;
+pub mod ctl;
+#[cfg(feature = "oci")]
+pub mod oci;
 pub mod provider;
 pub mod roundtrip;
 pub mod rpc;
+pub mod subjects;
 pub mod tracecontext;
