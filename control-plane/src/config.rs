@@ -875,9 +875,19 @@ mod tests {
             "0",
             "--ctl-timeout-ms",
             "0",
+            "--max-in-flight-mib",
+            "0",
         ])
         .unwrap_err();
-        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("--max-in-flight-mib")),
+            "{problems:#?}"
+        );
+        let config = parse(&["--max-in-flight-mib", "8"]).unwrap();
+        assert_eq!(config.in_flight.bytes, 8 << 20);
         let config = parse(&["--replay-window-s", "30", "--clock-skew-s", "2"]).unwrap();
         assert_eq!(config.replay.window_s, 30);
         assert_eq!(config.replay.skew_s, 2);

@@ -27,11 +27,7 @@ pub fn span(request: &HostCallRequest) -> tracing::Span {
     if !span.is_disabled() {
         spans::Domain {
             actor: Some(&request.actor),
-            link: Some(if request.binding.is_empty() {
-                "default"
-            } else {
-                &request.binding
-            }),
+            link: Some(kiln_types::link::name_or_default(&request.binding)),
             invocation: Some(&request.invocation_id),
             ..spans::Domain::default()
         }
@@ -115,11 +111,7 @@ fn resolve(
     request: &HostCallRequest,
 ) -> Result<(Entity, String, String), String> {
     let namespace = request.namespace.as_str();
-    let link_name = if request.binding.is_empty() {
-        "default"
-    } else {
-        request.binding.as_str()
-    };
+    let link_name = kiln_types::link::name_or_default(&request.binding);
     let lattice = &host.config.lattice;
     let missing_claim =
         || format!("invocation not authorized: missing capability claim for {namespace}");

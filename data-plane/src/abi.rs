@@ -312,11 +312,7 @@ fn host_call_span(
     };
     spans::Domain {
         actor: Some(&state.actor),
-        link: Some(if binding.is_empty() {
-            "default"
-        } else {
-            binding
-        }),
+        link: Some(kiln_types::link::name_or_default(binding)),
         invocation: Some(&state.call.invocation_id),
         ..spans::Domain::default()
     }

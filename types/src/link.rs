@@ -174,6 +174,13 @@ pub fn check_link_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `name`, or `default` when it is empty: the wasmbus host's reading of an absent link
+/// name.
+#[must_use]
+pub fn name_or_default(name: &str) -> &str {
+    if name.is_empty() { "default" } else { name }
+}
+
 /// The id of the link for (actor, contract, link name).
 #[must_use]
 pub fn link_id(actor_id: &str, contract_id: &str, link_name: &str) -> String {
@@ -193,6 +200,12 @@ mod tests {
             KeyKind::Module.generate().public_key(),
             KeyKind::Service.generate().public_key(),
         )
+    }
+
+    #[test]
+    fn an_empty_link_name_reads_as_default() {
+        assert_eq!(name_or_default(""), "default");
+        assert_eq!(name_or_default("web"), "web");
     }
 
     #[test]

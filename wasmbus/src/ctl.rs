@@ -142,11 +142,7 @@ impl Client {
         wait: bool,
     ) -> Result<serde_json::Value, CtlError> {
         let reference = body.provider_ref.as_str();
-        let link = if body.link_name.is_empty() {
-            "default"
-        } else {
-            body.link_name.as_str()
-        };
+        let link = kiln_types::link::name_or_default(&body.link_name);
         self.command_then_event(
             host,
             Command::LaunchProvider,

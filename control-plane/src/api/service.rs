@@ -529,3 +529,16 @@ impl Api {
         Ok(Response::new(pb::AuctionResponse { host_ids }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_beyond_the_control_interface_are_refused_not_clamped() {
+        assert_eq!(count16(65_535).unwrap(), u16::MAX);
+        let status = count16(65_536).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains("65536"), "{}", status.message());
+    }
+}

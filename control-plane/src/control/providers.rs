@@ -9,15 +9,7 @@ use crate::eventdata;
 use crate::events::kind;
 use crate::host::Shared;
 use crate::providers::{self, Entry, ProviderError};
-
-/// `default` for an empty link name, as the wasmbus host reads it.
-fn link_or_default(link_name: &str) -> &str {
-    if link_name.is_empty() {
-        "default"
-    } else {
-        link_name
-    }
-}
+use kiln_types::link::name_or_default;
 
 /// Starts the provider in the archive at `reference` on `link_name`, and publishes
 /// `provider_started` or `provider_start_failed`.
@@ -31,7 +23,7 @@ pub async fn start_provider(
     config_json: Option<String>,
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
-    let link_name = link_or_default(link_name);
+    let link_name = name_or_default(link_name);
     match providers::launch(host, reference, link_name, config_json, annotations).await {
         Ok(entry) => {
             let stored = StoredClaims::of_provider(&entry.claims);
@@ -65,7 +57,7 @@ pub async fn start_provider(
 /// # Errors
 /// When it does not run here or the data plane cannot be told.
 pub async fn stop_provider(host: &Shared, key: &str, link_name: &str) -> Result<(), ProviderError> {
-    let link_name = link_or_default(link_name);
+    let link_name = name_or_default(link_name);
     let entry = providers::shut_down(host, key, link_name).await?;
     host.events
         .publish(
