@@ -25,8 +25,8 @@ const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4000";
 /// Default largest dashboard upload, in MiB.
 const DEFAULT_UPLOAD_LIMIT_MIB: u64 = 64;
 const DEFAULT_API_ADDR: &str = "127.0.0.1:4001";
-const DEFAULT_ACTOR_LIMIT_MIB: u64 = crate::artifact::DEFAULT_ACTOR_LIMIT >> 20;
-const DEFAULT_PROVIDER_LIMIT_MIB: u64 = crate::artifact::DEFAULT_PROVIDER_LIMIT >> 20;
+const DEFAULT_ACTOR_LIMIT_MIB: u64 = crate::artifacts::fetch::DEFAULT_ACTOR_LIMIT >> 20;
+const DEFAULT_PROVIDER_LIMIT_MIB: u64 = crate::artifacts::fetch::DEFAULT_PROVIDER_LIMIT >> 20;
 // About two seconds of this machine's throughput for the host and half a second for
 // one actor: a stall of the machine is absorbed, a flood is answered "busy".
 const DEFAULT_MAX_IN_FLIGHT: usize = 16_384;
@@ -453,7 +453,7 @@ pub struct Config {
     /// Policy answer timeout.
     pub policy_timeout: Duration,
     /// Registry pulls.
-    pub oci: crate::oci::Settings,
+    pub oci: crate::artifacts::oci::Settings,
     /// Status page address, if on.
     pub http_addr: Option<std::net::SocketAddr>,
     /// The gRPC control API.
@@ -461,7 +461,7 @@ pub struct Config {
     /// Largest dashboard upload, in bytes.
     pub upload_limit: u64,
     /// Largest artifacts fetched.
-    pub fetch_limits: crate::artifact::Limits,
+    pub fetch_limits: crate::artifacts::fetch::Limits,
     /// Largest chunked payload read back, in bytes.
     pub chunk_limit: u64,
     /// Bounds on inbound invocations.
@@ -541,7 +541,7 @@ impl Config {
                 })
                 .ok(),
         };
-        let max_mib = crate::artifact::MAX_LIMIT >> 20;
+        let max_mib = crate::artifacts::fetch::MAX_LIMIT >> 20;
         for (flag, mib) in [
             ("--upload-limit-mib", args.upload_limit_mib),
             ("--actor-limit-mib", args.actor_limit_mib),
@@ -696,7 +696,7 @@ impl Config {
             policy_topic: args.policy_topic.filter(|t| !t.is_empty()),
             policy_changes_topic: args.policy_changes_topic.filter(|t| !t.is_empty()),
             policy_timeout: Duration::from_millis(args.policy_timeout_ms),
-            oci: crate::oci::Settings {
+            oci: crate::artifacts::oci::Settings {
                 allow_latest: args.oci_allow_latest,
                 insecure: args
                     .oci_allowed_insecure
@@ -723,7 +723,7 @@ impl Config {
             },
             http_addr,
             upload_limit: args.upload_limit_mib << 20,
-            fetch_limits: crate::artifact::Limits {
+            fetch_limits: crate::artifacts::fetch::Limits {
                 actor: args.actor_limit_mib << 20,
                 provider: args.provider_limit_mib << 20,
             },
@@ -891,7 +891,10 @@ mod tests {
         let config = parse(&["--replay-window-s", "30", "--clock-skew-s", "2"]).unwrap();
         assert_eq!(config.replay.window_s, 30);
         assert_eq!(config.replay.skew_s, 2);
-        assert_eq!(config.fetch_limits, crate::artifact::Limits::default());
+        assert_eq!(
+            config.fetch_limits,
+            crate::artifacts::fetch::Limits::default()
+        );
     }
 
     #[test]

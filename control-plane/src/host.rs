@@ -7,10 +7,21 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::actors::Registry;
+use crate::artifacts::credentials::Credentials;
+use crate::artifacts::fetch::Fetcher;
 use crate::config::Config;
-use crate::dataplane::Link;
-use crate::rpc::Subscriptions;
+use crate::dataplane::link::Link;
+use crate::gateway::admission::Subscriptions;
+use crate::gateway::policy::Policy;
+use crate::lattice::cache::LatticeData;
+use crate::lattice::events::Events;
+use crate::metrics::Metrics;
+use crate::state::actors::Actors;
+use crate::state::claims::ClaimsCache;
+use crate::state::links::Links;
+use crate::state::peers::Peers;
+use crate::state::providers::Providers;
+use crate::state::readiness::{Readiness, Report};
 
 /// Everything the control plane's tasks share.
 pub struct Host {
@@ -29,37 +40,37 @@ pub struct Host {
     /// Cluster keys whose invocations this host accepts, decoded once.
     pub issuers: kiln_types::invocation::Issuers,
     /// Actors of this host.
-    pub actors: Registry,
+    pub actors: Actors,
     /// Providers of this host.
-    pub providers: crate::providers::Registry,
+    pub providers: Providers,
     /// Link definitions of the lattice.
-    pub links: crate::links::Links,
+    pub links: Links,
     /// The lattice cache, when JetStream is available.
-    pub lattice_data: Option<crate::latticedata::LatticeData>,
+    pub lattice_data: Option<LatticeData>,
     /// Prometheus metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<Metrics>,
     /// Lattice events.
-    pub events: crate::events::Events,
+    pub events: Events,
     /// Claims, call aliases and reference maps of the lattice.
-    pub claims: crate::claimscache::ClaimsCache,
+    pub claims: ClaimsCache,
     /// The lattice's hosts as seen from here.
-    pub hosts: crate::hosts::Hosts,
+    pub peers: Peers,
     /// The policy service, when one is configured.
-    pub policy: Option<crate::policy::Policy>,
+    pub policy: Option<Policy>,
     /// Registry credentials by server, from `registries.put`.
-    pub registry_credentials: Arc<crate::registries::Credentials>,
+    pub registry_credentials: Arc<Credentials>,
     /// Fetches artifacts from files and registries.
-    pub fetcher: crate::artifact::Fetcher,
+    pub fetcher: Fetcher,
     /// Drain grace asked for by a stop-host command, in milliseconds (0: the default).
     pub stop_grace_ms: std::sync::atomic::AtomicU64,
     /// Set by a stop-host command: the data plane is stopped too.
     pub stop_requested: std::sync::atomic::AtomicBool,
     /// Actor RPC subscriptions and the bounds on calls in flight.
     pub subscriptions: Subscriptions,
-    /// Places for control requests in progress (see [`crate::ctl::CTL_IN_FLIGHT`]).
+    /// Places for control requests in progress (see `lattice::ctl::CTL_IN_FLIGHT`).
     pub ctl_slots: Arc<tokio::sync::Semaphore>,
     /// Adoption and boot progress, for readiness.
-    pub readiness: crate::readiness::Readiness,
+    pub readiness: Readiness,
     /// Refuses invocations seen before or issued outside their window.
     pub replay: kiln_types::replay::Guard,
     /// Friendly name, `adjective-noun-NNNN`.
@@ -75,6 +86,23 @@ pub struct Host {
     pub drained: CancellationToken,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
+}
+
+impl Host {
+    /// Whether this host can serve now: what `/api/readyz` and the gRPC health
+    /// service say.
+    #[must_use]
+    pub fn readiness_report(&self) -> Report {
+        use async_nats::connection::State;
+        let nats = [&self.rpc, &self.ctl]
+            .iter()
+            .all(|client| client.connection_state() == State::Connected);
+        self.readiness.report(
+            nats,
+            self.data_plane.is_ready(),
+            self.shutdown.is_cancelled(),
+        )
+    }
 }
 
 /// A friendly name derived from the host key, stable for a given key.

@@ -4,34 +4,17 @@
 //! interface), verifies claims and invocations, and drives its data plane over gRPC.
 //! It runs no wasm itself. Entry point: [`run`].
 
-pub mod actors;
-pub mod adoption;
-pub mod api;
-pub mod artifact;
-pub mod boot;
-pub mod claimscache;
+mod api;
+mod artifacts;
 pub mod config;
-pub mod control;
-pub mod ctl;
-pub mod dataplane;
-pub mod eventdata;
-pub mod events;
-pub mod heartbeat;
-pub mod host;
-pub mod hostcall;
-pub mod hosts;
-pub mod http;
-pub mod latticedata;
-pub mod links;
-pub mod metrics;
-pub mod nats;
-pub mod oci;
-pub mod policy;
-pub mod providers;
-pub mod readiness;
-pub mod registries;
-pub mod rpc;
-pub mod supervisor;
+mod control;
+mod dataplane;
+mod gateway;
+mod host;
+mod http;
+mod lattice;
+mod metrics;
+mod state;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,24 +49,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         );
     }
     let metrics = Arc::new(metrics::Metrics::new());
-    let rpc = nats::connect(
+    let rpc = lattice::connect::connect(
         &config.rpc,
         &format!("kiln {host_id} rpc"),
         config.rpc_timeout,
         metrics.nats_callback("rpc"),
     )
     .await?;
-    let ctl = nats::connect(
+    let ctl = lattice::connect::connect(
         &config.ctl,
         &format!("kiln {host_id} ctl"),
         config.rpc_timeout,
         metrics.nats_callback("ctl"),
     )
     .await?;
-    let data_plane = dataplane::Link::new(&config.data_plane, config.invoke_path)?;
+    let data_plane = dataplane::link::Link::new(&config.data_plane, config.invoke_path)?;
     let issuers =
         kiln_types::invocation::Issuers::new(&config.cluster_issuers).context("cluster issuers")?;
-    let lattice_data = match latticedata::LatticeData::open(
+    let lattice_data = match lattice::cache::LatticeData::open(
         ctl.clone(),
         &config.lattice,
         config.js_domain.as_deref(),
@@ -119,34 +102,35 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.chunk_limit,
     );
     let tasks = TaskTracker::new();
-    let registry_credentials = Arc::new(registries::Credentials::default());
-    let events = events::Events::new(ctl.clone(), &config.lattice, &host_id);
+    let registry_credentials = Arc::new(artifacts::credentials::Credentials::default());
+    let events = lattice::events::Events::new(ctl.clone(), &config.lattice, &host_id);
     let policy = config.policy_topic.clone().map(|topic| {
         tracing::info!(%topic, "policy service enabled");
-        policy::Policy::new(
+        gateway::policy::Policy::new(
             ctl.clone(),
             topic,
             config.policy_changes_topic.clone(),
             config.policy_timeout,
+            &config,
         )
     });
     let host = Arc::new(host::Host {
         metrics,
         events,
         policy,
-        claims: claimscache::ClaimsCache::default(),
-        hosts: hosts::Hosts::default(),
+        claims: state::claims::ClaimsCache::default(),
+        peers: state::peers::Peers::default(),
         registry_credentials: registry_credentials.clone(),
-        fetcher: artifact::Fetcher {
+        fetcher: artifacts::fetch::Fetcher {
             allow_file_load: config.allow_file_load,
-            oci: oci::Registry::new(config.oci.clone(), registry_credentials),
+            oci: artifacts::oci::Puller::new(config.oci.clone(), registry_credentials),
             uploads: config.oci.cache_dir.join("uploads"),
             limits: config.fetch_limits,
         },
         replay: kiln_types::replay::Guard::new(config.replay, kiln_types::unix_now()),
-        subscriptions: rpc::Subscriptions::new(config.in_flight),
-        ctl_slots: Arc::new(tokio::sync::Semaphore::new(ctl::CTL_IN_FLIGHT)),
-        readiness: readiness::Readiness::new(
+        subscriptions: gateway::admission::Subscriptions::new(config.in_flight),
+        ctl_slots: Arc::new(tokio::sync::Semaphore::new(lattice::ctl::CTL_IN_FLIGHT)),
+        readiness: state::readiness::Readiness::new(
             config.autostart.len() + config.autostart_providers.len(),
         ),
         stop_grace_ms: std::sync::atomic::AtomicU64::new(0),
@@ -159,9 +143,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ctl,
         data_plane,
         issuers,
-        actors: actors::Registry::default(),
-        links: links::Links::default(),
-        providers: providers::Registry::default(),
+        actors: state::actors::Actors::default(),
+        links: state::links::Links::default(),
+        providers: state::providers::Providers::default(),
         lattice_data,
         started: Instant::now(),
         tasks: tasks.clone(),
@@ -169,16 +153,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         drained: CancellationToken::new(),
         shutdown: shutdown.clone(),
     });
-    tasks.spawn(supervisor::run(host.clone()).instrument(tracing::info_span!("data_plane")));
-    tasks.spawn(latticedata::watch(host.clone()).instrument(tracing::info_span!("lattice_cache")));
-    tasks.spawn(hosts::watch(host.clone()).instrument(tracing::info_span!("lattice_hosts")));
-    tasks.spawn(heartbeat::run(host.clone()).instrument(tracing::info_span!("heartbeat")));
+    tasks.spawn(
+        dataplane::supervisor::run(host.clone()).instrument(tracing::info_span!("data_plane")),
+    );
+    tasks.spawn(
+        lattice::cache_watch::watch(host.clone()).instrument(tracing::info_span!("lattice_cache")),
+    );
+    tasks.spawn(
+        lattice::peers::watch(host.clone()).instrument(tracing::info_span!("lattice_hosts")),
+    );
+    tasks.spawn(lattice::heartbeat::run(host.clone()).instrument(tracing::info_span!("heartbeat")));
     if host.policy.is_some() {
         let policy_host = host.clone();
         tasks.spawn(
             async move {
                 if let Some(policy) = &policy_host.policy {
-                    policy.watch_changes(policy_host.clone()).await;
+                    policy.watch_changes(policy_host.shutdown.clone()).await;
                 }
             }
             .instrument(tracing::info_span!("policy")),
@@ -187,7 +177,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let ctl_host = host.clone();
     tasks.spawn(
         async move {
-            if let Err(error) = ctl::serve(ctl_host).await {
+            if let Err(error) = lattice::ctl::serve(ctl_host).await {
                 tracing::error!("control interface stopped: {error:#}");
             }
         }
@@ -227,9 +217,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         );
     }
     tracing::info!(host = %host_id, lattice = %host.config.lattice, name = %host.friendly_name, "control plane started");
-    heartbeat::started(&host).await;
+    lattice::heartbeat::started(&host).await;
 
-    tasks.spawn(boot::run(host.clone()).instrument(tracing::info_span!("boot")));
+    tasks.spawn(control::boot::run(host.clone()).instrument(tracing::info_span!("boot")));
 
     shutdown.cancelled().await;
     drain(&host, &tasks).await;
@@ -300,7 +290,7 @@ async fn drain(host: &host::Shared, tasks: &TaskTracker) {
             "leaving the workload to the data plane for the next control plane"
         );
     }
-    heartbeat::stopped(host).await;
+    lattice::heartbeat::stopped(host).await;
     tasks.close();
     if tokio::time::timeout(FLUSH_GRACE, tasks.wait())
         .await

@@ -18,6 +18,44 @@ pub fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, DecodeError
     decode::json("the request", payload, limits::JSON_BODY)
 }
 
+/// The common reply of commands: `{"accepted": …, "error": …}`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ack {
+    /// Whether the command was accepted.
+    pub accepted: bool,
+    /// Why not; empty on success.
+    pub error: String,
+}
+
+impl Ack {
+    /// Accepted.
+    #[must_use]
+    pub fn ok() -> Ack {
+        Ack {
+            accepted: true,
+            error: String::new(),
+        }
+    }
+
+    /// Refused, with why.
+    #[must_use]
+    pub fn failed(error: impl ToString) -> Ack {
+        Ack {
+            accepted: false,
+            error: error.to_string(),
+        }
+    }
+
+    /// Accepted when `result` is a success, else refused with its error.
+    #[must_use]
+    pub fn of<E: ToString>(result: Result<impl Sized, E>) -> Ack {
+        match result {
+            Ok(_) => Ack::ok(),
+            Err(error) => Ack::failed(error),
+        }
+    }
+}
+
 /// `la`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct LaunchActor {

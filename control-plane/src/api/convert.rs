@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use kiln_proto::control::v1 as pb;
 use serde_json::Value;
 
-use crate::claimscache::StoredClaims;
+use crate::state::claims::StoredClaims;
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_string()
@@ -119,7 +119,7 @@ pub fn link(link: &kiln_types::link::LinkDefinition) -> pb::Link {
 pub fn event(json: &Value) -> Option<pb::Event> {
     let kind = json["type"]
         .as_str()?
-        .strip_prefix(crate::events::TYPE_PREFIX)?
+        .strip_prefix(crate::lattice::events::TYPE_PREFIX)?
         .to_string();
     let time = json["time"]
         .as_str()

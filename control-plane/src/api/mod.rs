@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kiln_proto::control::v1::control_api_server::ControlApiServer;
+use subtle::ConstantTimeEq as _;
 use tonic::{Request, Status};
 use tracing::Instrument as _;
 
@@ -35,18 +36,13 @@ impl tonic::service::Interceptor for Token {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         match given {
-            Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(request),
+            Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(request),
             Some(_) => Err(Status::unauthenticated("the API token is wrong")),
             None => Err(Status::unauthenticated(
                 "this API needs a token: send `authorization: Bearer <token>`",
             )),
         }
     }
-}
-
-/// Compares without stopping at the first difference, so timing reveals nothing.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Serves the API on `listener` until shutdown.
@@ -102,13 +98,13 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
 const HEALTH_EVERY: Duration = Duration::from_millis(50);
 
 /// Keeps the health service in line with the host's readiness (see
-/// [`crate::readiness`]), for the API's service and for the server as a whole (the
+/// [`crate::state::readiness`]), for the API's service and for the server as a whole (the
 /// empty service name), until shutdown; at shutdown both say not serving.
 async fn report_health(host: Shared, health: tonic_health::server::HealthReporter) {
     use tonic_health::ServingStatus;
     let mut last = None;
     loop {
-        let status = if crate::readiness::report(&host).ready {
+        let status = if host.readiness_report().ready {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
@@ -159,7 +155,7 @@ mod tests {
         assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
         let missing = guarded.call(with(None)).unwrap_err();
         assert!(missing.message().contains("Bearer"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
+        let near = guarded.call(with(Some("Bearer s3cre"))).unwrap_err();
+        assert_eq!(near.code(), tonic::Code::Unauthenticated);
     }
 }

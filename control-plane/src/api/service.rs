@@ -103,7 +103,7 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::Inventory>, Status> {
         let host_id = request.into_inner().host_id;
         let inventory = if self.local(&host_id) {
-            let json = serde_json::to_value(crate::ctl::inventory(&self.host))
+            let json = serde_json::to_value(crate::lattice::ctl::inventory(&self.host))
                 .map_err(|e| Status::internal(e.to_string()))?;
             convert::inventory(&json)
         } else {
@@ -450,7 +450,10 @@ impl pb::control_api_server::ControlApi for Api {
             .into_inner()
             .types
             .into_iter()
-            .map(|t| t.trim_start_matches(crate::events::TYPE_PREFIX).to_string())
+            .map(|t| {
+                t.trim_start_matches(crate::lattice::events::TYPE_PREFIX)
+                    .to_string()
+            })
             .collect();
         let subscription = self.ctl.events().await.map_err(|e| {
             Status::unavailable(format!("could not follow the lattice's events: {e:#}"))

@@ -3,13 +3,13 @@
 
 use tonic::{Code, Status};
 
-use crate::artifact::FetchError;
+use crate::artifacts::fetch::FetchError;
+use crate::control::ProviderError;
 use crate::control::{ControlError, LinkError};
-use crate::providers::ProviderError;
 
 /// A status for an artifact that could not be fetched or was refused.
 fn fetch(error: &FetchError) -> Code {
-    use crate::oci::OciError;
+    use crate::artifacts::oci::OciError;
     match error {
         // Bytes that are not wasm at all: a wrong artifact, not a refusal.
         FetchError::Claims(kiln_types::claims::ClaimsError::Wasm(_)) => Code::InvalidArgument,

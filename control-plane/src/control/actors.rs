@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use kiln_types::ids::{ActorKey, Digest};
 
-use super::ControlError;
-use crate::actors::{Entry, Instance};
-use crate::adoption;
-use crate::claimscache::StoredClaims;
-use crate::eventdata;
-use crate::events::kind;
+use super::errors::ControlError;
+use crate::dataplane::records;
+use crate::gateway::inbound;
 use crate::host::Shared;
-use crate::rpc;
+use crate::lattice::events::data as eventdata;
+use crate::lattice::events::kind;
+use crate::state::actors::{Actors, Entry, Instance};
+use crate::state::claims::StoredClaims;
 
 /// What a start did.
 #[derive(Debug, Clone)]
@@ -51,7 +51,12 @@ pub async fn start_actor(
                 host.events
                     .publish(
                         kind::ACTORS_STARTED,
-                        eventdata::actors_started(host, &entry, &annotations, started.added.len()),
+                        eventdata::actors_started(
+                            &host.config.host_id(),
+                            &entry,
+                            &annotations,
+                            started.added.len(),
+                        ),
                     )
                     .await;
             }
@@ -69,7 +74,12 @@ pub async fn start_actor(
             host.events
                 .publish(
                     kind::ACTORS_START_FAILED,
-                    eventdata::actors_start_failed(host, reference, &annotations, &text),
+                    eventdata::actors_start_failed(
+                        &host.config.host_id(),
+                        reference,
+                        &annotations,
+                        &text,
+                    ),
                 )
                 .await;
             Err(error)
@@ -83,7 +93,7 @@ async fn start(
     count: u32,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
-    super::adopted(host).await?;
+    super::lifecycle::adopted(&host.readiness).await?;
     kiln_types::limits::check_map("the annotations", annotations.iter())
         .map_err(ControlError::Invalid)?;
     let verified = host
@@ -92,7 +102,7 @@ async fn start(
         .await?;
     if let Some(policy) = &host.policy {
         policy
-            .allow_start(host, "start_actor", verified.key(), &verified.claims.issuer)
+            .allow_start("start_actor", verified.key(), &verified.claims.issuer)
             .await
             .map_err(ControlError::Denied)?;
     }
@@ -146,15 +156,15 @@ async fn start(
             entry.digest.as_str(),
             &entry.module,
             entry.count(),
-            adoption::actor_record(&entry),
+            records::actor_record(&entry),
         )
         .await
     {
-        restore(host, key.as_str(), previous);
+        restore(&host.actors, key.as_str(), previous);
         return Err(error.into());
     }
-    if let Err(error) = rpc::subscribe(host, key.as_str()).await {
-        restore(host, key.as_str(), previous);
+    if let Err(error) = inbound::subscribe(host, key.as_str()).await {
+        restore(&host.actors, key.as_str(), previous);
         return Err(ControlError::Lattice(format!("{error:#}")));
     }
     remember(host, stored, reference).await;
@@ -209,7 +219,7 @@ pub async fn stop_actor(
     count: u32,
     annotations: &BTreeMap<String, String>,
 ) -> Result<u32, ControlError> {
-    super::adopted(host).await?;
+    super::lifecycle::adopted(&host.readiness).await?;
     let running = host
         .actors
         .get(key)
@@ -252,7 +262,13 @@ async fn stopped_events(
     host.events
         .publish(
             kind::ACTORS_STOPPED,
-            eventdata::actors_stopped(host, key, stopped.len(), remaining, annotations),
+            eventdata::actors_stopped(
+                &host.config.host_id(),
+                key,
+                stopped.len(),
+                remaining,
+                annotations,
+            ),
         )
         .await;
 }
@@ -268,7 +284,7 @@ pub async fn scale_actor(
     reference: &str,
     count: u32,
 ) -> Result<u32, ControlError> {
-    super::adopted(host).await?;
+    super::lifecycle::adopted(&host.readiness).await?;
     let Some(running) = host.actors.get(key) else {
         if count == 0 {
             return Ok(0);
@@ -306,7 +322,12 @@ pub async fn scale_actor(
         host.events
             .publish(
                 kind::ACTORS_STARTED,
-                eventdata::actors_started(host, &running, &BTreeMap::new(), added.len()),
+                eventdata::actors_started(
+                    &host.config.host_id(),
+                    &running,
+                    &BTreeMap::new(),
+                    added.len(),
+                ),
             )
             .await;
     }
@@ -324,7 +345,7 @@ pub async fn update_actor(
     key: Option<&str>,
     reference: &str,
 ) -> Result<i64, ControlError> {
-    super::adopted(host).await?;
+    super::lifecycle::adopted(&host.readiness).await?;
     let verified = host
         .fetcher
         .fetch_actor(reference, &host.config.claims_policy)
@@ -372,7 +393,7 @@ pub async fn update_actor(
             entry.digest.as_str(),
             &entry.module,
             entry.count(),
-            adoption::actor_record(&entry),
+            records::actor_record(&entry),
         )
         .await
     {
@@ -407,12 +428,12 @@ async fn set_instances(host: &Shared, entry: Entry) -> Result<u32, ControlError>
     let key = entry.key.to_string();
     let remaining = entry.count();
     if remaining == 0 {
-        rpc::unsubscribe(host, &key);
+        host.subscriptions.end(&key);
         host.actors.remove(&key);
         host.data_plane.stop(&key).await?;
         tracing::info!(actor = %key, "actor stopped");
     } else {
-        let record = adoption::actor_record(&entry);
+        let record = records::actor_record(&entry);
         host.actors.put(entry);
         host.data_plane.scale(&key, remaining, record).await?;
         tracing::info!(actor = %key, instances = remaining, "actor scaled");
@@ -420,13 +441,13 @@ async fn set_instances(host: &Shared, entry: Entry) -> Result<u32, ControlError>
     Ok(remaining)
 }
 
-fn restore(host: &Shared, key: &str, previous: Option<Arc<Entry>>) {
+fn restore(actors: &Actors, key: &str, previous: Option<Arc<Entry>>) {
     match previous {
         Some(entry) => {
-            host.actors.put(Entry::clone(&entry));
+            actors.put(Entry::clone(&entry));
         }
         None => {
-            host.actors.remove(key);
+            actors.remove(key);
         }
     }
 }

@@ -43,7 +43,7 @@ pub async fn put_link(
             .map_err(|e| LinkError::Store(format!("{e:#}")))?;
     }
     if host.links.put(link.clone()) {
-        crate::latticedata::link_changed(host, &link, true).await;
+        crate::control::providers::links::link_changed(host, &link, true).await;
     }
     tracing::info!(actor = %link.actor_id, provider = %link.provider_id, contract = %link.contract_id, link = %link.link_name, "link put");
     Ok(())
@@ -73,7 +73,7 @@ pub async fn delete_link(
             .map_err(|e| LinkError::Store(format!("{e:#}")))?;
     }
     if host.links.remove(&link.id).is_some() {
-        crate::latticedata::link_changed(host, &link, false).await;
+        crate::control::providers::links::link_changed(host, &link, false).await;
     }
     tracing::info!(%actor, %contract, link = %link_name, "link deleted");
     Ok(true)

@@ -12,7 +12,8 @@ use kiln_types::keys::KeyKind;
 use kiln_web::view::FormState;
 
 use super::upload::{self, Submitted};
-use super::{Web, view};
+use super::view;
+use super::web::Web;
 use crate::control;
 
 /// Most instances one form may ask for.
@@ -345,23 +346,6 @@ pub async fn delete_link(State(web): State<Web>, Form(fields): Fields) -> Respon
     let mut form = state("delete-link", &fields);
     form.error("_form", problem);
     rejected(&web, form)
-}
-
-/// The notice for a `?done=` redirect.
-pub fn notice(done: &str, key: &str, count: Option<u32>) -> Option<String> {
-    let key = key.get(..10).unwrap_or(key);
-    let n = count.unwrap_or_default();
-    Some(match done {
-        "actor-started" => format!("Started {n} instance(s) of actor {key}…"),
-        "actor-scaled" => format!("Actor {key}… now runs {n} instance(s) here."),
-        "actor-stopped" => format!("Stopped actor {key}…"),
-        "actor-updated" => format!("Actor {key}… now runs revision {n}."),
-        "provider-started" => format!("Started provider {key}…; its health shows below."),
-        "provider-stopped" => format!("Stopped provider {key}…"),
-        "link-defined" => format!("Defined a link for actor {key}…"),
-        "link-deleted" => format!("Deleted a link of actor {key}…"),
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use sha2::{Digest as _, Sha256};
 
-use super::Web;
-use crate::api::constant_time_eq;
+use super::web::Web;
+use subtle::ConstantTimeEq as _;
 
 /// Name of the session cookie.
 const COOKIE: &str = "kiln_session";
@@ -40,10 +40,10 @@ fn signed_in(headers: &HeaderMap, token: &str) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()));
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())));
     bearer
         || cookie(headers, COOKIE).is_some_and(|given| {
-            constant_time_eq(given.as_bytes(), session_value(token).as_bytes())
+            bool::from(given.as_bytes().ct_eq(session_value(token).as_bytes()))
         })
 }
 
@@ -118,7 +118,7 @@ pub async fn login(
         )
             .into_response();
     }
-    if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+    if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
         return (
             StatusCode::UNAUTHORIZED,
             Html(kiln_web::pages::login(Some("That is not this host's token.")).into_string()),

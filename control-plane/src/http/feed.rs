@@ -9,8 +9,8 @@ use kiln_web::view::{EventRow, event_group};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::events::TYPE_PREFIX;
 use crate::host::Shared;
+use crate::lattice::events::TYPE_PREFIX;
 
 /// Events kept for a page that opens.
 const KEPT: usize = 100;
@@ -108,7 +108,7 @@ fn row(host: &Shared, event: &Value) -> Option<EventRow> {
     let source = if source == host.config.host_id() {
         host.friendly_name.clone()
     } else {
-        host.hosts
+        host.peers
             .all()
             .into_iter()
             .find(|h| h.id == source && !h.friendly_name.is_empty())

@@ -12,7 +12,8 @@ use kiln_web::pages::{Section, event_item, section};
 use kiln_web::view::EventRow;
 use tokio::sync::{broadcast, mpsc};
 
-use super::{Web, view};
+use super::view;
+use super::web::Web;
 
 /// How often the sections are looked at when no event arrives (ages, uptimes and state
 /// without an event of its own).

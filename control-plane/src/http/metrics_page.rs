@@ -1,10 +1,11 @@
 //! `/host/metrics`: this host's Prometheus samples as a table.
 
 use axum::extract::State;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse};
 use kiln_web::view::MetricRow;
 
-use super::Web;
+use super::web::Web;
+use crate::host::Shared;
 
 /// The samples of an OpenMetrics text, without comments and histogram buckets.
 fn samples(text: &str) -> Vec<MetricRow> {
@@ -27,8 +28,37 @@ fn samples(text: &str) -> Vec<MetricRow> {
 
 /// `GET /host/metrics`.
 pub async fn page(State(web): State<Web>) -> Html<String> {
-    let text = super::render_metrics(&web.host).await;
+    let text = render_metrics(&web.host).await;
     Html(kiln_web::pages::metrics(&web.host.friendly_name, &samples(&text)).into_string())
+}
+
+/// Prometheus text exposition of this host and its data plane.
+pub async fn metrics(State(web): State<Web>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        render_metrics(&web.host).await,
+    )
+}
+
+/// The OpenMetrics text of this host and (when it answers in time) its data plane.
+async fn render_metrics(host: &Shared) -> String {
+    let actors: Vec<(String, usize)> = host
+        .actors
+        .all()
+        .iter()
+        .map(|a| (a.key.to_string(), a.instances.len()))
+        .collect();
+    let inventory = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        host.data_plane.inventory(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok);
+    host.metrics.render(&actors, inventory.as_ref())
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@ use kiln_web::view::{
     ActorRow, Dashboard, Health, HostSummary, LatticeHostRow, LinkRow, Pickers, ProviderRow,
 };
 
-use super::Web;
-use crate::eventdata::human_span;
+use super::web::Web;
 use crate::host::Shared;
-use crate::hosts::SeenHost;
+use crate::lattice::events::data::human_span;
+use crate::state::claims::ClaimsCache;
+use crate::state::peers::Peer;
+use crate::state::providers::Providers;
 
 /// How many heartbeats a host may miss before it shows as stale.
 const STALE_AFTER_BEATS: f64 = 2.5;
@@ -17,14 +19,14 @@ const STALE_AFTER_BEATS: f64 = 2.5;
 /// Everything the main page shows, without a form or notice.
 pub fn dashboard(web: &Web) -> Dashboard {
     let host = &web.host;
-    let seen = host.hosts.all();
+    let seen = host.peers.all();
     Dashboard {
         host: summary(host),
         lattice_hosts: lattice(host, &seen),
         actors: actors(host, &seen),
-        providers: providers(host),
+        providers: providers(&host.providers),
         links: links(host),
-        pickers: pickers(host),
+        pickers: pickers(&host.claims),
         events: web.feed.recent(),
         form: None,
         notice: None,
@@ -45,7 +47,7 @@ fn summary(host: &Shared) -> HostSummary {
 }
 
 /// The lattice's hosts; this one always, before its first heartbeat comes back too.
-fn lattice(host: &Shared, seen: &[SeenHost]) -> Vec<LatticeHostRow> {
+fn lattice(host: &Shared, seen: &[Peer]) -> Vec<LatticeHostRow> {
     let local = host.config.host_id();
     let stale_after = host.config.heartbeat_interval.as_secs_f64() * STALE_AFTER_BEATS;
     let mut rows = Vec::with_capacity(seen.len() + 1);
@@ -89,7 +91,7 @@ fn lattice(host: &Shared, seen: &[SeenHost]) -> Vec<LatticeHostRow> {
 
 /// The actors here (with this host's own count, which is current) and those other
 /// hosts report in their heartbeats.
-fn actors(host: &Shared, seen: &[SeenHost]) -> Vec<ActorRow> {
+fn actors(host: &Shared, seen: &[Peer]) -> Vec<ActorRow> {
     let local = host.config.host_id();
     let mut rows: BTreeMap<String, ActorRow> = BTreeMap::new();
     for entry in host.actors.all() {
@@ -143,8 +145,8 @@ fn actors(host: &Shared, seen: &[SeenHost]) -> Vec<ActorRow> {
     rows
 }
 
-fn providers(host: &Shared) -> Vec<ProviderRow> {
-    host.providers
+fn providers(running: &Providers) -> Vec<ProviderRow> {
+    running
         .all()
         .iter()
         .map(|p| ProviderRow {
@@ -158,16 +160,16 @@ fn providers(host: &Shared) -> Vec<ProviderRow> {
             contract: p.contract_id().to_string(),
             link_name: p.link_name.clone(),
             health: match p.health() {
-                crate::providers::Health::Healthy => Health::Healthy,
-                crate::providers::Health::Unhealthy => Health::Unhealthy,
-                crate::providers::Health::Awaiting => Health::Awaiting,
+                crate::state::providers::Health::Healthy => Health::Healthy,
+                crate::state::providers::Health::Unhealthy => Health::Unhealthy,
+                crate::state::providers::Health::Awaiting => Health::Awaiting,
             },
         })
         .collect()
 }
 
-fn name_of(host: &Shared, key: &str) -> String {
-    host.claims.get(key).map(|c| c.name).unwrap_or_default()
+fn name_of(claims: &ClaimsCache, key: &str) -> String {
+    claims.get(key).map(|c| c.name).unwrap_or_default()
 }
 
 fn links(host: &Shared) -> Vec<LinkRow> {
@@ -180,8 +182,8 @@ fn links(host: &Shared) -> Vec<LinkRow> {
                 l.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
             values.sort();
             LinkRow {
-                actor_name: name_of(host, &l.actor_id),
-                provider_name: name_of(host, &l.provider_id),
+                actor_name: name_of(&host.claims, &l.actor_id),
+                provider_name: name_of(&host.claims, &l.provider_id),
                 actor: l.actor_id.clone(),
                 provider: l.provider_id.clone(),
                 contract: l.contract_id.clone(),
@@ -197,9 +199,9 @@ fn links(host: &Shared) -> Vec<LinkRow> {
 }
 
 /// Actors and providers whose claims the lattice knows.
-fn pickers(host: &Shared) -> Pickers {
+fn pickers(known: &ClaimsCache) -> Pickers {
     let mut pickers = Pickers::default();
-    for claims in host.claims.all() {
+    for claims in known.all() {
         let name = if claims.name.is_empty() {
             claims.sub.clone()
         } else {

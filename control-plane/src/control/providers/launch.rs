@@ -1,0 +1,222 @@
+//! Fetching, checking and starting a provider, taking over one found running, and
+//! stopping one.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiln_types::ids::Digest;
+use kiln_types::link::LinkDefinition;
+use kiln_types::par::ProviderClaims;
+use kiln_wasmbus::subjects;
+
+use super::deploy::deploy;
+use super::health::spawn_health_checks;
+use crate::control::errors::{ControlError, ProviderError};
+use crate::host::Shared;
+use crate::lattice::events::{data as eventdata, kind};
+use crate::state::claims::StoredClaims;
+use crate::state::providers::{Entry, Health};
+
+/// How long a provider gets to answer its shutdown request.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// Fetches, checks and starts the provider in the archive at `reference` on
+/// `link_name` (already defaulted), recording it here; the control service
+/// ([`crate::control::start_provider`]) adds the claims, events and reference.
+///
+/// # Errors
+/// See [`ProviderError`].
+pub(crate) async fn launch(
+    host: &Shared,
+    reference: &str,
+    link_name: &str,
+    config_json: Option<String>,
+    annotations: BTreeMap<String, String>,
+) -> Result<Arc<Entry>, ProviderError> {
+    if let Err(ControlError::DataPlane(reason)) =
+        crate::control::lifecycle::adopted(&host.readiness).await
+    {
+        return Err(ProviderError::DataPlane(reason));
+    }
+    kiln_types::limits::check_map("the annotations", annotations.iter())
+        .map_err(ProviderError::Invalid)?;
+    if config_json
+        .as_ref()
+        .is_some_and(|c| c.len() > kiln_types::limits::CONFIG)
+    {
+        return Err(ProviderError::Invalid(format!(
+            "the configuration is longer than {} bytes",
+            kiln_types::limits::CONFIG
+        )));
+    }
+    let verified = host
+        .fetcher
+        .fetch_provider(reference, &host.config.claims_policy)
+        .await?;
+    let key = verified.key().to_string();
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_start("start_provider", &key, &verified.claims.issuer)
+            .await
+            .map_err(ProviderError::Denied)?;
+    }
+    if host.providers.get(&key, link_name).is_some() {
+        return Err(ProviderError::AlreadyRunning {
+            key,
+            link_name: link_name.to_string(),
+        });
+    }
+    if !host.data_plane.wait_ready().await {
+        return Err(ProviderError::DataPlane(
+            "the data plane is not connected".into(),
+        ));
+    }
+    let entry = Arc::new(Entry {
+        digest: Digest::of(&verified.binary),
+        binary: Arc::new(verified.binary),
+        claims: verified.claims,
+        token: verified.token,
+        key: key.clone(),
+        link_name: link_name.to_string(),
+        image_ref: reference.to_string(),
+        instance_id: uuid::Uuid::new_v4().to_string(),
+        config_json,
+        annotations,
+        health: Mutex::new(Health::Awaiting),
+        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
+        host_data_links: Mutex::new(
+            host.links
+                .for_provider(&key, link_name)
+                .iter()
+                .map(|l| (**l).clone())
+                .collect(),
+        ),
+        stop_checks: host.shutdown.child_token(),
+    });
+    let pid = deploy(host, &entry)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    host.providers.insert(entry.clone());
+    spawn_health_checks(host, &entry);
+    tracing::info!(provider = %key, link = link_name, contract = entry.contract_id(), pid, "provider started");
+    Ok(entry)
+}
+
+/// A provider found running after a restart, checked and ready to be taken over.
+pub struct Adoptee {
+    /// Public key.
+    pub key: String,
+    /// Link name.
+    pub link_name: String,
+    /// Verified claims.
+    pub claims: ProviderClaims,
+    /// Its `claims.jwt`.
+    pub token: String,
+    /// Where it came from.
+    pub image_ref: String,
+    /// Digest of the executable.
+    pub digest: Digest,
+    /// The executable.
+    pub binary: Vec<u8>,
+    /// Id of the start it runs from.
+    pub instance_id: String,
+    /// Configuration string given at start.
+    pub config_json: Option<String>,
+    /// Annotations given at start.
+    pub annotations: BTreeMap<String, String>,
+    /// The links its host data carried.
+    pub links: Vec<LinkDefinition>,
+}
+
+/// Takes over a provider the data plane runs: registered, given current host data,
+/// health-checked, sent the links it missed once it answers. One started with other
+/// keys (`keys_changed`) holds the old cluster seed and host id, so it is restarted.
+///
+/// # Errors
+/// When the data plane cannot be told.
+pub async fn adopt(
+    host: &Shared,
+    adoptee: Adoptee,
+    keys_changed: bool,
+) -> Result<(), ProviderError> {
+    let entry = Arc::new(Entry {
+        key: adoptee.key.clone(),
+        link_name: adoptee.link_name.clone(),
+        claims: adoptee.claims,
+        token: adoptee.token,
+        image_ref: adoptee.image_ref,
+        digest: adoptee.digest,
+        binary: Arc::new(adoptee.binary),
+        instance_id: adoptee.instance_id,
+        config_json: adoptee.config_json,
+        annotations: adoptee.annotations,
+        health: Mutex::new(Health::Awaiting),
+        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
+        host_data_links: Mutex::new(if keys_changed {
+            host.links
+                .for_provider(&adoptee.key, &adoptee.link_name)
+                .iter()
+                .map(|l| (**l).clone())
+                .collect()
+        } else {
+            adoptee.links
+        }),
+        stop_checks: host.shutdown.child_token(),
+    });
+    if keys_changed {
+        tracing::warn!(provider = %entry.key, link = %entry.link_name, "the provider was started with another host or cluster key; restarting it with this host's");
+        host.data_plane
+            .stop_provider(&entry.key, &entry.link_name)
+            .await
+            .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    }
+    deploy(host, &entry)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    host.providers.insert(entry.clone());
+    spawn_health_checks(host, &entry);
+    let stored = StoredClaims::of_provider(&entry.claims);
+    if host.claims.put(stored.clone())
+        && let Some(data) = &host.lattice_data
+        && let Err(error) = data.put_claims(&stored).await
+    {
+        tracing::warn!(provider = %entry.key, "could not write claims to the lattice cache: {error:#}");
+    }
+    crate::control::actors::remember_ref(host, &entry.image_ref, &entry.key).await;
+    if keys_changed {
+        host.events
+            .publish(kind::PROVIDER_STARTED, eventdata::provider_started(&entry))
+            .await;
+    }
+    tracing::info!(provider = %entry.key, link = %entry.link_name, "provider adopted");
+    Ok(())
+}
+
+/// Asks the provider on `link_name` (already defaulted) to shut down, then has the
+/// data plane stop its process; returns what ran. The control service
+/// ([`crate::control::stop_provider`]) publishes the event.
+///
+/// # Errors
+/// When it does not run here or the data plane cannot be told.
+pub(crate) async fn shut_down(
+    host: &Shared,
+    key: &str,
+    link_name: &str,
+) -> Result<Arc<Entry>, ProviderError> {
+    let Some(entry) = host.providers.remove(key, link_name) else {
+        return Err(ProviderError::NotRunning {
+            key: key.to_string(),
+            link_name: link_name.to_string(),
+        });
+    };
+    entry.stop_checks.cancel();
+    let subject = subjects::provider_shutdown(&host.config.lattice, key, link_name);
+    let body = serde_json::json!({ "host_id": host.config.host_id() }).to_string();
+    let _ = tokio::time::timeout(SHUTDOWN_WAIT, host.rpc.request(subject, body.into())).await;
+    host.data_plane
+        .stop_provider(key, link_name)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    Ok(entry)
+}

@@ -1,0 +1,289 @@
+//! Inbound invocations: one queue subscription per actor on
+//! `wasmbus.rpc.{lattice}.{actor}`, anti-forgery checks, then the data plane.
+//!
+//! Every refusal is answered with an `InvocationResponse` whose error says what failed;
+//! nothing that fails a check reaches wasm.
+
+use futures::StreamExt as _;
+use kiln_types::invocation::{ForgeryError, Invocation, InvocationResponse};
+use tracing::Instrument as _;
+
+use crate::dataplane::link::InvokeFailure;
+use crate::host::Shared;
+use kiln_wasmbus::subjects;
+
+/// Why an invocation was not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Refused before anything was done for it (decoding, target, signature,
+    /// clocks, replays).
+    #[error(transparent)]
+    Refused(#[from] kiln_types::inbound::Refused),
+    /// The payload is not what was signed.
+    #[error("anti-forgery check failed: {0}")]
+    Forgery(#[from] ForgeryError),
+    /// The actor stopped.
+    #[error("invocation received for actor {0} that is not running on this host")]
+    NotRunning(String),
+    /// The caller's contract is not in the actor's caps.
+    #[error(
+        "actor {actor} does not have the capability claim {contract} needed to receive calls from {origin}"
+    )]
+    MissingCapability {
+        /// Receiving actor.
+        actor: String,
+        /// The caller's contract.
+        contract: String,
+        /// The caller's key.
+        origin: String,
+    },
+    /// A chunked payload could not be fetched.
+    #[error(transparent)]
+    Chunk(#[from] kiln_wasmbus::chunks::ChunkError),
+    /// The policy service said no (or did not answer).
+    #[error("denied by policy: {0}")]
+    Denied(String),
+    /// The call failed in the data plane.
+    #[error(transparent)]
+    Failed(#[from] InvokeFailure),
+}
+
+/// Starts serving `actor` on the lattice, unless already serving. Returns once the NATS
+/// server has registered the subscription, so a call sent after it returns arrives.
+///
+/// # Errors
+/// When NATS refuses the subscription.
+pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
+    if host.subscriptions.is_live(actor) {
+        return Ok(());
+    }
+    let subject = subjects::actor_rpc(&host.config.lattice, actor);
+    let mut subscriber = host
+        .rpc
+        .queue_subscribe(subject.clone(), subject.clone())
+        .await?;
+    kiln_wasmbus::roundtrip::server_has_read(&host.rpc).await?;
+    let stop = host.shutdown.child_token();
+    host.subscriptions.set_live(actor, stop.clone());
+    let task_host = host.clone();
+    let actor = actor.to_string();
+    let bound = host.subscriptions.actor_bound();
+    host.tasks.spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    message = subscriber.next() => {
+                        let Some(message) = message else { break };
+                        // Past the bounds the call is answered at once, so overload
+                        // costs a reply, not a task and its memory.
+                        let permits = match task_host.subscriptions.admit(&bound, message.payload.len()) {
+                            Ok(permits) => permits,
+                            Err(busy) => {
+                                refuse_busy(&task_host, &actor, message, busy).await;
+                                continue;
+                            }
+                        };
+                        let host = task_host.clone();
+                        let actor = actor.clone();
+                        let span = invocation_span(&actor, &message);
+                        task_host.calls.spawn(
+                            async move {
+                                answer(&host, &actor, message).await;
+                                drop(permits);
+                            }
+                            .instrument(span),
+                        );
+                    }
+                }
+            }
+            let _ = subscriber.unsubscribe().await;
+        }
+        .instrument(tracing::info_span!("actor_rpc", %subject)),
+    );
+    Ok(())
+}
+
+/// Answers a call that found no place with a "busy" error.
+async fn refuse_busy(host: &Shared, actor: &str, message: async_nats::Message, busy: String) {
+    let Some(reply) = message.reply else {
+        return;
+    };
+    let id = Invocation::decode(&message.payload)
+        .map(|invocation| invocation.id)
+        .unwrap_or_default();
+    tracing::debug!(actor, "{busy}");
+    host.metrics.busy(actor);
+    let response = InvocationResponse::failure(id, busy);
+    if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
+        tracing::debug!(actor, %error, "could not answer a call with busy");
+    }
+}
+
+/// The server span of one inbound invocation, a child of the caller's span when the
+/// message's headers name one (a provider, another host, wasmbus-rpc), else a root.
+fn invocation_span(actor: &str, message: &async_nats::Message) -> tracing::Span {
+    let span = kiln_telemetry::spans::nats_message(&message.subject);
+    kiln_telemetry::spans::Domain {
+        actor: Some(actor),
+        ..kiln_telemetry::spans::Domain::default()
+    }
+    .record(&span);
+    kiln_wasmbus::tracecontext::set_parent(&span, message.headers.as_ref());
+    span
+}
+
+fn record_failure(error: &str) {
+    kiln_telemetry::record_error(&tracing::Span::current(), error);
+}
+
+async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
+    let Some(reply) = message.reply else {
+        tracing::debug!(actor, "invocation without a reply subject dropped");
+        return;
+    };
+    let started = std::time::Instant::now();
+    let response = match Invocation::decode(&message.payload) {
+        Err(error) => {
+            tracing::warn!(actor, %error, "refused invocation");
+            record_failure(&error.to_string());
+            host.metrics
+                .invocation(actor, "", false, started.elapsed().as_secs_f64());
+            host.events
+                .publish_invocation(false, undecodable_event(actor, &message.payload))
+                .await;
+            InvocationResponse::failure("", error.to_string())
+        }
+        Ok(invocation) => {
+            let id = invocation.id.clone();
+            let operation = invocation.operation.clone();
+            kiln_telemetry::spans::Domain {
+                origin: Some(&invocation.origin.public_key),
+                operation: Some(&operation),
+                invocation: Some(&id),
+                ..kiln_telemetry::spans::Domain::default()
+            }
+            .record(&tracing::Span::current());
+            let summary = invocation_event(&invocation);
+            let result = run(host, actor, invocation).await;
+            // The operation of a call refused before its signature was checked is the
+            // sender's word: it is not a label (labels must stay few).
+            let label = match &result {
+                Err(Refusal::Refused(_) | Refusal::Forgery(_)) => "",
+                _ => operation.as_str(),
+            };
+            host.metrics.invocation(
+                actor,
+                label,
+                result.is_ok(),
+                started.elapsed().as_secs_f64(),
+            );
+            host.events
+                .publish_invocation(result.is_ok(), summary)
+                .await;
+            match result {
+                // Large answers go through the object store.
+                Ok(payload) => {
+                    kiln_wasmbus::rpc::respond(host.chunks.as_ref(), &id, Ok(payload)).await
+                }
+                Err(refusal) => {
+                    tracing::warn!(actor, invocation = %id, %operation, error = %refusal, "invocation failed");
+                    record_failure(&refusal.to_string());
+                    InvocationResponse::failure(id, refusal.to_string())
+                }
+            }
+        }
+    };
+    let bytes = response.encode();
+    let size = bytes.len();
+    match host.rpc.publish(reply.clone(), bytes.into()).await {
+        Ok(()) => {}
+        // Without an answer the caller would wait out its timeout: tell it why instead.
+        Err(error) if error.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
+            let message = format!(
+                "response of {size} bytes exceeds the lattice's maximum payload of {} bytes",
+                host.rpc.server_info().max_payload
+            );
+            tracing::warn!(actor, "{message}");
+            let failure = InvocationResponse::failure(response.invocation_id, message);
+            if let Err(error) = host.rpc.publish(reply, failure.encode().into()).await {
+                tracing::warn!(actor, %error, "could not publish invocation response");
+            }
+        }
+        Err(error) => tracing::warn!(actor, %error, "could not publish invocation response"),
+    }
+}
+
+/// The data of `invocation_failed` for bytes that are no invocation.
+fn undecodable_event(actor: &str, payload: &[u8]) -> serde_json::Value {
+    serde_json::json!({
+        "source": { "public_key": "", "contract_id": "", "link_name": "" },
+        "dest": { "public_key": actor, "contract_id": "", "link_name": "" },
+        "operation": "",
+        "bytes": payload.len(),
+    })
+}
+
+/// The data of `invocation_succeeded|failed`.
+#[must_use]
+pub fn invocation_event(invocation: &Invocation) -> serde_json::Value {
+    let entity = |e: &kiln_types::invocation::Entity| {
+        serde_json::json!({
+            "public_key": e.public_key, "contract_id": e.contract_id, "link_name": e.link_name,
+        })
+    };
+    serde_json::json!({
+        "source": entity(&invocation.origin),
+        "dest": entity(&invocation.target),
+        "operation": invocation.operation,
+        "bytes": invocation.content_length.unwrap_or(invocation.msg.len() as u64),
+    })
+}
+
+/// Checks `invocation` and runs it on `actor`.
+///
+/// # Errors
+/// A [`Refusal`].
+pub async fn run(
+    host: &Shared,
+    actor: &str,
+    mut invocation: Invocation,
+) -> Result<Vec<u8>, Refusal> {
+    let claims = kiln_types::inbound::check(
+        &invocation,
+        actor,
+        &host.issuers,
+        &host.replay,
+        kiln_types::unix_now(),
+    )?;
+    // A chunked payload is fetched first, then hashed whole: the signature covers it all.
+    kiln_wasmbus::rpc::whole_request(
+        host.chunks.as_ref(),
+        &mut invocation,
+        host.config.chunk_limit,
+    )
+    .await?;
+    invocation.check_hash(&claims, &invocation.msg)?;
+    let entry = host
+        .actors
+        .get(actor)
+        .ok_or_else(|| Refusal::NotRunning(actor.to_string()))?;
+    let origin = &invocation.origin;
+    if !origin.is_actor() && !entry.meta().has_cap(&origin.contract_id) {
+        return Err(Refusal::MissingCapability {
+            actor: actor.to_string(),
+            contract: origin.contract_id.clone(),
+            origin: origin.public_key.clone(),
+        });
+    }
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_invocation(&host.claims, origin, &invocation.target)
+            .await
+            .map_err(Refusal::Denied)?;
+    }
+    Ok(host
+        .data_plane
+        .invoke(actor, invocation.operation, invocation.msg, invocation.id)
+        .await?)
+}

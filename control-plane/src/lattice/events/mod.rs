@@ -1,0 +1,145 @@
+//! Lattice events: CloudEvents 1.0 in structured JSON on `wasmbus.evt.{lattice}`, and
+//! invocation results on `wasmbus.rpcevt.{lattice}`, with the types and data fields of
+//! the wasmbus host. Local watchers (the gRPC API) follow the same NATS subject.
+
+pub mod data;
+
+use cloudevents::{Event, EventBuilder as _, EventBuilderV10};
+use serde_json::Value;
+
+/// Prefix of every event type.
+pub const TYPE_PREFIX: &str = "com.wasmcloud.lattice.";
+
+/// The event types, by their suffix after [`TYPE_PREFIX`].
+pub mod kind {
+    pub const HOST_STARTED: &str = "host_started";
+    pub const HOST_STOPPED: &str = "host_stopped";
+    pub const HOST_HEARTBEAT: &str = "host_heartbeat";
+    pub const ACTOR_STARTED: &str = "actor_started";
+    pub const ACTORS_STARTED: &str = "actors_started";
+    pub const ACTOR_START_FAILED: &str = "actor_start_failed";
+    pub const ACTORS_START_FAILED: &str = "actors_start_failed";
+    pub const ACTOR_STOPPED: &str = "actor_stopped";
+    pub const ACTORS_STOPPED: &str = "actors_stopped";
+    pub const ACTOR_UPDATED: &str = "actor_updated";
+    pub const ACTOR_UPDATE_FAILED: &str = "actor_update_failed";
+    pub const PROVIDER_STARTED: &str = "provider_started";
+    pub const PROVIDER_START_FAILED: &str = "provider_start_failed";
+    pub const PROVIDER_STOPPED: &str = "provider_stopped";
+    pub const HEALTH_CHECK_PASSED: &str = "health_check_passed";
+    pub const HEALTH_CHECK_FAILED: &str = "health_check_failed";
+    pub const HEALTH_CHECK_STATUS: &str = "health_check_status";
+    pub const LINKDEF_SET: &str = "linkdef_set";
+    pub const LINKDEF_DELETED: &str = "linkdef_deleted";
+    pub const REFMAP_SET: &str = "refmap_set";
+    pub const INVOCATION_SUCCEEDED: &str = "invocation_succeeded";
+    pub const INVOCATION_FAILED: &str = "invocation_failed";
+}
+
+/// Publishes this host's events.
+pub struct Events {
+    client: async_nats::Client,
+    subject: String,
+    rpc_subject: String,
+    source: String,
+}
+
+impl Events {
+    /// Events of `host_id` on `lattice`, sent through `client`.
+    #[must_use]
+    pub fn new(client: async_nats::Client, lattice: &str, host_id: &str) -> Events {
+        Events {
+            client,
+            subject: kiln_wasmbus::subjects::events(lattice),
+            rpc_subject: kiln_wasmbus::subjects::rpc_events(lattice),
+            source: host_id.to_string(),
+        }
+    }
+
+    /// The lattice event subject.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Publishes a lattice event of type `kind` (a [`kind`] constant).
+    pub async fn publish(&self, kind: &str, data: Value) {
+        self.send(self.subject.clone(), kind, data).await;
+    }
+
+    /// Publishes an invocation result on the RPC event subject.
+    pub async fn publish_invocation(&self, succeeded: bool, data: Value) {
+        let kind = if succeeded {
+            kind::INVOCATION_SUCCEEDED
+        } else {
+            kind::INVOCATION_FAILED
+        };
+        self.send(self.rpc_subject.clone(), kind, data).await;
+    }
+
+    async fn send(&self, subject: String, kind: &str, data: Value) {
+        let event = match build(&self.source, kind, data) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(kind, %error, "could not build an event");
+                return;
+            }
+        };
+        match serde_json::to_vec(&event) {
+            Ok(json) => {
+                if let Err(error) = self.client.publish(subject, json.into()).await {
+                    tracing::warn!(kind, %error, "could not publish an event");
+                }
+            }
+            Err(error) => tracing::error!(kind, %error, "could not encode an event"),
+        }
+    }
+}
+
+/// A CloudEvent of type `com.wasmcloud.lattice.{kind}` from `source`.
+///
+/// # Errors
+/// When the builder refuses an attribute (never for the values used here).
+pub fn build(
+    source: &str,
+    kind: &str,
+    data: Value,
+) -> Result<Event, cloudevents::event::EventBuilderError> {
+    EventBuilderV10::new()
+        .id(uuid::Uuid::new_v4().to_string())
+        .source(source)
+        .ty(format!("{TYPE_PREFIX}{kind}"))
+        .time(chrono::Utc::now())
+        .data("application/json", data)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudevents::AttributesReader as _;
+
+    /// The suffix of an event's type (`actor_started`), if it is a lattice event.
+    fn kind_of(event: &Event) -> Option<&str> {
+        event.ty().strip_prefix(TYPE_PREFIX)
+    }
+
+    #[test]
+    fn events_are_structured_cloudevents_with_the_wasmbus_type() {
+        let event = build(
+            "NHOST",
+            kind::ACTOR_STARTED,
+            serde_json::json!({"public_key": "MA"}),
+        )
+        .unwrap();
+        let json: Value = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["specversion"], "1.0");
+        assert_eq!(json["type"], "com.wasmcloud.lattice.actor_started");
+        assert_eq!(json["source"], "NHOST");
+        assert_eq!(json["datacontenttype"], "application/json");
+        assert_eq!(json["data"]["public_key"], "MA");
+        assert_eq!(json["id"].as_str().unwrap().len(), 36);
+        assert!(json["time"].as_str().unwrap().ends_with('Z'), "{json}");
+        assert_eq!(kind_of(&event), Some("actor_started"));
+    }
+}
