@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&descriptors),
     )?;
     tonic_prost_build::configure()
+        // Payloads and artifact chunks are views of the received buffer, not copies.
+        .bytes(".kiln.dataplane.v1")
         .build_server(true)
         .build_client(true)
         .compile_fds(descriptors)?;

@@ -203,120 +203,28 @@ enum Link {
 
 pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
     let address = format!("{}:{}", args.ctl_host, args.ctl_port);
+    let timeout = Duration::from_millis(args.timeout_ms);
     let client = async_nats::ConnectOptions::new()
-        .request_timeout(Some(Duration::from_millis(args.timeout_ms)))
+        .request_timeout(Some(timeout))
         .connect(&address)
         .await
         .with_context(|| format!("connecting to NATS at {address}"))?;
-    let timeout = Duration::from_millis(args.timeout_ms);
     let ctl = Client::new(
         client,
         kiln_wasmbus::subjects::DEFAULT_CTL_PREFIX,
         &args.lattice_prefix,
         timeout,
     );
-    let none = serde_json::json!({});
     let wait = !args.skip_wait;
     match args.command {
-        Command::Hosts => {
-            let hosts = ctl.gather(CtlSubject::PingHosts, &none).await?;
-            emit(format, &hosts, || {
-                hosts
-                    .iter()
-                    .map(|h| {
-                        format!(
-                            "{}  {}",
-                            h["id"].as_str().unwrap_or_default(),
-                            h["friendly_name"].as_str().unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
-        }
+        Command::Hosts => hosts(&ctl, format).await,
         Command::Inventory { host } => {
             let host = ctl.host_or_first(host).await?;
-            let inventory = ctl.inventory(&host).await?;
-            pretty(format, &inventory);
+            pretty(format, &ctl.inventory(&host).await?);
+            Ok(())
         }
-        Command::Start(Start::Actor {
-            reference,
-            count,
-            host,
-        }) => {
-            let host = ctl.host_or_first(host).await?;
-            let body = body::LaunchActor {
-                actor_ref: reference,
-                count: Some(count),
-                annotations: None,
-            };
-            started(format, wait, &ctl.start_actor(&host, &body, wait).await?);
-        }
-        Command::Start(Start::Provider {
-            reference,
-            link_name,
-            host,
-        }) => {
-            let host = ctl.host_or_first(host).await?;
-            let body = body::LaunchProvider {
-                provider_ref: reference,
-                link_name,
-                configuration: None,
-                annotations: None,
-            };
-            started(format, wait, &ctl.start_provider(&host, &body, wait).await?);
-        }
-        Command::Stop(Stop::Actor { actor, count, host }) => {
-            let host = ctl.host_or_first(host).await?;
-            let body = body::StopActor {
-                actor_ref: actor,
-                count,
-                annotations: None,
-            };
-            acknowledged(format, &ctl.command(&host, C::StopActor, &body).await?);
-        }
-        Command::Stop(Stop::Provider {
-            provider,
-            link_name,
-            host,
-        }) => {
-            let host = ctl.host_or_first(host).await?;
-            let body = body::StopProvider {
-                provider_ref: provider,
-                link_name,
-            };
-            acknowledged(format, &ctl.command(&host, C::StopProvider, &body).await?);
-        }
-        Command::Stop(Stop::Host { host, grace_ms }) => {
-            let body = body::StopHost { timeout: grace_ms };
-            let source = host.clone();
-            let mut events = ctl.events().await?;
-            acknowledged(format, &ctl.command(&host, C::StopHost, &body).await?);
-            if wait {
-                let stopped = async {
-                    while let Some(message) = events.next().await {
-                        let event: serde_json::Value = kiln_types::decode::json(
-                            "an event",
-                            &message.payload,
-                            kiln_types::limits::JSON_BODY,
-                        )
-                        .unwrap_or_default();
-                        if event["type"] == "com.wasmcloud.lattice.host_stopped"
-                            && event["source"] == source.as_str()
-                        {
-                            return true;
-                        }
-                    }
-                    false
-                };
-                if !tokio::time::timeout(timeout, stopped)
-                    .await
-                    .unwrap_or(false)
-                {
-                    anyhow::bail!("accepted, but the host did not report host_stopped in time");
-                }
-            }
-        }
+        Command::Start(what) => start(&ctl, what, wait, format).await,
+        Command::Stop(what) => stop(&ctl, what, wait, timeout, format).await,
         Command::Scale {
             actor,
             count,
@@ -330,6 +238,7 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
                 count,
             };
             acknowledged(format, &ctl.command(&host, C::ScaleActor, &body).await?);
+            Ok(())
         }
         Command::Update {
             actor,
@@ -342,14 +251,155 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
                 new_actor_ref: reference,
             };
             acknowledged(format, &ctl.command(&host, C::UpdateActor, &body).await?);
+            Ok(())
         }
-        Command::Link(Link::Put {
+        Command::Link(what) => link(&ctl, what, format).await,
+        Command::Claims => claims(&ctl, format).await,
+        Command::Auction {
+            reference,
+            provider,
+            link_name,
+            constraints,
+        } => auction(&ctl, reference, provider, link_name, &constraints, format).await,
+        Command::Events => {
+            let mut events = ctl.events().await?;
+            while let Some(message) = events.next().await {
+                println!("{}", String::from_utf8_lossy(&message.payload));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The lattice's hosts, by ping.
+async fn hosts(ctl: &Client, format: Format) -> anyhow::Result<()> {
+    let hosts = ctl
+        .gather(CtlSubject::PingHosts, &serde_json::json!({}))
+        .await?;
+    emit(format, &hosts, || {
+        hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}  {}",
+                    h["id"].as_str().unwrap_or_default(),
+                    h["friendly_name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+
+    Ok(())
+}
+
+/// Starts an actor or a provider, waiting for its outcome event unless told not to.
+async fn start(ctl: &Client, what: Start, wait: bool, format: Format) -> anyhow::Result<()> {
+    match what {
+        Start::Actor {
+            reference,
+            count,
+            host,
+        } => {
+            let host = ctl.host_or_first(host).await?;
+            let body = body::LaunchActor {
+                actor_ref: reference,
+                count: Some(count),
+                annotations: None,
+            };
+            started(format, wait, &ctl.start_actor(&host, &body, wait).await?);
+        }
+        Start::Provider {
+            reference,
+            link_name,
+            host,
+        } => {
+            let host = ctl.host_or_first(host).await?;
+            let body = body::LaunchProvider {
+                provider_ref: reference,
+                link_name,
+                configuration: None,
+                annotations: None,
+            };
+            started(format, wait, &ctl.start_provider(&host, &body, wait).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Stops an actor, a provider or a host (waiting for `host_stopped` unless told not to).
+async fn stop(
+    ctl: &Client,
+    what: Stop,
+    wait: bool,
+    timeout: Duration,
+    format: Format,
+) -> anyhow::Result<()> {
+    match what {
+        Stop::Actor { actor, count, host } => {
+            let host = ctl.host_or_first(host).await?;
+            let body = body::StopActor {
+                actor_ref: actor,
+                count,
+                annotations: None,
+            };
+            acknowledged(format, &ctl.command(&host, C::StopActor, &body).await?);
+        }
+        Stop::Provider {
+            provider,
+            link_name,
+            host,
+        } => {
+            let host = ctl.host_or_first(host).await?;
+            let body = body::StopProvider {
+                provider_ref: provider,
+                link_name,
+            };
+            acknowledged(format, &ctl.command(&host, C::StopProvider, &body).await?);
+        }
+        Stop::Host { host, grace_ms } => {
+            let body = body::StopHost { timeout: grace_ms };
+            let mut events = ctl.events().await?;
+            acknowledged(format, &ctl.command(&host, C::StopHost, &body).await?);
+            if wait && !host_stopped(&mut events, &host, timeout).await {
+                anyhow::bail!("accepted, but the host did not report host_stopped in time");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `host_stopped` from `host` arrives on `events` within `timeout`.
+async fn host_stopped(events: &mut async_nats::Subscriber, host: &str, timeout: Duration) -> bool {
+    let stopped = async {
+        while let Some(message) = events.next().await {
+            let event: serde_json::Value = kiln_types::decode::json(
+                "an event",
+                &message.payload,
+                kiln_types::limits::JSON_BODY,
+            )
+            .unwrap_or_default();
+            if event["type"] == "com.wasmcloud.lattice.host_stopped" && event["source"] == host {
+                return true;
+            }
+        }
+        false
+    };
+    tokio::time::timeout(timeout, stopped)
+        .await
+        .unwrap_or(false)
+}
+
+/// Puts, deletes or lists link definitions.
+async fn link(ctl: &Client, what: Link, format: Format) -> anyhow::Result<()> {
+    match what {
+        Link::Put {
             actor,
             provider,
             contract,
             link_name,
             values,
-        }) => {
+        } => {
             let values = pairs(&values)?.into_iter().collect();
             let body =
                 kiln_types::link::LinkDefinition::new(actor, provider, link_name, contract, values);
@@ -357,11 +407,11 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             check_ack(&ack)?;
             acknowledged(format, &ack);
         }
-        Command::Link(Link::Del {
+        Link::Del {
             actor,
             contract,
             link_name,
-        }) => {
+        } => {
             let body = body::DeleteLink {
                 actor_id: actor,
                 contract_id: contract,
@@ -371,74 +421,82 @@ pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {
             check_ack(&ack)?;
             acknowledged(format, &ack);
         }
-        Command::Link(Link::List) => {
-            let links = ctl.request(CtlSubject::Links, &none).await?;
+        Link::List => {
+            let links = ctl
+                .request(CtlSubject::Links, &serde_json::json!({}))
+                .await?;
             emit(format, &links, || {
                 serde_json::to_string_pretty(&links["links"]).unwrap_or_default()
             });
         }
-        Command::Claims => {
-            let claims = ctl.request(CtlSubject::Claims, &none).await?;
-            emit(format, &claims, || {
-                claims["claims"]
-                    .as_array()
-                    .map(|all| {
-                        all.iter()
-                            .map(|c| {
-                                format!(
-                                    "{}  {}  rev {}  {}",
-                                    c["sub"].as_str().unwrap_or_default(),
-                                    c["name"].as_str().unwrap_or_default(),
-                                    c["rev"].as_str().unwrap_or_default(),
-                                    c["caps"]
-                                        .as_str()
-                                        .or(c["contract_id"].as_str())
-                                        .unwrap_or_default()
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n")
+    }
+    Ok(())
+}
+
+/// The claims the lattice knows.
+async fn claims(ctl: &Client, format: Format) -> anyhow::Result<()> {
+    let claims = ctl
+        .request(CtlSubject::Claims, &serde_json::json!({}))
+        .await?;
+    emit(format, &claims, || {
+        claims["claims"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|c| {
+                        format!(
+                            "{}  {}  rev {}  {}",
+                            c["sub"].as_str().unwrap_or_default(),
+                            c["name"].as_str().unwrap_or_default(),
+                            c["rev"].as_str().unwrap_or_default(),
+                            c["caps"]
+                                .as_str()
+                                .or(c["contract_id"].as_str())
+                                .unwrap_or_default()
+                        )
                     })
-                    .unwrap_or_default()
-            });
-        }
-        Command::Auction {
-            reference,
-            provider,
-            link_name,
-            constraints,
-        } => {
-            let constraints = pairs(&constraints)?;
-            let bids = if provider {
-                let body = body::ProviderAuction {
-                    provider_ref: reference,
-                    link_name,
-                    constraints,
-                    host_id: String::new(),
-                };
-                ctl.gather(CtlSubject::ProviderAuction, &body).await?
-            } else {
-                let body = body::ActorAuction {
-                    actor_ref: reference,
-                    constraints,
-                    host_id: String::new(),
-                };
-                ctl.gather(CtlSubject::ActorAuction, &body).await?
-            };
-            emit(format, &bids, || {
-                bids.iter()
-                    .filter_map(|b| b["host_id"].as_str())
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
-        }
-        Command::Events => {
-            let mut events = ctl.events().await?;
-            while let Some(message) = events.next().await {
-                println!("{}", String::from_utf8_lossy(&message.payload));
-            }
-        }
-    }
+            })
+            .unwrap_or_default()
+    });
+
+    Ok(())
+}
+
+/// The hosts that bid in an actor or provider auction.
+async fn auction(
+    ctl: &Client,
+    reference: String,
+    provider: bool,
+    link_name: String,
+    constraints: &[String],
+    format: Format,
+) -> anyhow::Result<()> {
+    let constraints = pairs(constraints)?;
+    let bids = if provider {
+        let body = body::ProviderAuction {
+            provider_ref: reference,
+            link_name,
+            constraints,
+            host_id: String::new(),
+        };
+        ctl.gather(CtlSubject::ProviderAuction, &body).await?
+    } else {
+        let body = body::ActorAuction {
+            actor_ref: reference,
+            constraints,
+            host_id: String::new(),
+        };
+        ctl.gather(CtlSubject::ActorAuction, &body).await?
+    };
+    emit(format, &bids, || {
+        bids.iter()
+            .filter_map(|b| b["host_id"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+
     Ok(())
 }
 

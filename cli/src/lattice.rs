@@ -143,88 +143,8 @@ pub async fn run(command: Command, connection: &Connection, format: Format) -> a
             });
             Ok(())
         }
-        Command::Start(Start::Actor {
-            reference,
-            count,
-            host,
-        }) => {
-            let started = api
-                .start_actor(pb::StartActorRequest {
-                    host_id: host,
-                    reference,
-                    count,
-                    annotations: HashMap::new(),
-                })
-                .await?
-                .into_inner();
-            let value = json!({"actor_id": started.actor_id, "instances": started.instances});
-            emit(format, &value, || {
-                format!(
-                    "started {} ({} running)",
-                    started.actor_id, started.instances
-                )
-            });
-            Ok(())
-        }
-        Command::Start(Start::Provider {
-            reference,
-            link_name,
-            host,
-        }) => {
-            let started = api
-                .start_provider(pb::StartProviderRequest {
-                    host_id: host,
-                    reference,
-                    link_name,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            let value =
-                json!({"provider_id": started.provider_id, "contract_id": started.contract_id});
-            emit(format, &value, || {
-                format!("started {} ({})", started.provider_id, started.contract_id)
-            });
-            Ok(())
-        }
-        Command::Stop(Stop::Actor { actor, count, host }) => {
-            let stopped = api
-                .stop_actor(pb::StopActorRequest {
-                    host_id: host,
-                    actor_id: actor,
-                    count,
-                    annotations: HashMap::new(),
-                })
-                .await?
-                .into_inner();
-            emit(format, &json!({"remaining": stopped.remaining}), || {
-                format!("stopped; {} remaining", stopped.remaining)
-            });
-            Ok(())
-        }
-        Command::Stop(Stop::Provider {
-            provider,
-            link_name,
-            host,
-        }) => {
-            api.stop_provider(pb::StopProviderRequest {
-                host_id: host,
-                provider_id: provider,
-                link_name,
-            })
-            .await?;
-            emit(format, &json!({"stopped": true}), || "stopped".into());
-            Ok(())
-        }
-        Command::Stop(Stop::Host { host, grace_ms }) => {
-            api.stop_host(pb::StopHostRequest {
-                host_id: host,
-                grace_ms,
-            })
-            .await?;
-            emit(format, &json!({"stopping": true}), || "stopping".into());
-            Ok(())
-        }
+        Command::Start(what) => start(&mut api, what, format).await,
+        Command::Stop(what) => stop(&mut api, what, format).await,
         Command::Scale {
             actor,
             count,
@@ -264,53 +184,153 @@ pub async fn run(command: Command, connection: &Connection, format: Format) -> a
             Ok(())
         }
         Command::Link(link) => links(&mut api, link, format).await,
-        Command::Claims => {
-            let claims = api
-                .list_claims(pb::ListClaimsRequest {})
-                .await?
-                .into_inner()
-                .claims;
-            let value: Vec<_> = claims
-                .iter()
-                .map(|c| {
-                    json!({
-                        "subject": c.subject, "issuer": c.issuer, "name": c.name,
-                        "capabilities": c.capabilities, "contract_id": c.contract_id,
-                        "revision": c.revision, "version": c.version, "call_alias": c.call_alias,
-                    })
+        Command::Claims => claims(&mut api, format).await,
+        Command::Events { types } => events(&mut api, types).await,
+    }
+}
+
+/// Starts an actor or a provider.
+async fn start(api: &mut Client, what: Start, format: Format) -> anyhow::Result<()> {
+    match what {
+        Start::Actor {
+            reference,
+            count,
+            host,
+        } => {
+            let started = api
+                .start_actor(pb::StartActorRequest {
+                    host_id: host,
+                    reference,
+                    count,
+                    annotations: HashMap::new(),
                 })
-                .collect();
+                .await?
+                .into_inner();
+            let value = json!({"actor_id": started.actor_id, "instances": started.instances});
             emit(format, &value, || {
-                claims
-                    .iter()
-                    .map(|c| {
-                        let what = if c.contract_id.is_empty() {
-                            c.capabilities.join(",")
-                        } else {
-                            c.contract_id.clone()
-                        };
-                        format!("{}  {}  rev {}  {what}", c.subject, c.name, c.revision)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                format!(
+                    "started {} ({} running)",
+                    started.actor_id, started.instances
+                )
             });
             Ok(())
         }
-        Command::Events { types } => {
-            let mut events = api
-                .watch_events(pb::WatchEventsRequest { types })
+        Start::Provider {
+            reference,
+            link_name,
+            host,
+        } => {
+            let started = api
+                .start_provider(pb::StartProviderRequest {
+                    host_id: host,
+                    reference,
+                    link_name,
+                    ..Default::default()
+                })
                 .await?
                 .into_inner();
-            while let Some(event) = events.next().await {
-                let event = event?;
-                let data = event.data.as_ref().map(struct_json).unwrap_or_default();
-                // One line per event, whatever the format: a tail is read line by line.
-                let line = json!({"type": event.r#type, "source": event.source, "data": data});
-                println!("{line}");
-            }
+            let value =
+                json!({"provider_id": started.provider_id, "contract_id": started.contract_id});
+            emit(format, &value, || {
+                format!("started {} ({})", started.provider_id, started.contract_id)
+            });
             Ok(())
         }
     }
+}
+
+/// Stops an actor, a provider or a host.
+async fn stop(api: &mut Client, what: Stop, format: Format) -> anyhow::Result<()> {
+    match what {
+        Stop::Actor { actor, count, host } => {
+            let stopped = api
+                .stop_actor(pb::StopActorRequest {
+                    host_id: host,
+                    actor_id: actor,
+                    count,
+                    annotations: HashMap::new(),
+                })
+                .await?
+                .into_inner();
+            emit(format, &json!({"remaining": stopped.remaining}), || {
+                format!("stopped; {} remaining", stopped.remaining)
+            });
+            Ok(())
+        }
+        Stop::Provider {
+            provider,
+            link_name,
+            host,
+        } => {
+            api.stop_provider(pb::StopProviderRequest {
+                host_id: host,
+                provider_id: provider,
+                link_name,
+            })
+            .await?;
+            emit(format, &json!({"stopped": true}), || "stopped".into());
+            Ok(())
+        }
+        Stop::Host { host, grace_ms } => {
+            api.stop_host(pb::StopHostRequest {
+                host_id: host,
+                grace_ms,
+            })
+            .await?;
+            emit(format, &json!({"stopping": true}), || "stopping".into());
+            Ok(())
+        }
+    }
+}
+
+/// The claims the lattice knows.
+async fn claims(api: &mut Client, format: Format) -> anyhow::Result<()> {
+    let claims = api
+        .list_claims(pb::ListClaimsRequest {})
+        .await?
+        .into_inner()
+        .claims;
+    let value: Vec<_> = claims
+        .iter()
+        .map(|c| {
+            json!({
+                "subject": c.subject, "issuer": c.issuer, "name": c.name,
+                "capabilities": c.capabilities, "contract_id": c.contract_id,
+                "revision": c.revision, "version": c.version, "call_alias": c.call_alias,
+            })
+        })
+        .collect();
+    emit(format, &value, || {
+        claims
+            .iter()
+            .map(|c| {
+                let what = if c.contract_id.is_empty() {
+                    c.capabilities.join(",")
+                } else {
+                    c.contract_id.clone()
+                };
+                format!("{}  {}  rev {}  {what}", c.subject, c.name, c.revision)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+/// Lattice events as they come, one JSON line each.
+async fn events(api: &mut Client, types: Vec<String>) -> anyhow::Result<()> {
+    let mut events = api
+        .watch_events(pb::WatchEventsRequest { types })
+        .await?
+        .into_inner();
+    while let Some(event) = events.next().await {
+        let event = event?;
+        let data = event.data.as_ref().map(struct_json).unwrap_or_default();
+        // One line per event, whatever the format: a tail is read line by line.
+        let line = json!({"type": event.r#type, "source": event.source, "data": data});
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn hosts(api: &mut Client, format: Format) -> anyhow::Result<()> {

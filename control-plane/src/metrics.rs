@@ -75,79 +75,90 @@ impl Default for Metrics {
     }
 }
 
+/// `metric`, registered under `name` with `help`.
+fn registered<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// The metrics, registered.
     #[must_use]
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("kiln");
-        let invocations = Family::<CallLabels, Counter>::default();
-        let invocation_errors = Family::<CallLabels, Counter>::default();
-        // 50 µs to ~3.3 s.
-        let invocation_seconds = Family::<CallLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
-        });
-        let host_calls = Family::<CallLabels, Counter>::default();
-        let host_call_errors = Family::<CallLabels, Counter>::default();
-        let nats_reconnects = Family::<ConnectionLabels, Counter>::default();
-        let instances = Family::<ActorLabels, Gauge>::default();
-        let data_plane_calls = Family::<ActorLabels, Gauge>::default();
-        let data_plane_failures = Family::<ActorLabels, Gauge>::default();
-        let provider_restarts = Family::<ProviderLabels, Gauge>::default();
-        let busy = Family::<ActorLabels, Counter>::default();
-        registry.register(
+        let busy = registered(
+            &mut registry,
             "invocations_busy",
             "Inbound invocations answered at once with a busy error (in-flight bound reached)",
-            busy.clone(),
+            Family::<ActorLabels, Counter>::default(),
         );
-        registry.register(
+        let invocations = registered(
+            &mut registry,
             "invocations",
             "Inbound invocations answered, per actor and operation",
-            invocations.clone(),
+            Family::<CallLabels, Counter>::default(),
         );
-        registry.register(
+        let invocation_errors = registered(
+            &mut registry,
             "invocation_errors",
             "Inbound invocations answered with an error (refused or failed)",
-            invocation_errors.clone(),
+            Family::<CallLabels, Counter>::default(),
         );
-        registry.register(
+        // 50 µs to ~3.3 s.
+        let invocation_seconds = registered(
+            &mut registry,
             "invocation_duration_seconds",
             "Time from receiving an invocation to publishing its answer",
-            invocation_seconds.clone(),
+            Family::<CallLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
+            }),
         );
-        registry.register(
+        let host_calls = registered(
+            &mut registry,
             "host_calls",
             "Host calls actors made to providers and actors, per caller and operation",
-            host_calls.clone(),
+            Family::<CallLabels, Counter>::default(),
         );
-        registry.register(
+        let host_call_errors = registered(
+            &mut registry,
             "host_call_errors",
             "Host calls that failed",
-            host_call_errors.clone(),
+            Family::<CallLabels, Counter>::default(),
         );
-        registry.register(
+        let nats_reconnects = registered(
+            &mut registry,
             "nats_reconnects",
             "Times a NATS connection came back after losing the server",
-            nats_reconnects.clone(),
+            Family::<ConnectionLabels, Counter>::default(),
         );
-        registry.register(
+        let instances = registered(
+            &mut registry,
             "actor_instances",
             "Instances of each actor on this host",
-            instances.clone(),
+            Family::<ActorLabels, Gauge>::default(),
         );
-        registry.register(
+        let data_plane_calls = registered(
+            &mut registry,
             "data_plane_calls",
             "Calls the data plane ran per actor since it started",
-            data_plane_calls.clone(),
+            Family::<ActorLabels, Gauge>::default(),
         );
-        registry.register(
+        let data_plane_failures = registered(
+            &mut registry,
             "data_plane_failures",
             "Calls that failed in wasm (trap, deadline, memory) since the data plane started",
-            data_plane_failures.clone(),
+            Family::<ActorLabels, Gauge>::default(),
         );
-        registry.register(
+        let provider_restarts = registered(
+            &mut registry,
             "provider_restarts",
             "Times the data plane restarted each provider process",
-            provider_restarts.clone(),
+            Family::<ProviderLabels, Gauge>::default(),
         );
         Metrics {
             registry,

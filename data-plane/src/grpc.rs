@@ -1,6 +1,6 @@
 //! The gRPC services of the data plane: `DataPlane` and `HostCalls`.
 //!
-//! Handlers convert at entry and call [`Host`]; errors become `Status` in `status()`.
+//! Handlers convert at entry and call [`Plane`]; errors become `Status` in `status()`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument as _, Span};
 
-use crate::host::{CommandError, Host};
+use crate::plane::{CommandError, Plane};
 use crate::workload::CallError;
 
 /// Largest artifact accepted (a wasm module or provider binary).
@@ -31,10 +31,10 @@ const STREAM_QUEUE: usize = 1024;
 /// The service name in spans, as the proto declares it.
 const DATA_PLANE: &str = kiln_proto::dataplane::v1::data_plane_server::SERVICE_NAME;
 
-/// Serves both services over one [`Host`].
+/// Serves both services over one [`Plane`].
 #[derive(Clone)]
 pub struct Service {
-    host: Arc<Host>,
+    host: Arc<Plane>,
     tasks: TaskTracker,
     shutdown: tokio_util::sync::CancellationToken,
 }
@@ -44,7 +44,7 @@ impl Service {
     /// a `Shutdown` call cancels `shutdown`.
     #[must_use]
     pub fn new(
-        host: Arc<Host>,
+        host: Arc<Plane>,
         tasks: TaskTracker,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Service {
@@ -75,7 +75,7 @@ fn status(error: CommandError) -> Status {
 
 fn response(call_id: u64, result: Result<Vec<u8>, CallError>) -> pb::InvokeResponse {
     let result = match result {
-        Ok(payload) => pb::invoke_response::Result::Payload(payload),
+        Ok(payload) => pb::invoke_response::Result::Payload(payload.into()),
         Err(error) => pb::invoke_response::Result::Error(pb::InvokeError {
             kind: error.kind as i32,
             message: error.message,
@@ -359,9 +359,7 @@ impl DataPlane for Service {
             .map_err(|e| Status::not_found(format!("artifact {}: {e}", r.digest)))?;
         let chunks = tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK).map(|chunk| {
             chunk
-                .map(|bytes| pb::ReadArtifactResponse {
-                    chunk: bytes.to_vec(),
-                })
+                .map(|chunk| pb::ReadArtifactResponse { chunk })
                 .map_err(|e| Status::internal(format!("reading the artifact: {e}")))
         });
         Ok(Response::new(Box::pin(chunks)))

@@ -3,6 +3,7 @@
 //! Actors' host calls (other than the builtins) leave through the one `HostCalls.Open`
 //! stream that the control plane keeps open, and their replies come back on it by id.
 
+use bytes::Bytes;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,7 +31,7 @@ pub struct HostCall {
     pub trace: TraceContext,
 }
 
-type Pending = oneshot::Sender<Result<Vec<u8>, String>>;
+type Pending = oneshot::Sender<Result<Bytes, String>>;
 type Sender = mpsc::Sender<Result<HostCallRequest, tonic::Status>>;
 
 const DISCONNECTED: &str = "host call failed: the control plane disconnected";
@@ -54,7 +55,7 @@ impl Broker {
     ///
     /// # Errors
     /// The control plane's error text, or why the call could not be sent.
-    pub async fn call(&self, call: HostCall) -> Result<Vec<u8>, String> {
+    pub async fn call(&self, call: HostCall) -> Result<Bytes, String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let sender = self
@@ -67,7 +68,7 @@ impl Broker {
             binding: call.binding,
             namespace: call.namespace,
             operation: call.operation,
-            payload: call.payload,
+            payload: call.payload.into(),
             invocation_id: call.invocation_id,
             traceparent: call.trace.traceparent,
             tracestate: call.trace.tracestate,
@@ -159,9 +160,11 @@ mod tests {
         );
         broker.reply(HostCallReply {
             id: request.id,
-            result: Some(host_call_reply::Result::Payload(b"pong".to_vec())),
+            result: Some(host_call_reply::Result::Payload(Bytes::from_static(
+                b"pong",
+            ))),
         });
-        assert_eq!(waiting.await.unwrap().unwrap(), b"pong");
+        assert_eq!(waiting.await.unwrap().unwrap(), &b"pong"[..]);
     }
 
     #[tokio::test]

@@ -5,14 +5,13 @@
 //! `DataPlane` and `HostCalls` gRPC services (see `kiln-proto`) on a unix socket or
 //! TCP port, and its control plane brings artifacts and commands. Entry point: [`run`].
 
-pub mod abi;
 pub mod artifacts;
-pub mod builtins;
 pub mod config;
 pub mod engine;
 pub mod grpc;
 pub mod host;
 pub mod hostcalls;
+pub mod plane;
 pub mod probe;
 pub mod providers;
 pub mod workload;
@@ -46,7 +45,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         max_memory: config.memory_limit,
     };
     let engine = engine::build(&sizing, &config.cache_dir)?;
-    let linker = abi::linker(&engine)
+    let linker = host::linker(&engine)
         .map_err(anyhow::Error::from)
         .context("linking the wasmbus imports")?;
     let runtime = workload::Runtime {
@@ -56,7 +55,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let artifacts = artifacts::Store::new(engine.clone(), config.cache_dir.join("artifacts"));
     let tasks = TaskTracker::new();
-    let host = Arc::new(host::Host::new(runtime, artifacts, &config, tasks.clone()));
+    let host = Arc::new(plane::Plane::new(
+        runtime,
+        artifacts,
+        &config,
+        tasks.clone(),
+    ));
 
     let _ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)
         .context("starting the epoch ticker")?;
@@ -111,7 +115,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 }
 
 /// Waits for calls in flight to finish, up to `grace`.
-async fn drain(host: &host::Host, grace: Duration) {
+async fn drain(host: &plane::Plane, grace: Duration) {
     let deadline = tokio::time::Instant::now() + grace;
     loop {
         let busy = host.busy();

@@ -6,6 +6,7 @@
 //! reaches its children too, and, through `setpriv --pdeathsig KILL` where available, it
 //! is killed by the kernel if the data plane dies without stopping it.
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -49,8 +50,8 @@ type Key = (String, String);
 
 struct Running {
     digest: String,
-    record: Vec<u8>,
-    host_data: watch::Sender<Vec<u8>>,
+    record: Bytes,
+    host_data: watch::Sender<Bytes>,
     stop: CancellationToken,
     pid: Arc<AtomicU32>,
     restarts: Arc<AtomicU32>,
@@ -97,8 +98,8 @@ impl Providers {
         link: &str,
         digest: &str,
         executable: &Path,
-        host_data: Vec<u8>,
-        record: Vec<u8>,
+        host_data: Bytes,
+        record: Bytes,
     ) -> Result<(u32, bool), ProviderError> {
         let key = (provider.to_string(), link.to_string());
         {
@@ -220,7 +221,7 @@ struct Supervisor {
     link: String,
     executable: PathBuf,
     setpriv: Option<PathBuf>,
-    updates: watch::Receiver<Vec<u8>>,
+    updates: watch::Receiver<Bytes>,
     stop: CancellationToken,
     pid: Arc<AtomicU32>,
     restarts: Arc<AtomicU32>,

@@ -5,6 +5,7 @@
 //! instance whose call trapped, timed out or overran its memory is thrown away and a
 //! fresh one takes its place, so a failure never leaks into the next call.
 
+use bytes::Bytes;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,8 +14,8 @@ use kiln_proto::dataplane::v1::invoke_error::Kind;
 use tokio::sync::Semaphore;
 use wasmtime::{Engine, InstancePre, Module, Store, Trap, TypedFunc};
 
-use crate::abi::HostState;
 use crate::config::InstanceMode;
+use crate::host::HostState;
 use crate::hostcalls::Broker;
 
 /// Limits of one actor's instances.
@@ -197,7 +198,7 @@ impl Actor {
     pub async fn invoke(
         &self,
         operation: String,
-        payload: Vec<u8>,
+        payload: Bytes,
         invocation_id: String,
     ) -> Result<Vec<u8>, CallError> {
         let _permit = self
@@ -218,7 +219,7 @@ impl Actor {
     async fn run(
         &self,
         operation: String,
-        payload: Vec<u8>,
+        payload: Bytes,
         invocation_id: String,
     ) -> Result<Vec<u8>, CallError> {
         let reused = match self.mode {
@@ -231,7 +232,7 @@ impl Actor {
         };
         let (op_len, payload_len) = (len_i32(operation.len())?, len_i32(payload.len())?);
         let state = warm.store.data_mut();
-        state.call = crate::abi::CallState {
+        state.call = crate::host::CallState {
             operation,
             payload,
             invocation_id,

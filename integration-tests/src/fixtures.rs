@@ -12,7 +12,11 @@ use kiln_types::keys::{KeyKind, KeyPair};
 #[must_use]
 pub fn sample_actor(name: &str) -> PathBuf {
     let dir = std::env::var_os("KILN_ACTORS_DIR").map_or_else(
-        || crate::workspace_root().join("actors").join("build"),
+        || {
+            crate::workspace::workspace_root()
+                .join("actors")
+                .join("build")
+        },
         PathBuf::from,
     );
     let path = dir.join(format!("{name}_s.wasm"));
@@ -30,7 +34,7 @@ pub fn sample_actor(name: &str) -> PathBuf {
 /// When it has not been built.
 #[must_use]
 pub fn provider_archive(name: &str) -> PathBuf {
-    let path = crate::workspace_root()
+    let path = crate::workspace::workspace_root()
         .join("providers")
         .join("build")
         .join(format!("{name}.par.gz"));
@@ -64,7 +68,7 @@ pub fn actor_key(bytes: &[u8]) -> String {
 /// A `.wat` fixture as binary wasm.
 #[must_use]
 pub fn wat(name: &str) -> Vec<u8> {
-    let path = crate::workspace_root()
+    let path = crate::workspace::workspace_root()
         .join("integration-tests")
         .join("fixtures")
         .join(format!("{name}.wat"));
@@ -105,7 +109,7 @@ pub fn host_call(binding: &str, namespace: &str, operation: &str, data: &[u8]) -
 pub fn tagged_revisions() -> (Vec<u8>, Vec<u8>, String) {
     let account = KeyKind::Account.generate();
     let subject = KeyKind::Module.generate();
-    let path = crate::workspace_root().join("integration-tests/fixtures/tagged.wat");
+    let path = crate::workspace::workspace_root().join("integration-tests/fixtures/tagged.wat");
     let text = std::fs::read_to_string(&path).expect("tagged.wat");
     let build = |tag: &str, rev: i32| {
         let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\"")))

@@ -8,10 +8,12 @@ pub mod browser;
 pub mod fixtures;
 pub mod http;
 pub mod process;
+mod waiting;
+mod workspace;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use kiln_types::invocation::{Entity, Invocation, InvocationResponse};
 use kiln_types::keys::{KeyKind, KeyPair};
@@ -19,6 +21,8 @@ use kiln_wasmbus::subjects::{self, CtlSubject};
 use serde::{Deserialize, Serialize};
 
 pub use process::{Nats, Process, Redis, Registry, binary};
+pub use waiting::eventually;
+pub use workspace::workspace_root;
 
 /// A reply to a control command.
 #[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -816,24 +820,6 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     body
 }
 
-/// Polls `probe` until it returns true or `within` passes; returns whether it did.
-pub async fn eventually<F, Fut>(within: Duration, mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if probe().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Annotations for commands.
 #[must_use]
 pub fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -841,13 +827,4 @@ pub fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
         .collect()
-}
-
-/// Root of the workspace.
-#[must_use]
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("integration-tests sits in the workspace")
-        .to_path_buf()
 }

@@ -182,7 +182,7 @@ impl Nats {
             .expect("a client of the cluster");
         let js = async_nats::jetstream::new(client);
         // Ready once a stream replicated on every server can be made.
-        let ready = crate::eventually(Duration::from_secs(30), || {
+        let ready = crate::waiting::eventually(Duration::from_secs(30), || {
             let js = js.clone();
             async move {
                 let probe = async_nats::jetstream::stream::Config {
@@ -220,7 +220,7 @@ impl Nats {
 
     async fn spawn(dir: &Path, port: u16, args: Vec<String>) -> Process {
         let process = Process::spawn("nats", dir, PathBuf::from("nats-server"), "", args);
-        let up = crate::eventually(Duration::from_secs(10), || async move {
+        let up = crate::waiting::eventually(Duration::from_secs(10), || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -284,7 +284,7 @@ impl Redis {
                 "no".into(),
             ],
         );
-        let up = crate::eventually(Duration::from_secs(10), || async move {
+        let up = crate::waiting::eventually(Duration::from_secs(10), || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -403,7 +403,7 @@ impl Registry {
             "",
             vec!["serve".into(), config_path.display().to_string()],
         );
-        let up = crate::eventually(Duration::from_secs(10), || async move {
+        let up = crate::waiting::eventually(Duration::from_secs(10), || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()

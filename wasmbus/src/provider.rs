@@ -157,102 +157,42 @@ async fn serve<C: Capability>(
             None
         }
     };
-    let signer = Arc::new(
-        KeyKind::Cluster
-            .parse_seed(&host_data.invocation_seed)
-            .context("invocation seed")?,
-    );
-    let timeout = Duration::from_millis(host_data.default_rpc_timeout_ms.unwrap_or(2_000));
-    let issuers = Arc::new(Issuers::new(&host_data.cluster_issuers).context("cluster issuers")?);
     let checks = Arc::new(Checks {
-        issuers,
+        issuers: Arc::new(Issuers::new(&host_data.cluster_issuers).context("cluster issuers")?),
         replay: Guard::new(ReplaySettings::default(), kiln_types::unix_now()),
     });
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-    let provider = Arc::new(Provider {
-        contract: contract.to_string(),
-        caller: Caller::new(
-            client.clone(),
-            signer,
-            chunks.clone(),
-            timeout,
-            rpc::DEFAULT_CHUNK_LIMIT,
-        ),
-        links: RwLock::new(HashMap::new()),
-        shutdown: CancellationToken::new(),
-        host_data,
-    });
-    let capability = Arc::new(make(provider.clone()));
-    let (lattice, key, link) = (
-        provider.host_data.lattice_rpc_prefix.as_str(),
-        provider.host_data.provider_key.as_str(),
-        provider.host_data.link_name.as_str(),
-    );
-    let prefix = subjects::provider_rpc(lattice, key, link);
-    let mut calls = client.queue_subscribe(prefix.clone(), "rpc".into()).await?;
-    let mut link_puts = client
-        .subscribe(subjects::provider_linkdefs_put(lattice, key, link))
-        .await?;
-    let mut link_dels = client
-        .subscribe(subjects::provider_linkdefs_del(lattice, key, link))
-        .await?;
-    let mut health = client
-        .subscribe(subjects::provider_health(lattice, key, link))
-        .await?;
-    let mut shutdown = client
-        .subscribe(subjects::provider_shutdown(lattice, key, link))
-        .await?;
-    crate::roundtrip::server_has_read(&client).await?;
-    for link in provider.host_data.link_definitions.clone() {
-        apply_link(&provider, capability.as_ref(), link, true).await;
+    let provider = Arc::new(Provider::new(contract, host_data, &client, chunks.clone())?);
+    let server = Server {
+        capability: Arc::new(make(provider.clone())),
+        provider,
+        client,
+        chunks,
+        checks,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        tasks: TaskTracker::new(),
+    };
+    let mut subscriptions = Subscriptions::open(&server.client, &server.provider.host_data).await?;
+    for link in server.provider.host_data.link_definitions.clone() {
+        apply_link(&server.provider, server.capability.as_ref(), link, true).await;
     }
-    tracing::info!(provider = %provider.host_data.provider_key, link = %provider.host_data.link_name, contract, "provider ready");
-
-    let tasks = TaskTracker::new();
+    tracing::info!(provider = %server.provider.host_data.provider_key, link = %server.provider.host_data.link_name, contract, "provider ready");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut stdin_line = String::new();
     loop {
         tokio::select! {
-            Some(message) = calls.next() => {
-                let Some(reply) = message.reply.clone() else { continue };
-                // Past the bound a call is answered at once instead of queued.
-                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-                    let busy = InvocationResponse::failure("", format!(
-                        "provider busy: {MAX_IN_FLIGHT} invocations already in flight; try again later"
-                    ));
-                    let _ = client.publish(reply, busy.encode().into()).await;
-                    continue;
-                };
-                let (provider, capability, chunks, checks) = (provider.clone(), capability.clone(), chunks.clone(), checks.clone());
-                let client = client.clone();
-                let span = call_span(&provider, &message);
-                tasks.spawn(async move {
-                    let response = answer(&provider, capability.as_ref(), chunks.as_ref(), &checks, &message.payload).await;
-                    if let Some(error) = &response.error {
-                        kiln_telemetry::record_error(&tracing::Span::current(), error);
-                    }
-                    let _ = client.publish(reply, response.encode().into()).await;
-                    drop(permit);
-                }.instrument(span));
-            }
-            Some(message) = link_puts.next() => match LinkDefinition::from_msgpack(&message.payload) {
-                Ok(link) => apply_link(&provider, capability.as_ref(), link, true).await,
-                Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
-            },
-            Some(message) = link_dels.next() => match LinkDefinition::from_msgpack(&message.payload) {
-                Ok(link) => apply_link(&provider, capability.as_ref(), link, false).await,
-                Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
-            },
-            Some(message) = health.next() => {
+            Some(message) = subscriptions.calls.next() => server.accept(message).await,
+            Some(message) = subscriptions.link_puts.next() => server.link_message(&message, true).await,
+            Some(message) = subscriptions.link_dels.next() => server.link_message(&message, false).await,
+            Some(message) = subscriptions.health.next() => {
                 if let Some(reply) = message.reply {
                     let body = rmp_serde::to_vec_named(&serde_json::json!({"healthy": true, "message": ""}))
                         .expect("invariant: a constant map serialises");
-                    let _ = client.publish(reply, body.into()).await;
+                    let _ = server.client.publish(reply, body.into()).await;
                 }
             }
-            Some(message) = shutdown.next() => {
+            Some(message) = subscriptions.shutdown.next() => {
                 if let Some(reply) = message.reply {
-                    let _ = client.publish(reply, "{\"success\":true}".into()).await;
+                    let _ = server.client.publish(reply, "{\"success\":true}".into()).await;
                 }
                 tracing::info!("shutdown requested by the host");
                 break;
@@ -268,21 +208,163 @@ async fn serve<C: Capability>(
             }
         }
     }
-    provider.shutdown.cancel();
-    let links: Vec<LinkDefinition> = provider
-        .links
-        .read()
-        .expect("invariant: links lock is never poisoned")
-        .values()
-        .cloned()
-        .collect();
-    for link in links {
-        capability.delete_link(&link).await;
-    }
-    tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
-    let _ = client.flush().await;
+    server.wind_down().await;
     Ok(())
+}
+
+impl Provider {
+    /// The provider `host_data` describes, calling out on `client`.
+    fn new(
+        contract: &str,
+        host_data: HostData,
+        client: &async_nats::Client,
+        chunks: Option<Chunks>,
+    ) -> anyhow::Result<Provider> {
+        let signer = Arc::new(
+            KeyKind::Cluster
+                .parse_seed(&host_data.invocation_seed)
+                .context("invocation seed")?,
+        );
+        let timeout = Duration::from_millis(host_data.default_rpc_timeout_ms.unwrap_or(2_000));
+        Ok(Provider {
+            contract: contract.to_string(),
+            caller: Caller::new(
+                client.clone(),
+                signer,
+                chunks,
+                timeout,
+                rpc::DEFAULT_CHUNK_LIMIT,
+            ),
+            links: RwLock::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            host_data,
+        })
+    }
+}
+
+/// The subjects a provider serves: its calls, link changes, health and shutdown.
+struct Subscriptions {
+    calls: async_nats::Subscriber,
+    link_puts: async_nats::Subscriber,
+    link_dels: async_nats::Subscriber,
+    health: async_nats::Subscriber,
+    shutdown: async_nats::Subscriber,
+}
+
+impl Subscriptions {
+    /// Subscribes, and returns once the server has registered every subscription.
+    async fn open(
+        client: &async_nats::Client,
+        host_data: &HostData,
+    ) -> anyhow::Result<Subscriptions> {
+        let (lattice, key, link) = (
+            host_data.lattice_rpc_prefix.as_str(),
+            host_data.provider_key.as_str(),
+            host_data.link_name.as_str(),
+        );
+        let subscriptions = Subscriptions {
+            calls: client
+                .queue_subscribe(subjects::provider_rpc(lattice, key, link), "rpc".into())
+                .await?,
+            link_puts: client
+                .subscribe(subjects::provider_linkdefs_put(lattice, key, link))
+                .await?,
+            link_dels: client
+                .subscribe(subjects::provider_linkdefs_del(lattice, key, link))
+                .await?,
+            health: client
+                .subscribe(subjects::provider_health(lattice, key, link))
+                .await?,
+            shutdown: client
+                .subscribe(subjects::provider_shutdown(lattice, key, link))
+                .await?,
+        };
+        crate::roundtrip::server_has_read(client).await?;
+        Ok(subscriptions)
+    }
+}
+
+/// What answering calls shares.
+struct Server<C> {
+    provider: Arc<Provider>,
+    capability: Arc<C>,
+    client: async_nats::Client,
+    chunks: Option<Chunks>,
+    checks: Arc<Checks>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    tasks: TaskTracker,
+}
+
+impl<C: Capability> Server<C> {
+    /// Answers one call in its own task, or "busy" at once past the bound.
+    async fn accept(&self, message: async_nats::Message) {
+        let Some(reply) = message.reply.clone() else {
+            return;
+        };
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            let busy = InvocationResponse::failure(
+                "",
+                format!(
+                    "provider busy: {MAX_IN_FLIGHT} invocations already in flight; try again later"
+                ),
+            );
+            let _ = self.client.publish(reply, busy.encode().into()).await;
+            return;
+        };
+        let (provider, capability, chunks, checks) = (
+            self.provider.clone(),
+            self.capability.clone(),
+            self.chunks.clone(),
+            self.checks.clone(),
+        );
+        let client = self.client.clone();
+        let span = call_span(&provider, &message);
+        self.tasks.spawn(
+            async move {
+                let response = answer(
+                    &provider,
+                    capability.as_ref(),
+                    chunks.as_ref(),
+                    &checks,
+                    &message.payload,
+                )
+                .await;
+                if let Some(error) = &response.error {
+                    kiln_telemetry::record_error(&tracing::Span::current(), error);
+                }
+                let _ = client.publish(reply, response.encode().into()).await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// A link put or deleted by the host.
+    async fn link_message(&self, message: &async_nats::Message, put: bool) {
+        match LinkDefinition::from_msgpack(&message.payload) {
+            Ok(link) => apply_link(&self.provider, self.capability.as_ref(), link, put).await,
+            Err(error) => tracing::warn!(%error, "ignoring a malformed link definition"),
+        }
+    }
+
+    /// Ends the links, lets calls in flight finish (for a while) and flushes.
+    async fn wind_down(self) {
+        self.provider.shutdown.cancel();
+        let links: Vec<LinkDefinition> = self
+            .provider
+            .links
+            .read()
+            .expect("invariant: links lock is never poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for link in links {
+            self.capability.delete_link(&link).await;
+        }
+        self.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.tasks.wait()).await;
+        let _ = self.client.flush().await;
+    }
 }
 
 /// The server span of one incoming call, a child of the caller's span when the

@@ -67,24 +67,7 @@ impl Puller {
             .pull_image_manifest(&parsed, &auth)
             .await
             .map_err(|e| classify(reference, e))?;
-        let Some(layer) = manifest.layers.iter().find(|l| {
-            [
-                WASM_MEDIA_TYPE,
-                PROVIDER_ARCHIVE_MEDIA_TYPE,
-                OCI_LAYER_MEDIA_TYPE,
-            ]
-            .contains(&l.media_type.as_str())
-        }) else {
-            let found: Vec<&str> = manifest
-                .layers
-                .iter()
-                .map(|l| l.media_type.as_str())
-                .collect();
-            return Err(OciError::NotAnArtifact {
-                reference: reference.to_string(),
-                reason: format!("no wasm or provider-archive layer (layers: {found:?})"),
-            });
-        };
+        let layer = artifact_layer(reference, &manifest)?;
         // The manifest's size is checked first, and the download is cut off at the
         // limit whatever the manifest said.
         if u64::try_from(layer.size).unwrap_or(u64::MAX) > limit {
@@ -102,40 +85,9 @@ impl Puller {
             tracing::debug!(%reference, digest = %layer.digest, "artifact from the cache");
             return Ok(bytes);
         }
-        let mut capped = Capped {
-            bytes: Vec::new(),
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
-        };
-        client
-            .pull_blob(&parsed, layer, &mut capped)
-            .await
-            .map_err(|e| {
-                if capped.bytes.len() as u64 > limit {
-                    OciError::TooLarge {
-                        reference: reference.to_string(),
-                        size: capped.bytes.len() as u64,
-                        limit,
-                    }
-                } else {
-                    classify(reference, e)
-                }
-            })?;
-        let bytes = capped.bytes;
-        let actual = digest_of(&bytes);
-        if actual != layer.digest {
-            return Err(OciError::Digest {
-                reference: reference.to_string(),
-                reason: format!("manifest says {}, bytes hash to {actual}", layer.digest),
-            });
-        }
+        let bytes = download(&client, &parsed, layer, reference, limit).await?;
         if let Some(path) = cached {
-            // A cache that cannot be written only costs the next pull.
-            if let Some(dir) = path.parent() {
-                let _ = tokio::fs::create_dir_all(dir).await;
-            }
-            if let Err(error) = tokio::fs::write(&path, &bytes).await {
-                tracing::warn!(path = %path.display(), %error, "could not cache an artifact");
-            }
+            store(&path, &bytes).await;
         }
         tracing::info!(%reference, digest = %layer.digest, size = bytes.len(), "artifact pulled");
         Ok(bytes)
@@ -209,6 +161,83 @@ fn digest_of(bytes: &[u8]) -> String {
         "sha256:{}",
         data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
     )
+}
+
+/// The layer holding the actor's module or the provider's archive.
+fn artifact_layer<'m>(
+    reference: &str,
+    manifest: &'m oci_client::manifest::OciImageManifest,
+) -> Result<&'m oci_client::manifest::OciDescriptor, OciError> {
+    manifest
+        .layers
+        .iter()
+        .find(|l| {
+            [
+                WASM_MEDIA_TYPE,
+                PROVIDER_ARCHIVE_MEDIA_TYPE,
+                OCI_LAYER_MEDIA_TYPE,
+            ]
+            .contains(&l.media_type.as_str())
+        })
+        .ok_or_else(|| {
+            let found: Vec<&str> = manifest
+                .layers
+                .iter()
+                .map(|l| l.media_type.as_str())
+                .collect();
+            OciError::NotAnArtifact {
+                reference: reference.to_string(),
+                reason: format!("no wasm or provider-archive layer (layers: {found:?})"),
+            }
+        })
+}
+
+/// Downloads `layer`, cut off at `limit` whatever the manifest said, and checks that
+/// the bytes hash to its digest.
+async fn download(
+    client: &oci_client::Client,
+    parsed: &oci_client::Reference,
+    layer: &oci_client::manifest::OciDescriptor,
+    reference: &str,
+    limit: u64,
+) -> Result<Vec<u8>, OciError> {
+    let mut capped = Capped {
+        bytes: Vec::new(),
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    };
+    client
+        .pull_blob(parsed, layer, &mut capped)
+        .await
+        .map_err(|e| {
+            if capped.bytes.len() as u64 > limit {
+                OciError::TooLarge {
+                    reference: reference.to_string(),
+                    size: capped.bytes.len() as u64,
+                    limit,
+                }
+            } else {
+                classify(reference, e)
+            }
+        })?;
+    let bytes = capped.bytes;
+    let actual = digest_of(&bytes);
+    if actual != layer.digest {
+        return Err(OciError::Digest {
+            reference: reference.to_string(),
+            reason: format!("manifest says {}, bytes hash to {actual}", layer.digest),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Keeps `bytes` in the cache; a cache that cannot be written only costs the next pull.
+async fn store(path: &std::path::Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        let _ = tokio::fs::create_dir_all(dir).await;
+    }
+    if let Err(error) = tokio::fs::write(path, bytes).await {
+        tracing::warn!(path = %path.display(), %error, "could not cache an artifact");
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kiln_types::claims::VerifiedActor;
 use kiln_types::ids::{ActorKey, Digest};
 
 use super::errors::ControlError;
@@ -117,7 +118,6 @@ async fn start(
         .key()
         .parse()
         .expect("invariant: verified claims have a module subject");
-    let digest = Digest::of(&verified.stripped);
     let stored = StoredClaims::of_actor(&verified.claims);
     let added: Vec<Instance> = (0..count.max(1))
         .map(|_| Instance {
@@ -126,47 +126,9 @@ async fn start(
         })
         .collect();
     let previous = host.actors.get(key.as_str());
-    let entry = match &previous {
-        Some(running) if running.digest != digest => {
-            return Err(ControlError::Conflict {
-                key: key.to_string(),
-                running: running.image_ref.clone(),
-            });
-        }
-        Some(running) => {
-            let mut entry = Entry::clone(running);
-            entry.instances.extend(added.iter().cloned());
-            entry
-        }
-        None => Entry {
-            key: key.clone(),
-            claims: Arc::new(verified.claims),
-            token: Arc::from(verified.token),
-            image_ref: reference.to_string(),
-            digest,
-            module: Arc::new(verified.stripped),
-            instances: added.clone(),
-        },
-    };
+    let entry = with_instances(previous.as_ref(), verified, key.clone(), reference, &added)?;
     let entry = host.actors.put(entry);
-    if let Err(error) = host
-        .data_plane
-        .ensure_actor(
-            key.as_str(),
-            entry.digest.as_str(),
-            &entry.module,
-            entry.count(),
-            records::actor_record(&entry),
-        )
-        .await
-    {
-        restore(&host.actors, key.as_str(), previous);
-        return Err(error.into());
-    }
-    if let Err(error) = inbound::subscribe(host, key.as_str()).await {
-        restore(&host.actors, key.as_str(), previous);
-        return Err(ControlError::Lattice(format!("{error:#}")));
-    }
+    run_on_data_plane(host, &entry, previous).await?;
     remember(host, stored, reference).await;
     tracing::info!(actor = %key, reference, total = entry.count(), "actor started");
     Ok(Started {
@@ -174,6 +136,67 @@ async fn start(
         added,
         total: entry.count(),
     })
+}
+
+/// What should run after a start: the running actor with `added` instances more, or a
+/// new one from `verified`; a running actor from another module is a conflict.
+fn with_instances(
+    previous: Option<&Arc<Entry>>,
+    verified: VerifiedActor,
+    key: ActorKey,
+    reference: &str,
+    added: &[Instance],
+) -> Result<Entry, ControlError> {
+    let digest = Digest::of(&verified.stripped);
+    match previous {
+        Some(running) if running.digest != digest => Err(ControlError::Conflict {
+            key: key.to_string(),
+            running: running.image_ref.clone(),
+        }),
+        Some(running) => {
+            let mut entry = Entry::clone(running);
+            entry.instances.extend(added.iter().cloned());
+            Ok(entry)
+        }
+        None => Ok(Entry {
+            key,
+            claims: Arc::new(verified.claims),
+            token: Arc::from(verified.token),
+            image_ref: reference.to_string(),
+            digest,
+            module: Arc::new(verified.stripped),
+            instances: added.to_vec(),
+        }),
+    }
+}
+
+/// Makes the data plane run `entry` and serves it on the lattice; on failure the
+/// registry gets `previous` back.
+async fn run_on_data_plane(
+    host: &Shared,
+    entry: &Entry,
+    previous: Option<Arc<Entry>>,
+) -> Result<(), ControlError> {
+    let key = entry.key.as_str();
+    if let Err(error) = host
+        .data_plane
+        .ensure_actor(
+            key,
+            entry.digest.as_str(),
+            &entry.module,
+            entry.count(),
+            records::actor_record(entry),
+        )
+        .await
+    {
+        restore(&host.actors, key, previous);
+        return Err(error.into());
+    }
+    if let Err(error) = inbound::subscribe(host, key).await {
+        restore(&host.actors, key, previous);
+        return Err(ControlError::Lattice(format!("{error:#}")));
+    }
+    Ok(())
 }
 
 /// Puts an actor's claims (and its reference, for registry references) into the lattice
@@ -368,14 +391,7 @@ pub async fn update_actor(
         let reason = format!(
             "revision {new_revision} of {reference} is not higher than the running revision {old_revision}"
         );
-        for instance in &running.instances {
-            host.events
-                .publish(
-                    kind::ACTOR_UPDATE_FAILED,
-                    eventdata::actor_updated(&new_key, new_revision, &instance.id, Some(&reason)),
-                )
-                .await;
-        }
+        update_failed(host, &running, new_revision, &reason).await;
         return Err(ControlError::Update(reason));
     }
     let stored = StoredClaims::of_actor(&verified.claims);
@@ -398,15 +414,7 @@ pub async fn update_actor(
         .await
     {
         let error = ControlError::from(status);
-        let reason = error.to_string();
-        for instance in &entry.instances {
-            host.events
-                .publish(
-                    kind::ACTOR_UPDATE_FAILED,
-                    eventdata::actor_updated(&new_key, new_revision, &instance.id, Some(&reason)),
-                )
-                .await;
-        }
+        update_failed(host, &entry, new_revision, &error.to_string()).await;
         return Err(error);
     }
     let instances = entry.instances.clone();
@@ -422,6 +430,18 @@ pub async fn update_actor(
     }
     tracing::info!(actor = %new_key, reference, revision = new_revision, "actor updated");
     Ok(new_revision)
+}
+
+/// `actor_update_failed` for each instance of `entry`, saying why.
+async fn update_failed(host: &Shared, entry: &Entry, revision: i64, reason: &str) {
+    for instance in &entry.instances {
+        host.events
+            .publish(
+                kind::ACTOR_UPDATE_FAILED,
+                eventdata::actor_updated(entry.key.as_str(), revision, &instance.id, Some(reason)),
+            )
+            .await;
+    }
 }
 
 async fn set_instances(host: &Shared, entry: Entry) -> Result<u32, ControlError> {

@@ -170,7 +170,7 @@ impl Link {
             call_id,
             actor: actor.to_string(),
             operation,
-            payload,
+            payload: payload.into(),
             invocation_id,
             traceparent: trace.traceparent,
             tracestate: trace.tracestate,
@@ -287,7 +287,7 @@ impl Link {
             digest: digest.to_string(),
             instances,
             limits: None,
-            record,
+            record: record.into(),
         };
         match self
             .client
@@ -334,7 +334,9 @@ impl Link {
         let chunks = bytes
             .chunks(CHUNK_BYTES)
             .map(|chunk| pb::PushArtifactRequest {
-                part: Some(pb::push_artifact_request::Part::Chunk(chunk.to_vec())),
+                part: Some(pb::push_artifact_request::Part::Chunk(
+                    bytes::Bytes::copy_from_slice(chunk),
+                )),
             });
         let parts: Vec<_> = std::iter::once(header).chain(chunks).collect();
         self.client
@@ -368,8 +370,8 @@ impl Link {
             provider: provider.to_string(),
             link_name: link_name.to_string(),
             digest: digest.to_string(),
-            host_data,
-            record,
+            host_data: host_data.into(),
+            record: record.into(),
         };
         let response = match self
             .client
@@ -429,7 +431,7 @@ impl Link {
             .scale_actor(pb::ScaleActorRequest {
                 actor: actor.to_string(),
                 instances,
-                record,
+                record: record.into(),
             })
             .command("ScaleActor")
             .await?;
@@ -585,7 +587,7 @@ fn tuned(endpoint: tonic::transport::Endpoint) -> tonic::transport::Endpoint {
 
 fn outcome(response: pb::InvokeResponse) -> Result<Vec<u8>, InvokeFailure> {
     match response.result {
-        Some(pb::invoke_response::Result::Payload(payload)) => Ok(payload),
+        Some(pb::invoke_response::Result::Payload(payload)) => Ok(payload.into()),
         Some(pb::invoke_response::Result::Error(error)) => Err(InvokeFailure::Actor {
             kind: pb::invoke_error::Kind::try_from(error.kind)
                 .unwrap_or(pb::invoke_error::Kind::Unspecified),

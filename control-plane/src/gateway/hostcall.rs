@@ -47,7 +47,7 @@ pub async fn answer(host: &Shared, request: HostCallRequest) -> HostCallReply {
         request.operation.clone(),
     );
     let result = match call(host, request).await {
-        Ok(payload) => host_call_reply::Result::Payload(payload),
+        Ok(payload) => host_call_reply::Result::Payload(payload.into()),
         Err(error) => {
             tracing::error!(%actor, %namespace, %operation, %error, "host call failed");
             kiln_telemetry::record_error(&tracing::Span::current(), &error);
@@ -90,7 +90,7 @@ pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, St
             subject,
             &name,
             request.operation,
-            request.payload,
+            request.payload.into(),
         )
         .await
         .map_err(|e| e.to_string());

@@ -47,8 +47,8 @@ async fn restarts_a_killed_provider_with_its_latest_host_data() {
             "default",
             "d1",
             &exe,
-            b"first\n".to_vec(),
-            b"r1".to_vec(),
+            bytes::Bytes::from_static(b"first\n"),
+            bytes::Bytes::from_static(b"r1"),
         )
         .await
         .unwrap();
@@ -68,15 +68,15 @@ async fn restarts_a_killed_provider_with_its_latest_host_data() {
             "default",
             "d1",
             &exe,
-            b"second\n".to_vec(),
-            b"r2".to_vec(),
+            bytes::Bytes::from_static(b"second\n"),
+            bytes::Bytes::from_static(b"r2"),
         )
         .await
         .unwrap();
     assert_eq!((same, already), (pid, true));
     assert_eq!(
         providers.inventory()[0].record,
-        b"r2",
+        &b"r2"[..],
         "the newest record is kept"
     );
 
@@ -129,8 +129,8 @@ async fn a_missing_executable_is_a_clear_error() {
             "default",
             "d",
             Path::new("/nonexistent/provider"),
-            Vec::new(),
-            Vec::new(),
+            bytes::Bytes::new(),
+            bytes::Bytes::new(),
         )
         .await
         .unwrap_err();

@@ -239,7 +239,7 @@ async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
         call_id,
         actor: echo.to_string(),
         operation: "HttpServer.HandleRequest".into(),
-        payload: http::get("/direct"),
+        payload: http::get("/direct").into(),
         invocation_id: String::new(),
         ..Default::default()
     };

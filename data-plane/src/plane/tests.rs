@@ -1,6 +1,8 @@
 //! The data plane without gRPC: artifacts, starts and calls on hostile modules.
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use kiln_proto::dataplane::v1::Limits as PbLimits;
@@ -9,7 +11,7 @@ use kiln_proto::dataplane::v1::invoke_error::Kind;
 use super::*;
 use crate::config::{Config, InstanceMode};
 use crate::hostcalls::Broker;
-use crate::{abi, engine};
+use crate::{engine, host};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
@@ -20,7 +22,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 struct Fixture {
-    host: Host,
+    host: Plane,
     _dir: tempfile::TempDir,
     _ticker: engine::EpochTicker,
 }
@@ -40,14 +42,14 @@ async fn host(mode: InstanceMode) -> Fixture {
     )
     .unwrap();
     let runtime = Runtime {
-        linker: abi::linker(&engine).unwrap(),
+        linker: host::linker(&engine).unwrap(),
         broker: Arc::new(Broker::default()),
         mode,
     };
     let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick).unwrap();
     let artifacts = artifacts::Store::new(engine, config.cache_dir.join("artifacts"));
     Fixture {
-        host: Host::new(
+        host: Plane::new(
             runtime,
             artifacts,
             &config,
@@ -58,16 +60,21 @@ async fn host(mode: InstanceMode) -> Fixture {
     }
 }
 
-async fn start(host: &Host, key: &str, wat_name: &str) -> Result<(), CommandError> {
+async fn start(host: &Plane, key: &str, wat_name: &str) -> Result<(), CommandError> {
     let bytes = fixture(wat_name);
     let digest = kiln_types::ids::Digest::of(&bytes).to_string();
     host.artifacts().put(&digest, bytes).await.unwrap();
-    host.start_actor(key, &digest, 2, None, Vec::new()).await
+    host.start_actor(key, &digest, 2, None, Bytes::new()).await
 }
 
-async fn call(host: &Host, key: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
-    host.invoke(key, "Echo.Say".into(), payload.to_vec(), "inv-1".into())
-        .await
+async fn call(host: &Plane, key: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
+    host.invoke(
+        key,
+        "Echo.Say".into(),
+        Bytes::copy_from_slice(payload),
+        "inv-1".into(),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +183,7 @@ async fn refuses_unknown_artifacts_mismatches_and_big_limits() {
     let missing = "0".repeat(64);
     let err = f
         .host
-        .start_actor("a", &missing, 1, None, Vec::new())
+        .start_actor("a", &missing, 1, None, Bytes::new())
         .await
         .unwrap_err();
     assert!(matches!(err, CommandError::MissingArtifact(_)), "{err}");
@@ -201,7 +208,7 @@ async fn refuses_unknown_artifacts_mismatches_and_big_limits() {
     };
     let err = f
         .host
-        .start_actor("a", &digest, 1, Some(&limits), Vec::new())
+        .start_actor("a", &digest, 1, Some(&limits), Bytes::new())
         .await
         .unwrap_err();
     assert!(matches!(err, CommandError::Limit { .. }), "{err}");

@@ -1,144 +1,34 @@
-//! The wasmbus actor ABI: what a core module imports from the host, per call state, and
-//! the limits each store runs under.
+//! The wasmbus actor ABI: what a core module imports from the host.
 //!
-//! The imports are defined once on a `Linker` under the module names `wasmbus` and
+//! The imports are defined once on the `Linker` under the module names `wasmbus` and
 //! `wapc` (older guests). All parameters are i32 pointers and lengths into the guest's
 //! exported `memory`; a bad pointer traps the call, it never reaches outside the guest.
 
-use std::sync::Arc;
-use std::time::Instant;
-
+use bytes::Bytes;
 use kiln_telemetry::TraceContext;
 use tracing::Instrument as _;
-use wasmtime::{Caller, Engine, Extern, Linker, Memory, ResourceLimiter, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime::{Caller, Extern, Linker, Memory};
 
-use crate::builtins;
-use crate::hostcalls::{Broker, HostCall};
+use super::builtins;
+use super::state::HostState;
+use crate::hostcalls::HostCall;
 
 /// Module names the imports are offered under.
 const IMPORT_MODULES: [&str; 2] = ["wasmbus", "wapc"];
-/// Largest table a guest may grow to.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Returned by `__host_call` on success; anything else is failure.
 const HOST_CALL_OK: i32 = 1;
 const HOST_CALL_FAILED: i32 = 0;
 
-/// The state of one call in progress, reset before each.
-#[derive(Debug, Default)]
-pub struct CallState {
-    /// Operation name.
-    pub operation: String,
-    /// Request payload.
-    pub payload: Vec<u8>,
-    /// Lattice invocation id.
-    pub invocation_id: String,
-    /// Set by `__guest_response`.
-    pub response: Option<Vec<u8>>,
-    /// Set by `__guest_error`.
-    pub guest_error: Option<String>,
-    /// Pending result of the last host call.
-    pub host_response: Option<Vec<u8>>,
-    /// Pending error of the last host call.
-    pub host_error: Option<String>,
-    /// The invocation's span: the parent of its host calls' spans.
-    pub span: Option<tracing::Span>,
-}
-
-/// Caps linear memory growth and records that it was the cause of a failure.
-#[derive(Debug)]
-pub struct MemoryLimiter {
-    max_bytes: usize,
-    /// Set when a growth was refused.
-    pub exceeded: bool,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
-            self.exceeded = true;
-            wasmtime::bail!(
-                "memory limit exceeded: the actor asked for {desired} bytes, the limit is {} bytes",
-                self.max_bytes
-            );
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
-    }
-}
-
-/// Store data of an actor instance.
-pub struct HostState {
-    wasi: WasiP1Ctx,
-    /// Memory limit of this instance.
-    pub limiter: MemoryLimiter,
-    /// The call in progress.
-    pub call: CallState,
-    actor: Arc<str>,
-    broker: Arc<Broker>,
-    /// When the call in progress must end.
-    pub deadline: Instant,
-    /// Set when the epoch callback interrupted the call for its deadline.
-    pub timed_out: bool,
-}
-
-impl HostState {
-    /// Fresh state for an instance of `actor`.
-    #[must_use]
-    pub fn new(actor: Arc<str>, broker: Arc<Broker>, memory_limit: usize) -> HostState {
-        HostState {
-            // WASI preview 1 with nothing granted: no preopens, no env, no stdio.
-            wasi: WasiCtxBuilder::new().arg("main.wasm").build_p1(),
-            limiter: MemoryLimiter {
-                max_bytes: memory_limit,
-                exceeded: false,
-            },
-            call: CallState::default(),
-            actor,
-            broker,
-            deadline: Instant::now(),
-            timed_out: false,
-        }
-    }
-
-    /// Called at each epoch tick while wasm runs: interrupt past the deadline,
-    /// otherwise let other tasks run and check again at the next tick.
-    pub fn on_epoch(&mut self) -> UpdateDeadline {
-        if Instant::now() >= self.deadline {
-            self.timed_out = true;
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Yield(1)
-        }
-    }
-}
-
-/// Builds the linker with WASI preview 1 and the wasmbus imports.
+/// Defines the wasmbus imports on `linker`, under each module name.
 ///
 /// # Errors
 /// Only if wasmtime refuses a definition, which would be a bug here.
-pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)?;
+pub fn define(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     for module in IMPORT_MODULES {
-        define_guest_side(&mut linker, module)?;
-        define_host_side(&mut linker, module)?;
+        define_guest_side(linker, module)?;
+        define_host_side(linker, module)?;
     }
-    Ok(linker)
+    Ok(())
 }
 
 /// Imports the guest uses to read its request and hand back its answer.
@@ -185,58 +75,7 @@ fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::R
     linker.func_wrap_async(
         module,
         "__host_call",
-        |mut caller: Caller<'_, HostState>,
-         (bd_ptr, bd_len, ns_ptr, ns_len, op_ptr, op_len, ptr, len): (
-            i32,
-            i32,
-            i32,
-            i32,
-            i32,
-            i32,
-            i32,
-            i32,
-        )| {
-            Box::new(async move {
-                let binding = read_string(&mut caller, bd_ptr, bd_len)?;
-                let namespace = read_string(&mut caller, ns_ptr, ns_len)?;
-                let operation = read_string(&mut caller, op_ptr, op_len)?;
-                let payload = read(&mut caller, ptr, len)?;
-                let state = caller.data_mut();
-                state.call.host_response = None;
-                state.call.host_error = None;
-                let result = if namespace.starts_with(builtins::PREFIX) {
-                    builtins::call(&state.actor, &namespace, &operation, &payload)
-                } else {
-                    let span = host_call_span(state, &binding, &namespace, &operation);
-                    let call = HostCall {
-                        actor: state.actor.to_string(),
-                        binding,
-                        namespace,
-                        operation,
-                        payload,
-                        invocation_id: state.call.invocation_id.clone(),
-                        trace: TraceContext::of(&span),
-                    };
-                    let broker = state.broker.clone();
-                    let result = broker.call(call).instrument(span.clone()).await;
-                    if let Err(error) = &result {
-                        kiln_telemetry::record_error(&span, error);
-                    }
-                    result
-                };
-                let state = caller.data_mut();
-                Ok(match result {
-                    Ok(bytes) => {
-                        state.call.host_response = Some(bytes);
-                        HOST_CALL_OK
-                    }
-                    Err(message) => {
-                        state.call.host_error = Some(message);
-                        HOST_CALL_FAILED
-                    }
-                })
-            })
-        },
+        |caller: Caller<'_, HostState>, args: HostCallArgs| Box::new(host_call(caller, args)),
     )?;
     linker.func_wrap(
         module,
@@ -248,7 +87,7 @@ fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::R
                     .call
                     .host_response
                     .as_ref()
-                    .map_or(0, Vec::len),
+                    .map_or(0, Bytes::len),
             )
         },
     )?;
@@ -287,6 +126,55 @@ fn define_host_side(linker: &mut Linker<HostState>, module: &str) -> wasmtime::R
         },
     )?;
     Ok(())
+}
+
+/// `__host_call(binding, namespace, operation, payload)`: pointers and lengths of each.
+type HostCallArgs = (i32, i32, i32, i32, i32, i32, i32, i32);
+
+/// Runs one host call: builtins here, anything else through the control plane; the
+/// result waits in the call state for `__host_response` or `__host_error`.
+async fn host_call(
+    mut caller: Caller<'_, HostState>,
+    (bd_ptr, bd_len, ns_ptr, ns_len, op_ptr, op_len, ptr, len): HostCallArgs,
+) -> wasmtime::Result<i32> {
+    let binding = read_string(&mut caller, bd_ptr, bd_len)?;
+    let namespace = read_string(&mut caller, ns_ptr, ns_len)?;
+    let operation = read_string(&mut caller, op_ptr, op_len)?;
+    let payload = read(&mut caller, ptr, len)?;
+    let state = caller.data_mut();
+    state.call.host_response = None;
+    state.call.host_error = None;
+    let result = if namespace.starts_with(builtins::PREFIX) {
+        builtins::call(&state.actor, &namespace, &operation, &payload).map(Bytes::from)
+    } else {
+        let span = host_call_span(state, &binding, &namespace, &operation);
+        let call = HostCall {
+            actor: state.actor.to_string(),
+            binding,
+            namespace,
+            operation,
+            payload,
+            invocation_id: state.call.invocation_id.clone(),
+            trace: TraceContext::of(&span),
+        };
+        let broker = state.broker.clone();
+        let result = broker.call(call).instrument(span.clone()).await;
+        if let Err(error) = &result {
+            kiln_telemetry::record_error(&span, error);
+        }
+        result
+    };
+    let state = caller.data_mut();
+    Ok(match result {
+        Ok(bytes) => {
+            state.call.host_response = Some(bytes);
+            HOST_CALL_OK
+        }
+        Err(message) => {
+            state.call.host_error = Some(message);
+            HOST_CALL_FAILED
+        }
+    })
 }
 
 /// The client span of a host call that leaves for the control plane, a child of the

@@ -1,5 +1,7 @@
-//! The data plane's state: artifacts, running actors, and the commands on them.
+//! The data plane's state: artifacts, running actors and providers, and the commands
+//! on them.
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -55,19 +57,19 @@ fn check_record(record: &[u8]) -> Result<(), CommandError> {
 }
 
 /// Everything one data plane runs.
-pub struct Host {
+pub struct Plane {
     runtime: Runtime,
     artifacts: artifacts::Store,
     actors: RwLock<HashMap<String, Arc<Actor>>>,
     /// The control plane's record of each actor, returned in the inventory.
-    records: RwLock<HashMap<String, Vec<u8>>>,
+    records: RwLock<HashMap<String, Bytes>>,
     defaults: Limits,
     providers: Providers,
     boot_id: String,
     started: Instant,
 }
 
-impl Host {
+impl Plane {
     /// A host with nothing running.
     #[must_use]
     pub fn new(
@@ -75,8 +77,8 @@ impl Host {
         artifacts: artifacts::Store,
         config: &Config,
         tasks: TaskTracker,
-    ) -> Host {
-        Host {
+    ) -> Plane {
+        Plane {
             runtime,
             artifacts,
             actors: RwLock::new(HashMap::new()),
@@ -114,7 +116,7 @@ impl Host {
         digest: &str,
         instances: u32,
         limits: Option<&pb::Limits>,
-        record: Vec<u8>,
+        record: Bytes,
     ) -> Result<(), CommandError> {
         let limits = self.limits(limits)?;
         check_record(&record)?;
@@ -146,7 +148,7 @@ impl Host {
         &self,
         actor: &str,
         instances: u32,
-        record: Vec<u8>,
+        record: Bytes,
     ) -> Result<(), CommandError> {
         check_record(&record)?;
         let running = self
@@ -185,7 +187,7 @@ impl Host {
         &self,
         actor: &str,
         operation: String,
-        payload: Vec<u8>,
+        payload: Bytes,
         invocation_id: String,
     ) -> Result<Vec<u8>, CallError> {
         let running = self.actor(actor).ok_or_else(|| CallError {
@@ -204,8 +206,8 @@ impl Host {
         provider: &str,
         link: &str,
         digest: &str,
-        host_data: Vec<u8>,
-        record: Vec<u8>,
+        host_data: Bytes,
+        record: Bytes,
     ) -> Result<(u32, bool), CommandError> {
         check_record(&record)?;
         let executable = self
@@ -284,7 +286,7 @@ impl Host {
         Ok(limits)
     }
 
-    fn keep_record(&self, actor: &str, record: Vec<u8>) {
+    fn keep_record(&self, actor: &str, record: Bytes) {
         self.records
             .write()
             .expect("invariant: records lock is never poisoned")
