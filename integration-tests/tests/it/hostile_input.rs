@@ -76,14 +76,17 @@ async fn deep_nesting_is_refused_on_actor_and_provider_subjects_and_in_host_call
     assert!(error.contains("nests deeper than 32 levels"), "{error}");
     h.client
         .publish(
-            format!("{subject}.linkdefs.put"),
+            subjects::provider_linkdefs_put(&h.lattice, &provider, "default"),
             deeply_nested(2_000).into(),
         )
         .await
         .unwrap();
     let health = tokio::time::timeout(
         Duration::from_secs(5),
-        h.client.request(format!("{subject}.health"), "".into()),
+        h.client.request(
+            subjects::provider_health(&h.lattice, &provider, "default"),
+            "".into(),
+        ),
     )
     .await;
     assert!(matches!(health, Ok(Ok(_))), "the provider still answers");
