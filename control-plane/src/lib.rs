@@ -40,6 +40,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             "no cluster seed configured; generated one for this run. Set WASMCLOUD_CLUSTER_SEED so other hosts and tools can sign calls this host trusts"
         );
     }
+    if config.enable_ipv6 {
+        tracing::info!(
+            "WASMCLOUD_ENABLE_IPV6 is set: NATS server names resolve to IPv6 and IPv4 alike here, and listen addresses take IPv6 literals ([::]:4000); nothing else changes"
+        );
+    }
     let host = start::open(config, shutdown.clone()).await?;
     start::spawn_tasks(&host);
     start::listen(&host).await?;

@@ -235,8 +235,18 @@ pub async fn listen(host: &Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the actors and providers named at start, once adoption allows.
+/// Starts the actors and providers named at start, and those the config service hands
+/// out when it is on, once adoption allows.
 pub fn boot(host: &Shared) {
-    host.tasks
-        .spawn(control::boot::run(host.clone()).instrument(tracing::info_span!("boot")));
+    let host = host.clone();
+    host.tasks.clone().spawn(
+        async move {
+            let handed = control::config_service::prepare(&host).await;
+            tokio::join!(
+                control::boot::run(host.clone()),
+                control::boot::start_workload(&host, &handed.actors, &handed.providers, false),
+            );
+        }
+        .instrument(tracing::info_span!("boot")),
+    );
 }

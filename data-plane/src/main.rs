@@ -40,10 +40,15 @@ async fn main() -> ExitCode {
             }
         };
     }
+    let logs = kiln_telemetry::Logs::from_vars(std::env::vars());
     let telemetry = kiln_telemetry::init(
         &kiln_telemetry::Config::from_vars(SERVICE, std::env::vars()),
-        tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| "info".into()),
+        logs.env_filter(),
+        logs.json,
     );
+    for ignored in &logs.ignored {
+        tracing::warn!("log setting ignored: {ignored}");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let code = match kiln_data_plane::run(config, shutdown).await {

@@ -679,7 +679,8 @@ fn log_level(options: &Options) -> &str {
         .unwrap_or("info,kiln_control_plane=debug")
 }
 
-fn start_data_plane(dir: &Path, options: &Options) -> Process {
+/// A data plane listening on `dir/dp.sock`, as the harness starts it.
+pub fn start_data_plane(dir: &Path, options: &Options) -> Process {
     let mut args = vec![
         "--listen".to_string(),
         format!("unix:{}", dir.join("dp.sock").display()),

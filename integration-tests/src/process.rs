@@ -32,6 +32,20 @@ impl Process {
         args: Vec<String>,
         env: &[(String, String)],
     ) -> Process {
+        Process::spawn_in(name, dir, None, program, log_level, args, env)
+    }
+
+    /// [`Process::spawn_with_env`] in the working directory `cwd` (the test's when
+    /// none), for programs that read files there.
+    pub fn spawn_in(
+        name: &str,
+        dir: &Path,
+        cwd: Option<&Path>,
+        program: PathBuf,
+        log_level: &str,
+        args: Vec<String>,
+        env: &[(String, String)],
+    ) -> Process {
         let mut index = 0;
         let log = loop {
             let candidate = dir.join(format!("{name}.{index}.log"));
@@ -41,7 +55,11 @@ impl Process {
             index += 1;
         };
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let child = command
             .args(&args)
             .env("KILN_LOG", log_level)
             .envs(env.iter().map(|(k, v)| (k, v)))

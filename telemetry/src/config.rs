@@ -2,7 +2,9 @@
 //!
 //! Traces are off unless an OTLP endpoint is given (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
 //! or `OTEL_EXPORTER_OTLP_ENDPOINT`) or `OTEL_TRACES_EXPORTER` names `otlp`; then they
-//! go over gRPC. `OTEL_TRACES_EXPORTER=none` and `OTEL_SDK_DISABLED=true` turn them off
+//! go over gRPC, or over HTTP with `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL=http/protobuf`
+//! (also taken when the protocol is unset and the endpoint is on the spec's OTLP/HTTP
+//! port, 4318, where the OTP host's exporter sent by default). `OTEL_TRACES_EXPORTER=none` and `OTEL_SDK_DISABLED=true` turn them off
 //! whatever else is set. Other standard variables (`OTEL_EXPORTER_OTLP_HEADERS`,
 //! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`, `OTEL_TRACES_SAMPLER`,
 //! `OTEL_RESOURCE_ATTRIBUTES`) are read by the OpenTelemetry SDK itself.
@@ -20,20 +22,38 @@ pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// `key=value,…` resource attributes; `service.name` there is used when
 /// [`OTEL_SERVICE_NAME`] is not set.
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
-const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// `grpc` or `http/protobuf`.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// The protocol for traces; wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`].
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
 
 /// Where OTLP/gRPC goes when only `OTEL_TRACES_EXPORTER=otlp` is set (the spec's default).
 pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4317";
+/// Where OTLP/HTTP goes by default (the spec's port), before `/v1/traces`.
+pub const DEFAULT_OTLP_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// The port the specification gives OTLP/HTTP.
+const OTLP_HTTP_PORT: &str = "4318";
+
+/// How spans travel to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC.
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (plain HTTP).
+    HttpProtobuf,
+}
 
 /// Telemetry settings of one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// `service.name` of the spans this process exports.
     pub service_name: String,
-    /// OTLP/gRPC endpoint of the collector; `None` turns traces off, and then no
-    /// exporter, tracer or OpenTelemetry layer exists at all.
+    /// Where spans go: the collector's gRPC endpoint, or the full URL spans are posted
+    /// to over HTTP; `None` turns traces off, and then no exporter, tracer or
+    /// OpenTelemetry layer exists at all.
     pub endpoint: Option<String>,
+    /// How they go there.
+    pub protocol: Protocol,
     /// Settings that were ignored, and why; logged once logging is up.
     pub ignored: Vec<String>,
 }
@@ -45,6 +65,7 @@ impl Config {
         Config {
             service_name: service_name.to_string(),
             endpoint: None,
+            protocol: Protocol::Grpc,
             ignored: Vec::new(),
         }
     }
@@ -85,32 +106,43 @@ impl Config {
         }
         let disabled = get(OTEL_SDK_DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"))
             || exporters.iter().any(|e| e == "none");
-        let explicit = get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-            .or_else(|| get(OTEL_EXPORTER_OTLP_ENDPOINT))
-            .map(str::to_string);
-        let wanted = explicit.or_else(|| {
-            exporters
+        let traces_endpoint = get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+        let general_endpoint = get(OTEL_EXPORTER_OTLP_ENDPOINT);
+        let explicit = traces_endpoint.or(general_endpoint);
+        let protocol_setting = get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)
+            .map(|p| (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, p))
+            .or_else(|| get(OTEL_EXPORTER_OTLP_PROTOCOL).map(|p| (OTEL_EXPORTER_OTLP_PROTOCOL, p)));
+        let protocol = match protocol_setting {
+            Some((_, "grpc")) => Protocol::Grpc,
+            Some((_, "http/protobuf")) => Protocol::HttpProtobuf,
+            Some((name, other)) => {
+                ignored.push(format!(
+                    "{name}: protocol {other:?} is not supported (grpc or http/protobuf); traces go over http/protobuf"
+                ));
+                Protocol::HttpProtobuf
+            }
+            None if explicit.is_some_and(on_otlp_http_port) => Protocol::HttpProtobuf,
+            None => Protocol::Grpc,
+        };
+        let wanted = match (traces_endpoint, general_endpoint) {
+            (Some(url), _) => Some(url.to_string()),
+            (None, Some(base)) => Some(match protocol {
+                Protocol::Grpc => base.to_string(),
+                Protocol::HttpProtobuf => traces_url(base),
+            }),
+            (None, None) => exporters
                 .iter()
                 .any(|e| e == "otlp")
-                .then(|| DEFAULT_OTLP_ENDPOINT.to_string())
-        });
+                .then(|| match protocol {
+                    Protocol::Grpc => DEFAULT_OTLP_ENDPOINT.to_string(),
+                    Protocol::HttpProtobuf => traces_url(DEFAULT_OTLP_HTTP_ENDPOINT),
+                }),
+        };
         let endpoint = if disabled { None } else { wanted };
-
-        if endpoint.is_some() {
-            for name in [
-                OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-                OTEL_EXPORTER_OTLP_PROTOCOL,
-            ] {
-                if let Some(protocol) = get(name).filter(|p| *p != "grpc") {
-                    ignored.push(format!(
-                        "{name}: protocol {protocol:?} is not supported, traces go over grpc"
-                    ));
-                }
-            }
-        }
         Config {
             service_name,
             endpoint,
+            protocol,
             ignored,
         }
     }
@@ -120,6 +152,21 @@ impl Config {
     pub fn exports_traces(&self) -> bool {
         self.endpoint.is_some()
     }
+}
+
+/// Whether `url` names the spec's OTLP/HTTP port.
+fn on_otlp_http_port(url: &str) -> bool {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port == OTLP_HTTP_PORT)
+}
+
+/// The traces URL under an OTLP/HTTP base URL, as the specification builds it from
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+fn traces_url(base: &str) -> String {
+    format!("{}/v1/traces", base.trim_end_matches('/'))
 }
 
 /// `service.name` from `key=value,…` (values may be percent-encoded; kept as given).
@@ -208,11 +255,55 @@ mod tests {
     fn unsupported_exporters_and_protocols_are_reported() {
         let config = config(&[
             (OTEL_TRACES_EXPORTER, "otlp,zipkin"),
-            (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "http/json"),
         ]);
         assert!(config.exports_traces());
         assert_eq!(config.ignored.len(), 2, "{:?}", config.ignored);
         assert!(config.ignored[0].contains("zipkin"));
-        assert!(config.ignored[1].contains("http/protobuf"));
+        assert!(config.ignored[1].contains("http/json"));
+        assert_eq!(config.protocol, Protocol::HttpProtobuf);
+    }
+
+    #[test]
+    fn http_goes_to_the_traces_path_and_the_specs_port() {
+        let http = config(&[
+            (OTEL_TRACES_EXPORTER, "otlp"),
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+        ]);
+        assert_eq!(http.protocol, Protocol::HttpProtobuf);
+        assert_eq!(
+            http.endpoint.as_deref(),
+            Some("http://localhost:4318/v1/traces")
+        );
+        let base = config(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:9999/"),
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+        ]);
+        assert_eq!(
+            base.endpoint.as_deref(),
+            Some("http://collector:9999/v1/traces")
+        );
+        // The traces variables are taken as given, and win.
+        let traces = config(&[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4317"),
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+            (
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+                "http://traces:8080/otlp",
+            ),
+            (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "http/protobuf"),
+        ]);
+        assert_eq!(traces.protocol, Protocol::HttpProtobuf);
+        assert_eq!(traces.endpoint.as_deref(), Some("http://traces:8080/otlp"));
+        // An OTP deployment's collector on 4318, no protocol given: HTTP.
+        let otp = config(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://otel-collector:4318")]);
+        assert_eq!(otp.protocol, Protocol::HttpProtobuf);
+        assert_eq!(
+            otp.endpoint.as_deref(),
+            Some("http://otel-collector:4318/v1/traces")
+        );
+        let grpc = config(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://otel-collector:4317")]);
+        assert_eq!(grpc.protocol, Protocol::Grpc);
+        assert!(grpc.ignored.is_empty());
     }
 }

@@ -11,11 +11,13 @@
 pub mod config;
 pub mod context;
 pub mod grpc;
+pub mod logs;
 pub mod spans;
 mod subscriber;
 
 pub use config::Config;
 pub use context::TraceContext;
+pub use logs::Logs;
 pub use subscriber::{Guard, init};
 
 /// Marks `span` as failed with `description`: the OpenTelemetry status the exporter

@@ -14,7 +14,7 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::Config;
+use crate::config::{Config, Protocol};
 
 /// How long the last export may take when the process exits.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,13 +57,23 @@ fn shutdown(provider: &SdkTracerProvider) {
     }
 }
 
-/// Installs logging (`log_filter` decides which events reach stderr) and, when
+/// Installs logging (`log_filter` decides which events reach stderr, as text or, with
+/// `json`, one JSON object per line) and, when
 /// `config` has an endpoint, span export. Must run inside a Tokio runtime (the gRPC
 /// exporter lives on it). A second call in one process leaves the first subscriber.
-pub fn init(config: &Config, log_filter: EnvFilter) -> Guard {
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(log_filter);
+pub fn init(config: &Config, log_filter: EnvFilter, json: bool) -> Guard {
+    let fmt = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(log_filter)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(log_filter)
+            .boxed()
+    };
     let mut problems = Vec::new();
     let provider =
         config
@@ -104,7 +114,7 @@ pub fn init(config: &Config, log_filter: EnvFilter) -> Guard {
         tracing::error!("{problem}");
     }
     if let (Some(endpoint), Some(_)) = (&config.endpoint, &provider) {
-        tracing::info!(%endpoint, service = %config.service_name, "exporting traces");
+        tracing::info!(%endpoint, protocol = ?config.protocol, service = %config.service_name, "exporting traces");
     }
     Guard { provider }
 }
@@ -113,10 +123,22 @@ fn tracer_provider(
     config: &Config,
     endpoint: &str,
 ) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(endpoint)
-        .build()?;
+    let exporter = match config.protocol {
+        Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?,
+        Protocol::HttpProtobuf => {
+            // The HTTP client is built with rustls; a process that has not chosen its
+            // TLS provider gets ring, as the control plane does.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_endpoint(endpoint)
+                .build()?
+        }
+    };
     let resource = Resource::builder()
         .with_service_name(config.service_name.clone())
         .build();

@@ -54,6 +54,16 @@ pub struct Provider {
 /// Claims of a provider.
 pub type ProviderClaims = Claims<Provider>;
 
+/// A provider's revision as hosts report it: `rev` when above 0, else the time the
+/// claims were issued (as the OTP host reports it; wash and its dashboard show it).
+#[must_use]
+pub fn revision(claims: &ProviderClaims) -> i64 {
+    match claims.metadata.as_ref().and_then(|m| m.rev) {
+        Some(rev) if rev > 0 => i64::from(rev),
+        _ => i64::try_from(claims.issued_at).unwrap_or(i64::MAX),
+    }
+}
+
 /// What a signer puts in a provider's claims.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderSpec {
@@ -409,6 +419,31 @@ mod tests {
         let (claims, targets) = inspect_par(&bytes).unwrap();
         assert_eq!(claims.subject, service.public_key());
         assert_eq!(targets, vec!["aarch64-linux", "x86_64-linux"]);
+    }
+
+    #[test]
+    fn the_revision_falls_back_to_the_issue_time() {
+        let (bytes, ..) = archive();
+        let provider = read_par(&bytes, "x86_64-linux", &Policy::default(), NOW).unwrap();
+        assert_eq!(revision(&provider.claims), 1);
+        let (account, service) = (KeyKind::Account.generate(), KeyKind::Service.generate());
+        for rev in [None, Some(0)] {
+            let spec = ProviderSpec {
+                capid: "wasmcloud:httpserver".into(),
+                rev,
+                ..ProviderSpec::default()
+            };
+            let bytes = write_par(
+                &[("x86_64-linux".into(), b"bin".to_vec())],
+                &spec,
+                &account,
+                &service,
+                NOW,
+            )
+            .unwrap();
+            let provider = read_par(&bytes, "x86_64-linux", &Policy::default(), NOW).unwrap();
+            assert_eq!(revision(&provider.claims), NOW as i64, "{rev:?}");
+        }
     }
 
     #[test]

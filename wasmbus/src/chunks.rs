@@ -1,9 +1,20 @@
 //! Payloads above [`THRESHOLD`] travel through the JetStream object store: the bucket is
 //! named after the lattice prefix, a request is stored under the invocation id and its
 //! response under `{id}-r`, and the reader deletes what it read.
+//!
+//! Objects are written here rather than by async-nats, so that every client of the
+//! lattice can read their metadata: today's clients read `mtime` and take `deleted` as
+//! false when absent, while async-nats 0.29 (what wasmbus-rpc 0.13 uses, so every
+//! provider and CLI of the OTP era) requires `modified` and `deleted`. The metadata
+//! carries both spellings of the time and an explicit `deleted`. Reading goes through
+//! async-nats, which reads objects of either shape.
 
 use async_nats::jetstream::{self, object_store};
+use serde::Serialize;
+use sha2::Digest as _;
 use tokio::io::AsyncReadExt as _;
+
+use crate::subjects;
 
 /// Payloads larger than this are chunked (900 KiB, as wasmbus-rpc does both ways).
 pub const THRESHOLD: usize = 900 * 1024;
@@ -16,10 +27,33 @@ pub struct ChunkError {
     reason: String,
 }
 
+/// Bytes per chunk message, as every NATS client writes them.
+const CHUNK_BYTES: usize = 128 * 1024;
+
 /// The object store of one lattice.
 #[derive(Clone)]
 pub struct Chunks {
     store: object_store::ObjectStore,
+    context: jetstream::Context,
+    bucket: String,
+}
+
+/// An object's metadata, readable by every NATS client (see the module's note).
+#[derive(Debug, Serialize)]
+struct ObjectInfo<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    bucket: &'a str,
+    nuid: &'a str,
+    size: usize,
+    chunks: usize,
+    /// The modification time as async-nats up to 0.3x spells it.
+    modified: &'a str,
+    /// The same time as NATS's object store specification (and today's clients) spell it.
+    mtime: &'a str,
+    /// `SHA-256=` and the padded base64url of the content's SHA-256.
+    digest: String,
+    deleted: bool,
 }
 
 /// The object name of the response to `invocation_id`.
@@ -72,22 +106,66 @@ impl Chunks {
                 }
             }
         };
-        Ok(Chunks { store })
+        Ok(Chunks {
+            store,
+            context,
+            bucket: lattice.to_string(),
+        })
     }
 
-    /// Stores `bytes` under `name`.
+    /// Stores `bytes` under `name`: the chunks (published together, then every
+    /// acknowledgement awaited), then the metadata that makes them an object.
     ///
     /// # Errors
-    /// When JetStream refuses the write.
+    /// When JetStream refuses a write.
     pub async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), ChunkError> {
-        let mut reader = bytes;
-        self.store
-            .put(name, &mut reader)
+        let error = |reason: String| ChunkError {
+            name: name.to_string(),
+            reason,
+        };
+        let nuid = uuid::Uuid::new_v4().simple().to_string();
+        let chunk_subject = subjects::object_chunks(&self.bucket, &nuid);
+        let mut acks = Vec::with_capacity(bytes.len().div_ceil(CHUNK_BYTES));
+        for chunk in bytes.chunks(CHUNK_BYTES) {
+            let ack = self
+                .context
+                .publish(chunk_subject.clone(), bytes::Bytes::copy_from_slice(chunk))
+                .await
+                .map_err(|e| error(e.to_string()))?;
+            acks.push(ack);
+        }
+        for ack in
+            futures::future::join_all(acks.into_iter().map(std::future::IntoFuture::into_future))
+                .await
+        {
+            ack.map_err(|e| error(e.to_string()))?;
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let info = ObjectInfo {
+            name,
+            description: None,
+            bucket: &self.bucket,
+            nuid: &nuid,
+            size: bytes.len(),
+            chunks: bytes.len().div_ceil(CHUNK_BYTES),
+            modified: &now,
+            mtime: &now,
+            digest: digest(bytes),
+            deleted: false,
+        };
+        let body = serde_json::to_vec(&info).expect("invariant: object metadata serialises");
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Rollup", "sub");
+        self.context
+            .publish_with_headers(
+                subjects::object_meta(&self.bucket, name),
+                headers,
+                body.into(),
+            )
             .await
-            .map_err(|e| ChunkError {
-                name: name.to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| error(e.to_string()))?
+            .await
+            .map_err(|e| error(e.to_string()))?;
         Ok(())
     }
 
@@ -132,4 +210,13 @@ impl Chunks {
             tracing::debug!(name, error = %e, "could not delete a chunked payload after reading it");
         }
     }
+}
+
+/// The digest of an object's content as NATS clients write and check it.
+#[must_use]
+pub fn digest(bytes: &[u8]) -> String {
+    format!(
+        "SHA-256={}",
+        data_encoding::BASE64URL.encode(&sha2::Sha256::digest(bytes))
+    )
 }

@@ -133,7 +133,11 @@ pub async fn push(
 /// # Errors
 /// [`OciError::BadReference`].
 pub fn parse(reference: &str) -> Result<Reference, OciError> {
-    let text = reference.strip_prefix("oci://").unwrap_or(reference);
+    // Lowercased, as the OTP host pulled: no repository name may hold capitals.
+    let text = reference
+        .strip_prefix("oci://")
+        .unwrap_or(reference)
+        .to_ascii_lowercase();
     text.parse()
         .map_err(|e: oci_client::ParseError| OciError::BadReference {
             reference: reference.to_string(),
@@ -206,6 +210,14 @@ pub fn classify(reference: &str, error: OciDistributionError) -> OciError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_are_lowercased_as_the_otp_host_pulled_them() {
+        let parsed = parse("oci://Localhost:5000/Kiln/KVCounter:V1").unwrap();
+        assert_eq!(parsed.registry(), "localhost:5000");
+        assert_eq!(parsed.repository(), "kiln/kvcounter");
+        assert_eq!(parsed.tag(), Some("v1"));
+    }
 
     #[tokio::test]
     async fn pushing_something_that_is_no_artifact_is_refused_before_uploading() {

@@ -129,7 +129,14 @@ pub async fn run<C: Capability>(
         host_data.log_level.clone().unwrap_or_else(|| "info".into()),
     )
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let telemetry = kiln_telemetry::init(telemetry, filter);
+    let telemetry = kiln_telemetry::init(telemetry, filter, host_data.structured_logging);
+    tracing::debug!(
+        lattice = %host_data.lattice_rpc_prefix,
+        link = %host_data.link_name,
+        log_level = host_data.log_level.as_deref().unwrap_or("info"),
+        structured = host_data.structured_logging,
+        "host data read"
+    );
     let served = serve(contract, host_data, stdin, make).await;
     telemetry.shutdown().await;
     served

@@ -64,6 +64,28 @@ pub fn rpc_events(lattice: &str) -> String {
     format!("wasmbus.rpcevt.{lattice}")
 }
 
+/// `wasmbus.cfg.{lattice}.req`: the OTP host's config service, asked once at start.
+#[must_use]
+pub fn config_service(lattice: &str) -> String {
+    format!("wasmbus.cfg.{lattice}.req")
+}
+
+/// `$O.{bucket}.C.{nuid}`: the chunks of one object of a JetStream object store.
+#[must_use]
+pub fn object_chunks(bucket: &str, nuid: &str) -> String {
+    format!("$O.{bucket}.C.{nuid}")
+}
+
+/// `$O.{bucket}.M.{name}`: the metadata of the object `name`, the name in padded
+/// base64url as every NATS client writes it.
+#[must_use]
+pub fn object_meta(bucket: &str, name: &str) -> String {
+    format!(
+        "$O.{bucket}.M.{}",
+        data_encoding::BASE64URL.encode(name.as_bytes())
+    )
+}
+
 /// A command to one host, the last token of `{ctl}.{lattice}.cmd.{host}.{command}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {

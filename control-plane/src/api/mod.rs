@@ -1,5 +1,5 @@
 //! The public gRPC control API (`kiln.control.v1.ControlApi`), with gRPC server
-//! reflection and the standard health service, so `grpcurl` works without the proto
+//! reflection (v1 and v1alpha) and the standard health service, so `grpcurl` works without the proto
 //! files. When a token is configured every ControlApi call must carry
 //! `authorization: Bearer <token>`; TLS when a certificate is given.
 
@@ -61,11 +61,14 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
         service::Api::new(host.clone(), ctl),
         Token(config.token.clone()),
     );
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(kiln_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: v1, and v1alpha for the clients that speak only it
+    // (grpcio-reflection, Postman, grpcurl before 1.8.8).
+    let reflection_v1 = reflection()
         .build_v1()
         .context("building the reflection service")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building the v1alpha reflection service")?;
     let (health, health_service) = tonic_health::server::health_reporter();
     host.tasks
         .spawn(report_health(host.clone(), health).instrument(tracing::info_span!("health")));
@@ -84,7 +87,8 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
     let shutdown = host.drained.clone();
     server
         .add_service(api)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(health_service)
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -92,6 +96,13 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::R
         )
         .await
         .context("serving the control API")
+}
+
+/// A reflection builder knowing the API's and the health service's descriptors.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kiln_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// How often readiness is looked at for the health service.

@@ -26,6 +26,7 @@ const DEFAULT_MAX_IN_FLIGHT_PER_ACTOR: usize = 4096;
 const DEFAULT_MAX_IN_FLIGHT_MIB: u64 = 256;
 const DEFAULT_CTL_TIMEOUT_MS: u64 = 30_000;
 const DEFAULT_CHUNK_LIMIT_MIB: u64 = 64;
+const DEFAULT_PROV_SHUTDOWN_DELAY_MS: u64 = 2_000;
 
 /// How invocations travel to the data plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -186,6 +187,31 @@ pub struct Args {
     /// Address of the status page and health endpoints; "off" disables them.
     #[arg(long, env = "KILN_CP_HTTP_ADDR", default_value = DEFAULT_HTTP_ADDR)]
     pub http_addr: String,
+    /// Port of the dashboard, as the OTP host's dashboard read it: replaces the port of
+    /// --http-addr.
+    #[arg(long, env = "WASMCLOUD_DASHBOARD_PORT")]
+    pub dashboard_port: Option<u16>,
+    /// Address the dashboard listens on (an IP address or localhost), as the OTP
+    /// host's dashboard read it: replaces the host of --http-addr.
+    #[arg(long, env = "WASMCLOUD_DASHBOARD_HOST")]
+    pub dashboard_host: Option<String>,
+    /// Ask the OTP host's config service (`wasmbus.cfg.{prefix}.req`) at start for
+    /// registry credentials and the actors and providers to start.
+    #[arg(long, env = "WASMCLOUD_CONFIG_SERVICE", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub config_service: bool,
+    /// Where the effective configuration is written (the OTP host's `HOST_CONFIG`);
+    /// `~/.wash/host_config.json` when unset and `~/.wash` exists.
+    #[arg(long, env = "HOST_CONFIG")]
+    pub host_config: Option<String>,
+    /// The OTP host's IPv6 switch. Accepted and reported: kiln's NATS connections use
+    /// IPv6 or IPv4 as the server names resolve, either way, and its listeners take
+    /// IPv6 addresses ([::]:4000) as given.
+    #[arg(long, env = "WASMCLOUD_ENABLE_IPV6", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_ipv6: bool,
+    /// How long a provider gets to answer its shutdown request before the data plane
+    /// stops its process, in milliseconds (unused by the OTP host, which read it too).
+    #[arg(long, env = "WASMCLOUD_PROV_SHUTDOWN_DELAY_MS", default_value_t = DEFAULT_PROV_SHUTDOWN_DELAY_MS)]
+    pub prov_shutdown_delay_ms: u64,
     /// Address of the gRPC control API; "off" disables it. Loopback by default: set a
     /// token (and TLS) before opening it to a network.
     #[arg(long, env = "KILN_CP_API_ADDR", default_value = DEFAULT_API_ADDR)]

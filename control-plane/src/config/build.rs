@@ -23,6 +23,7 @@ impl Config {
         args: Args,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, Vec<String>> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
         let mut problems = Vec::new();
         let host_key = seed(
             &mut problems,
@@ -37,7 +38,9 @@ impl Config {
             "--cluster-seed",
         );
         checks::names_and_bounds(&args, &mut problems);
-        let http_addr = address(&mut problems, "--http-addr", &args.http_addr);
+        let http_addr = dashboard_address(&mut problems, &args);
+        let policy_changes_topic = policy_changes_topic(&env, &args);
+        let logs = kiln_telemetry::Logs::from_vars(env.iter().cloned());
         let api_addr = address(&mut problems, "--api-addr", &args.api_addr);
         let api_tls = match (args.api_tls_cert.clone(), args.api_tls_key.clone()) {
             (Some(cert), Some(key)) => Some((cert, key)),
@@ -81,6 +84,8 @@ impl Config {
                 labels,
                 autostart_providers,
                 http_addr,
+                policy_changes_topic,
+                logs,
                 api: Api {
                     addr: api_addr,
                     token: None,
@@ -100,6 +105,8 @@ struct Checked {
     labels: BTreeMap<String, String>,
     autostart_providers: Vec<BootProvider>,
     http_addr: Option<std::net::SocketAddr>,
+    policy_changes_topic: Option<String>,
+    logs: kiln_telemetry::Logs,
     api: Api,
 }
 
@@ -133,6 +140,42 @@ fn address(problems: &mut Vec<String>, flag: &str, value: &str) -> Option<std::n
     }
 }
 
+/// The dashboard's address: --http-addr, with the host and port the OTP host's
+/// `WASMCLOUD_DASHBOARD_HOST` and `_PORT` give; none when it is off.
+fn dashboard_address(problems: &mut Vec<String>, args: &Args) -> Option<std::net::SocketAddr> {
+    let base = address(problems, "--http-addr", &args.http_addr)?;
+    let ip = match args.dashboard_host.as_deref().map(str::trim) {
+        None | Some("") => base.ip(),
+        Some("localhost") => std::net::Ipv4Addr::LOCALHOST.into(),
+        Some(host) => match host.trim_matches(['[', ']']).parse() {
+            Ok(ip) => ip,
+            Err(_) => {
+                problems.push(format!(
+                    "--dashboard-host: {host:?} is not an IP address or localhost"
+                ));
+                return None;
+            }
+        },
+    };
+    Some(std::net::SocketAddr::new(
+        ip,
+        args.dashboard_port.unwrap_or(base.port()),
+    ))
+}
+
+/// The policy changes subject: the lattice's own variable (its prefix with `-` as `_`,
+/// as the OTP host reads it) before the general one.
+fn policy_changes_topic(env: &[(String, String)], args: &Args) -> Option<String> {
+    let own = format!(
+        "WASMCLOUD_POLICY_CHANGES_TOPIC_{}",
+        args.lattice_prefix.replace('-', "_")
+    );
+    env.iter()
+        .find(|(key, value)| *key == own && !value.is_empty())
+        .map(|(_, value)| value.clone())
+        .or_else(|| args.policy_changes_topic.clone().filter(|t| !t.is_empty()))
+}
+
 /// Host labels: each `HOST_*` variable (lowercased), then `--label`, then the
 /// `hostcore.*` labels every wasmbus host sets.
 fn labels(
@@ -142,8 +185,11 @@ fn labels(
 ) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     for (key, value) in env {
+        // HOST_CONFIG names a file, not a label (the OTP host made it the label
+        // `config`, a quirk not kept).
         if let Some(name) = key.strip_prefix("HOST_")
             && !name.is_empty()
+            && key != "HOST_CONFIG"
         {
             labels.insert(name.to_ascii_lowercase(), value);
         }
@@ -220,7 +266,12 @@ fn assemble(args: Args, checked: Checked) -> Config {
         heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms.max(100)),
         host_expiry: Duration::from_millis(args.host_expiry_ms.max(100)),
         policy_topic: args.policy_topic.filter(|t| !t.is_empty()),
-        policy_changes_topic: args.policy_changes_topic.filter(|t| !t.is_empty()),
+        policy_changes_topic: checked.policy_changes_topic,
+        logs: checked.logs,
+        enable_ipv6: args.enable_ipv6,
+        config_service: args.config_service,
+        host_config: args.host_config.filter(|p| !p.is_empty()),
+        provider_shutdown_wait: Duration::from_millis(args.prov_shutdown_delay_ms),
         policy_timeout: Duration::from_millis(args.policy_timeout_ms),
         oci: oci_settings(
             args.oci_allow_latest,

@@ -197,8 +197,19 @@ pub struct Config {
     pub host_expiry: Duration,
     /// Policy service subject, when enabled.
     pub policy_topic: Option<String>,
-    /// Policy override subject.
+    /// Policy override subject: `WASMCLOUD_POLICY_CHANGES_TOPIC_{lattice}` (dashes as
+    /// underscores) when set, else `WASMCLOUD_POLICY_CHANGES_TOPIC`.
     pub policy_changes_topic: Option<String>,
+    /// Log level and format, for this process and its providers.
+    pub logs: kiln_telemetry::Logs,
+    /// Whether the config service is asked at start.
+    pub config_service: bool,
+    /// Where the effective configuration is written, if anywhere.
+    pub host_config: Option<String>,
+    /// Whether `WASMCLOUD_ENABLE_IPV6` was set (reported at start; see the flag).
+    pub enable_ipv6: bool,
+    /// How long a provider gets to answer its shutdown request.
+    pub provider_shutdown_wait: Duration,
     /// Policy answer timeout.
     pub policy_timeout: Duration,
     /// Registry pulls.

@@ -174,3 +174,61 @@ fn nats_settings_take_several_servers() {
 fn secrets_do_not_print() {
     assert_eq!(format!("{:?}", Secret("SUAAA".into())), "<redacted>");
 }
+
+#[test]
+fn the_otp_hosts_dashboard_ipv6_policy_and_provider_settings_are_read() {
+    let config = parse(&[]).unwrap();
+    assert_eq!(config.http_addr, Some("127.0.0.1:4000".parse().unwrap()));
+    assert!(!config.enable_ipv6);
+    assert_eq!(config.provider_shutdown_wait, Duration::from_secs(2));
+
+    let config = parse(&[
+        "--dashboard-port",
+        "4100",
+        "--dashboard-host",
+        "::",
+        "--enable-ipv6",
+        "--prov-shutdown-delay-ms",
+        "400",
+    ])
+    .unwrap();
+    assert_eq!(config.http_addr, Some("[::]:4100".parse().unwrap()));
+    assert!(config.enable_ipv6);
+    assert_eq!(config.provider_shutdown_wait, Duration::from_millis(400));
+    let config = parse(&["--dashboard-host", "localhost"]).unwrap();
+    assert_eq!(config.http_addr, Some("127.0.0.1:4000".parse().unwrap()));
+    let config = parse(&["--http-addr", "off", "--dashboard-port", "4100"]).unwrap();
+    assert_eq!(config.http_addr, None, "off stays off");
+    let problems = parse(&["--dashboard-host", "dashboard.example"]).unwrap_err();
+    assert!(problems[0].contains("--dashboard-host"), "{problems:?}");
+
+    // The lattice's own changes topic wins, its prefix's dashes as underscores.
+    let argv = [
+        "kiln-control-plane",
+        "--lattice-prefix",
+        "blue-green",
+        "--policy-changes-topic",
+        "general.changes",
+    ];
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let own = Config::from_args(
+        Args::try_parse_from(argv).unwrap(),
+        env(&[("WASMCLOUD_POLICY_CHANGES_TOPIC_blue_green", "blue.changes")]),
+    )
+    .unwrap();
+    assert_eq!(own.policy_changes_topic.as_deref(), Some("blue.changes"));
+    let general = Config::from_args(
+        Args::try_parse_from(argv).unwrap(),
+        env(&[("WASMCLOUD_POLICY_CHANGES_TOPIC_other", "other.changes")]),
+    )
+    .unwrap();
+    assert_eq!(
+        general.policy_changes_topic.as_deref(),
+        Some("general.changes")
+    );
+}

@@ -8,6 +8,7 @@ use kiln_types::claims::VerifiedActor;
 use kiln_types::ids::{ActorKey, Digest};
 
 use super::errors::ControlError;
+use crate::artifacts::fetch::canonical;
 use crate::dataplane::records;
 use crate::gateway::inbound;
 use crate::host::Shared;
@@ -38,7 +39,16 @@ pub async fn start_actor(
     count: u32,
     annotations: BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
-    match start(host, reference, count, &annotations).await {
+    let reference = &*canonical(reference);
+    let mut key = None;
+    let outcome = match fetch(host, reference, &annotations).await {
+        Ok(verified) => {
+            key = Some(verified.key().to_string());
+            start(host, verified, reference, count, &annotations).await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
         Ok(started) => {
             if let Some(entry) = host.actors.get(started.key.as_str()) {
                 for instance in &started.added {
@@ -77,6 +87,7 @@ pub async fn start_actor(
                     kind::ACTORS_START_FAILED,
                     eventdata::actors_start_failed(
                         &host.config.host_id(),
+                        key.as_deref(),
                         reference,
                         &annotations,
                         &text,
@@ -88,22 +99,38 @@ pub async fn start_actor(
     }
 }
 
+/// The actor at `reference`, fetched and its claims checked, once adoption allows and
+/// the annotations pass their bounds.
+async fn fetch(
+    host: &Shared,
+    reference: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<VerifiedActor, ControlError> {
+    super::lifecycle::adopted(&host.readiness).await?;
+    kiln_types::limits::check_map("the annotations", annotations.iter())
+        .map_err(ControlError::Invalid)?;
+    Ok(host
+        .fetcher
+        .fetch_actor(reference, &host.config.claims_policy)
+        .await?)
+}
+
 async fn start(
     host: &Shared,
+    verified: VerifiedActor,
     reference: &str,
     count: u32,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
-    super::lifecycle::adopted(&host.readiness).await?;
-    kiln_types::limits::check_map("the annotations", annotations.iter())
-        .map_err(ControlError::Invalid)?;
-    let verified = host
-        .fetcher
-        .fetch_actor(reference, &host.config.claims_policy)
-        .await?;
     if let Some(policy) = &host.policy {
         policy
-            .allow_start("start_actor", verified.key(), &verified.claims.issuer)
+            .allow_start(
+                "start_actor",
+                verified.key(),
+                &verified.claims.issuer,
+                "",
+                "",
+            )
             .await
             .map_err(ControlError::Denied)?;
     }
@@ -139,7 +166,9 @@ async fn start(
 }
 
 /// What should run after a start: the running actor with `added` instances more, or a
-/// new one from `verified`; a running actor from another module is a conflict.
+/// new one from `verified`. An actor running from another reference is a conflict, as
+/// on the OTP host: replacing its module is a live update. From the same reference it
+/// gains instances of the module it runs, even if the reference now holds another.
 fn with_instances(
     previous: Option<&Arc<Entry>>,
     verified: VerifiedActor,
@@ -147,10 +176,10 @@ fn with_instances(
     reference: &str,
     added: &[Instance],
 ) -> Result<Entry, ControlError> {
-    let digest = Digest::of(&verified.stripped);
     match previous {
-        Some(running) if running.digest != digest => Err(ControlError::Conflict {
+        Some(running) if running.image_ref != reference => Err(ControlError::Conflict {
             key: key.to_string(),
+            requested: reference.to_string(),
             running: running.image_ref.clone(),
         }),
         Some(running) => {
@@ -163,7 +192,7 @@ fn with_instances(
             claims: Arc::new(verified.claims),
             token: Arc::from(verified.token),
             image_ref: reference.to_string(),
-            digest,
+            digest: Digest::of(&verified.stripped),
             module: Arc::new(verified.stripped),
             instances: added.to_vec(),
         }),
@@ -368,6 +397,7 @@ pub async fn update_actor(
     key: Option<&str>,
     reference: &str,
 ) -> Result<i64, ControlError> {
+    let reference = &*canonical(reference);
     super::lifecycle::adopted(&host.readiness).await?;
     let verified = host
         .fetcher

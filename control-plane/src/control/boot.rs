@@ -15,8 +15,25 @@ use crate::host::Shared;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
-/// Starts every boot actor and provider, until each runs or is refused, or shutdown.
+/// Starts every boot actor and provider, until each runs or is refused, or shutdown;
+/// each settles the host's readiness.
 pub async fn run(host: Shared) {
+    let (actors, providers) = (
+        host.config.autostart.clone(),
+        host.config.autostart_providers.clone(),
+    );
+    start_workload(&host, &actors, &providers, true).await;
+}
+
+/// Starts `actors` and `providers` once the workload found on the data plane is
+/// adopted, each until it runs or is refused, or shutdown; with `settle`, each counts
+/// toward readiness.
+pub async fn start_workload(
+    host: &Shared,
+    actors: &[String],
+    providers: &[BootProvider],
+    settle: bool,
+) {
     // What a restart adopts must not be started a second time.
     while !host.readiness.is_adopted() {
         tokio::select! {
@@ -24,19 +41,29 @@ pub async fn run(host: Shared) {
             () = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
-    for reference in host.config.autostart.clone() {
-        let outcome = retry(&host.shutdown, || start_actor(&host, &reference)).await;
-        host.readiness
-            .boot_settled(outcome.map(|reason| format!("actor {reference}: {reason}")));
+    for reference in actors {
+        let outcome = retry(&host.shutdown, || start_actor(host, reference)).await;
+        let failure = outcome.map(|reason| format!("actor {reference}: {reason}"));
+        settled(host, settle, failure);
     }
-    for provider in host.config.autostart_providers.clone() {
-        let outcome = retry(&host.shutdown, || start_provider(&host, &provider)).await;
-        host.readiness.boot_settled(outcome.map(|reason| {
+    for provider in providers {
+        let outcome = retry(&host.shutdown, || start_provider(host, provider)).await;
+        let failure = outcome.map(|reason| {
             format!(
                 "provider {} ({}): {reason}",
                 provider.reference, provider.link_name
             )
-        }));
+        });
+        settled(host, settle, failure);
+    }
+}
+
+fn settled(host: &Shared, settle: bool, failure: Option<String>) {
+    if let Some(failure) = &failure {
+        tracing::warn!("not started: {failure}");
+    }
+    if settle {
+        host.readiness.boot_settled(failure);
     }
 }
 

@@ -13,14 +13,16 @@ pub enum ControlError {
     /// A field of the request passes its bound.
     #[error("invalid request: {0}")]
     Invalid(String),
-    /// The same key already runs from another module.
+    /// The same key already runs here from another reference (the OTP host's words).
     #[error(
-        "actor {key} already runs from another module ({running}); use a live update to replace it"
+        "Cannot start new instance of {key} from ref '{requested}', it is already running with different reference. To upgrade an actor, use live update."
     )]
     Conflict {
         /// Actor key.
         key: String,
-        /// Reference it runs from.
+        /// The reference asked for.
+        requested: String,
+        /// The reference it runs from.
         running: String,
     },
     /// No such actor here.

@@ -5,6 +5,7 @@
 
 mod actors;
 pub mod boot;
+pub mod config_service;
 mod errors;
 mod lifecycle;
 mod links;

@@ -93,20 +93,34 @@ impl Policy {
     }
 
     /// May the actor or provider `key`, signed by `issuer`, start here? `action` is
-    /// `start_actor` or `start_provider`.
+    /// `start_actor` or `start_provider`; a provider's request carries its contract id
+    /// and link name (empty for an actor), as on the OTP host.
     ///
     /// # Errors
     /// Why not, for people.
-    pub async fn allow_start(&self, action: &str, key: &str, issuer: &str) -> Result<(), String> {
+    pub async fn allow_start(
+        &self,
+        action: &str,
+        key: &str,
+        issuer: &str,
+        contract_id: &str,
+        link_name: &str,
+    ) -> Result<(), String> {
         let source = json!({
             "publicKey": "", "contractId": "", "linkName": "", "capabilities": [],
             "issuer": "", "issuedOn": "", "expired": false,
             "expiresAt": kiln_types::unix_now() + 60,
         });
-        let target =
-            json!({ "publicKey": key, "issuer": issuer, "contractId": "", "linkName": "" });
-        self.decide(action, source, target, &format!("{action}|{key}"))
-            .await
+        let target = json!({
+            "publicKey": key, "issuer": issuer, "contractId": contract_id, "linkName": link_name,
+        });
+        self.decide(
+            action,
+            source,
+            target,
+            &format!("{action}|{key}|{contract_id}|{link_name}"),
+        )
+        .await
     }
 
     /// May `origin` invoke `target`? Both need claims in the lattice cache.

@@ -103,7 +103,7 @@ fn actors(host: &Shared, seen: &[Peer]) -> Vec<ActorRow> {
             ActorRow {
                 name: meta.name.clone().unwrap_or_default(),
                 key: entry.key.to_string(),
-                revision: i64::from(meta.rev.unwrap_or_default()),
+                revision: kiln_types::claims::revision(&entry.claims),
                 local_instances: entry.count(),
                 per_host,
                 caps: meta.caps().to_vec(),

@@ -76,7 +76,7 @@ impl StoredClaims {
             iss: claims.issuer.clone(),
             name: meta.name.clone().unwrap_or_default(),
             caps: String::new(),
-            rev: meta.rev.unwrap_or_default().to_string(),
+            rev: kiln_types::par::revision(claims).to_string(),
             tags: String::new(),
             version: meta.ver.clone().unwrap_or_default(),
             sub: claims.subject.clone(),

@@ -584,6 +584,60 @@ async fn a_token_guards_the_api_and_bad_requests_get_the_right_codes() {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
+    // The same over reflection v1alpha, for the clients that speak only it, down to the
+    // descriptor a client builds its calls from.
+    {
+        use tonic_reflection::pb::v1alpha as alpha;
+        let mut reflection =
+            alpha::server_reflection_client::ServerReflectionClient::new(channel.clone());
+        let ask = |request| alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        };
+        let mut answers = reflection
+            .server_reflection_info(futures::stream::iter([
+                ask(alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+                ask(
+                    alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                        "kiln.control.v1.ControlApi".into(),
+                    ),
+                ),
+            ]))
+            .await
+            .unwrap()
+            .into_inner();
+        let listed = answers.next().await.unwrap().unwrap();
+        let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+            listed.message_response
+        else {
+            panic!("{listed:?}");
+        };
+        assert!(
+            list.service
+                .iter()
+                .any(|s| s.name == "kiln.control.v1.ControlApi"),
+            "{list:?}"
+        );
+        let file = answers.next().await.unwrap().unwrap();
+        let Some(alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
+            file.message_response
+        else {
+            panic!("{file:?}");
+        };
+        let descriptor = <prost_types::FileDescriptorProto as prost::Message>::decode(
+            files.file_descriptor_proto[0].as_slice(),
+        )
+        .unwrap();
+        assert_eq!(descriptor.package(), "kiln.control.v1");
+        assert!(
+            descriptor
+                .service
+                .iter()
+                .any(|s| s.name() == "ControlApi"
+                    && s.method.iter().any(|m| m.name() == "ListHosts")),
+            "{descriptor:?}"
+        );
+    }
     let health = tonic_health::pb::health_client::HealthClient::new(channel);
     // The health service follows readiness, which the harness has seen: it says
     // serving within a moment.

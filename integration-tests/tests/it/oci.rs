@@ -59,9 +59,10 @@ async fn the_kvcounter_demo_runs_from_registry_artifacts() {
     .await;
 
     let mut api = api_client(h.api_port).await;
+    // A reference with capitals is pulled and recorded lowercased, as on the OTP host.
     let counter = api
         .start_actor(pb::StartActorRequest {
-            reference: at("kvcounter"),
+            reference: format!("{}/Kiln/KVCounter:0.1.0", registry.address()),
             ..Default::default()
         })
         .await

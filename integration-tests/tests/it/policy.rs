@@ -109,6 +109,22 @@ async fn starts_and_calls_are_asked_of_the_policy_service_which_fails_closed() {
         "{error}"
     );
 
+    // A provider's start names its contract and link, as on the OTP host.
+    let archive = fixtures::provider_archive("httpserver");
+    assert!(
+        h.launch_provider(&archive, "edge").await.accepted,
+        "{}",
+        h.logs()
+    );
+    let request = seen.recv().await.unwrap();
+    assert_eq!(request["action"], "start_provider");
+    assert_eq!(
+        request["target"]["publicKey"],
+        fixtures::provider_key(&archive).as_str()
+    );
+    assert_eq!(request["target"]["contractId"], "wasmcloud:httpserver");
+    assert_eq!(request["target"]["linkName"], "edge");
+
     // No service: a start that needs a decision is denied after the timeout.
     service.abort();
     let _ = service.await;

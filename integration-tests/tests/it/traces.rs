@@ -1,6 +1,7 @@
 //! OpenTelemetry traces end to end: an in-process OTLP/gRPC receiver, both planes and
 //! the httpserver and keyvalue providers exporting to it, and one HTTP request through
-//! the kvcounter demo that must come back as one connected trace across all four.
+//! the kvcounter demo that must come back as one connected trace across all four; and
+//! an OTLP/HTTP receiver, for collectors that take only HTTP.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,33 @@ impl Collector {
             .add_service(TraceServiceServer::new(collector.clone()))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
         tokio::spawn(server);
+        (collector, port)
+    }
+
+    /// Receives OTLP/HTTP (protobuf bodies posted to `/v1/traces`) instead; returns the
+    /// collector and its port.
+    async fn start_http() -> (Collector, u16) {
+        use axum::body::Bytes;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let collector = Collector::default();
+        let kept = collector.received.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: Bytes| {
+                let kept = kept.clone();
+                async move {
+                    let export =
+                        <ExportTraceServiceRequest as prost::Message>::decode(body).unwrap();
+                    kept.lock().unwrap().push(export);
+                    let reply = prost::Message::encode_to_vec(&ExportTraceServiceResponse {
+                        partial_success: None,
+                    });
+                    ([("content-type", "application/x-protobuf")], reply)
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
         (collector, port)
     }
 
@@ -362,4 +390,44 @@ async fn one_http_request_is_one_trace_across_every_process() {
             h.logs()
         );
     }
+}
+
+#[tokio::test]
+async fn traces_go_over_otlp_http_when_the_protocol_says_so() {
+    let (collector, port) = Collector::start_http().await;
+    let h = Harness::with(Options {
+        env: vec![
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+                format!("http://127.0.0.1:{port}"),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let echo = h.launch_sample("echo").await;
+    let response = h
+        .invoke(&echo, "HttpServer.HandleRequest", http::get("/traced"))
+        .await;
+    assert_eq!(response.error, None);
+    let both = eventually(Duration::from_secs(10), || {
+        let spans = collector.spans();
+        async move {
+            let services: HashSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
+            services.contains("kiln-control-plane") && services.contains("kiln-data-plane")
+        }
+    })
+    .await;
+    assert!(
+        both,
+        "spans from both planes over HTTP: {:?}\n{}",
+        collector
+            .spans()
+            .iter()
+            .map(|s| (&s.service, &s.name))
+            .collect::<Vec<_>>(),
+        h.logs()
+    );
 }

@@ -73,7 +73,7 @@ fn host_data(host: &Shared, entry: &Entry) -> HostData {
             u64::try_from(config.rpc_timeout.as_millis()).unwrap_or(u64::MAX),
         ),
         js_domain: config.js_domain.clone(),
-        structured_logging: false,
-        log_level: Some("info".into()),
+        structured_logging: config.logs.json,
+        log_level: Some(config.logs.level.into()),
     }
 }

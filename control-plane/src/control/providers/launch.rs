@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use kiln_types::ids::Digest;
 use kiln_types::link::LinkDefinition;
@@ -17,9 +16,6 @@ use crate::host::Shared;
 use crate::lattice::events::{data as eventdata, kind};
 use crate::state::claims::StoredClaims;
 use crate::state::providers::{Entry, Health};
-
-/// How long a provider gets to answer its shutdown request.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// Fetches, checks and starts the provider in the archive at `reference` on
 /// `link_name` (already defaulted), recording it here; the control service
@@ -57,7 +53,17 @@ pub(crate) async fn launch(
     let key = verified.key().to_string();
     if let Some(policy) = &host.policy {
         policy
-            .allow_start("start_provider", &key, &verified.claims.issuer)
+            .allow_start(
+                "start_provider",
+                &key,
+                &verified.claims.issuer,
+                verified
+                    .claims
+                    .metadata
+                    .as_ref()
+                    .map_or("", |m| m.capid.as_str()),
+                link_name,
+            )
             .await
             .map_err(ProviderError::Denied)?;
     }
@@ -213,7 +219,11 @@ pub(crate) async fn shut_down(
     entry.stop_checks.cancel();
     let subject = subjects::provider_shutdown(&host.config.lattice, key, link_name);
     let body = serde_json::json!({ "host_id": host.config.host_id() }).to_string();
-    let _ = tokio::time::timeout(SHUTDOWN_WAIT, host.rpc.request(subject, body.into())).await;
+    let _ = tokio::time::timeout(
+        host.config.provider_shutdown_wait,
+        host.rpc.request(subject, body.into()),
+    )
+    .await;
     host.data_plane
         .stop_provider(key, link_name)
         .await

@@ -33,6 +33,7 @@ pub async fn start_provider(
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
     let link_name = name_or_default(link_name);
+    let reference = &*crate::artifacts::fetch::canonical(reference);
     match launch::launch(host, reference, link_name, config_json, annotations).await {
         Ok(entry) => {
             let stored = StoredClaims::of_provider(&entry.claims);

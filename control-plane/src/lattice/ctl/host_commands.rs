@@ -188,9 +188,17 @@ async fn stop_provider(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
             request.provider_ref
         )));
     }
-    Ok(Ack::of(
-        crate::control::stop_provider(host, &request.provider_ref, &request.link_name).await,
-    ))
+    // The OTP host sends the shutdown and acknowledges whether or not the provider ran
+    // here; so does this host (without the shutdown, which would reach the same
+    // provider on other hosts), so scripts that stop "everywhere" succeed.
+    match crate::control::stop_provider(host, &request.provider_ref, &request.link_name).await {
+        Ok(()) => Ok(Ack::ok()),
+        Err(crate::control::ProviderError::NotRunning { key, link_name }) => {
+            tracing::info!(provider = %key, link = %link_name, "stop of a provider not running here: acknowledged");
+            Ok(Ack::ok())
+        }
+        Err(error) => Err(Ack::failed(error)),
+    }
 }
 
 #[derive(Serialize)]
@@ -269,7 +277,7 @@ pub fn inventory(host: &Shared) -> Inventory {
                 name: meta.and_then(|m| m.name.clone()),
                 instance_id: p.instance_id.clone(),
                 annotations: p.annotations.clone(),
-                revision: i64::from(meta.and_then(|m| m.rev).unwrap_or_default()),
+                revision: kiln_types::par::revision(&p.claims),
             }
         })
         .collect();

@@ -62,16 +62,18 @@ pub fn actor_start_failed(reference: &str, error: &str) -> Value {
     json!({ "actor_ref": reference, "error": error })
 }
 
-/// `actors_start_failed`.
+/// `actors_start_failed`, with the actor's key when the failure came after its claims
+/// were read ("N/A" before, as on the OTP host).
 #[must_use]
 pub fn actors_start_failed(
     host_id: &str,
+    key: Option<&str>,
     reference: &str,
     annotations: &BTreeMap<String, String>,
     error: &str,
 ) -> Value {
     json!({
-        "public_key": "N/A",
+        "public_key": key.unwrap_or("N/A"),
         "image_ref": reference,
         "annotations": annotations,
         "host_id": host_id,
