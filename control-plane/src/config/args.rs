@@ -205,7 +205,7 @@ pub struct Args {
     pub host_config: Option<String>,
     /// The OTP host's IPv6 switch. Accepted and reported: kiln's NATS connections use
     /// IPv6 or IPv4 as the server names resolve, either way, and its listeners take
-    /// IPv6 addresses ([::]:4000) as given.
+    /// IPv6 addresses (`[::]:4000`) as given.
     #[arg(long, env = "WASMCLOUD_ENABLE_IPV6", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub enable_ipv6: bool,
     /// How long a provider gets to answer its shutdown request before the data plane
