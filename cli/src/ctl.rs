@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 
+use crate::lattice::Link;
 use crate::output::{Format, emit};
 use kiln_types::ctl as body;
 use kiln_wasmbus::ctl::{Client, check_ack};
@@ -168,37 +169,6 @@ enum Start {
         #[arg(long)]
         host: Option<String>,
     },
-}
-
-#[derive(clap::Subcommand)]
-enum Link {
-    /// Link an actor to a provider for a contract.
-    Put {
-        /// Actor key (M…).
-        actor: String,
-        /// Provider key (V…).
-        provider: String,
-        /// Contract id, e.g. wasmcloud:keyvalue.
-        contract: String,
-        /// Link name.
-        #[arg(long, default_value = "default")]
-        link_name: String,
-        /// A link value KEY=VALUE (repeatable).
-        #[arg(long = "value", value_name = "KEY=VALUE")]
-        values: Vec<String>,
-    },
-    /// Delete a link.
-    Del {
-        /// Actor key.
-        actor: String,
-        /// Contract id.
-        contract: String,
-        /// Link name.
-        #[arg(long, default_value = "default")]
-        link_name: String,
-    },
-    /// List the links of the lattice.
-    List,
 }
 
 pub async fn run(args: Args, format: Format) -> anyhow::Result<()> {

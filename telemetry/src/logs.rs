@@ -49,12 +49,10 @@ impl Logs {
                 }
             }
         }
-        let json = match get(WASMCLOUD_STRUCTURED_LOGGING_ENABLED).map(boolean) {
+        let json = match get(WASMCLOUD_STRUCTURED_LOGGING_ENABLED).map(kiln_types::flag::parse) {
             Some(Ok(json)) => json,
-            Some(Err(text)) => {
-                ignored.push(format!(
-                    "{WASMCLOUD_STRUCTURED_LOGGING_ENABLED}: {text:?} is not a boolean"
-                ));
+            Some(Err(problem)) => {
+                ignored.push(format!("{WASMCLOUD_STRUCTURED_LOGGING_ENABLED}: {problem}"));
                 false
             }
             None => false,
@@ -86,15 +84,6 @@ pub fn level_of(text: &str) -> Option<&'static str> {
         "error" | "critical" | "alert" | "emergency" => "error",
         _ => return None,
     })
-}
-
-/// Booleans as the wasmbus host reads them: 1, true, yes, y, enabled, enable (any case).
-fn boolean(text: &str) -> Result<bool, &str> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "y" | "enabled" | "enable" => Ok(true),
-        "0" | "false" | "no" | "n" | "disabled" | "disable" => Ok(false),
-        _ => Err(text),
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod ctl;
 pub mod decode;
 pub mod endpoint;
+pub mod flag;
 pub mod hostdata;
 pub mod ids;
 pub mod inbound;

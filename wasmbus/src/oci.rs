@@ -128,17 +128,28 @@ pub async fn push(
     Ok(pushed.manifest_url)
 }
 
-/// The registry reference of `reference` (with or without `oci://`).
+/// The reference as hosts record and pull it: a registry reference lowercased, as the
+/// OTP host did (the OCI distribution specification allows no capitals in a repository
+/// name), a `file://` path as given.
+#[must_use]
+pub fn canonical(reference: &str) -> std::borrow::Cow<'_, str> {
+    if reference.starts_with("file://") || !reference.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(reference)
+    } else {
+        std::borrow::Cow::Owned(reference.to_ascii_lowercase())
+    }
+}
+
+/// The registry reference of `reference` (with or without `oci://`), canonical.
 ///
 /// # Errors
 /// [`OciError::BadReference`].
 pub fn parse(reference: &str) -> Result<Reference, OciError> {
-    // Lowercased, as the OTP host pulled: no repository name may hold capitals.
-    let text = reference
+    let canonical = canonical(reference);
+    canonical
         .strip_prefix("oci://")
-        .unwrap_or(reference)
-        .to_ascii_lowercase();
-    text.parse()
+        .unwrap_or(&canonical)
+        .parse()
         .map_err(|e: oci_client::ParseError| OciError::BadReference {
             reference: reference.to_string(),
             reason: e.to_string(),
@@ -217,6 +228,8 @@ mod tests {
         assert_eq!(parsed.registry(), "localhost:5000");
         assert_eq!(parsed.repository(), "kiln/kvcounter");
         assert_eq!(parsed.tag(), Some("v1"));
+        assert_eq!(canonical("file:///Tmp/Echo.wasm"), "file:///Tmp/Echo.wasm");
+        assert_eq!(canonical("Reg:5000/A:B"), "reg:5000/a:b");
     }
 
     #[tokio::test]

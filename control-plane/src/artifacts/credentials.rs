@@ -44,6 +44,19 @@ impl Credentials {
                 .map_err(|e| {
                 format!("registry credentials must be a JSON map of server to credential: {e}")
             })?;
+        self.merge(entries)
+    }
+
+    /// Merges credentials already read (a `registries.put` body, the config service's
+    /// `registryCredentials`); returns the servers taken, skipping as
+    /// [`Credentials::merge_json`] does.
+    ///
+    /// # Errors
+    /// When more registries would be kept than this host keeps.
+    pub fn merge(
+        &self,
+        entries: HashMap<String, serde_json::Value>,
+    ) -> Result<Vec<String>, String> {
         let mut taken = Vec::new();
         let mut by_server = self
             .by_server

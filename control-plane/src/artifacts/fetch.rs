@@ -15,18 +15,6 @@ use kiln_types::par::{self, ParError, VerifiedProvider};
 
 use crate::artifacts::oci::{self, OciError};
 
-/// The reference as this host records and pulls it: a registry reference lowercased, as
-/// the OTP host did (the OCI distribution specification allows no capitals in a
-/// repository name), a `file://` path as given.
-#[must_use]
-pub fn canonical(reference: &str) -> std::borrow::Cow<'_, str> {
-    if reference.starts_with("file://") || !reference.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Borrowed(reference)
-    } else {
-        std::borrow::Cow::Owned(reference.to_ascii_lowercase())
-    }
-}
-
 /// Why a reference could not be turned into a verified artifact.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {

@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long, env = "WASMCLOUD_RPC_JWT", hide_env_values = true)]
     pub rpc_jwt: Option<String>,
     /// Require TLS on the RPC connection.
-    #[arg(long, env = "WASMCLOUD_RPC_TLS", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_RPC_TLS", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub rpc_tls: bool,
     /// Timeout of RPC requests, in milliseconds.
     #[arg(long, env = "WASMCLOUD_RPC_TIMEOUT_MS", default_value_t = DEFAULT_RPC_TIMEOUT_MS)]
@@ -98,7 +98,7 @@ pub struct Args {
     #[arg(long, env = "WASMCLOUD_CTL_JWT", hide_env_values = true)]
     pub ctl_jwt: Option<String>,
     /// Require TLS on the control connection.
-    #[arg(long, env = "WASMCLOUD_CTL_TLS", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_CTL_TLS", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub ctl_tls: bool,
     /// Prefix of control-interface subjects (two tokens).
     #[arg(long, env = "WASMCLOUD_CTL_TOPIC_PREFIX", default_value = DEFAULT_CTL_PREFIX)]
@@ -118,7 +118,7 @@ pub struct Args {
     #[arg(long, env = "WASMCLOUD_PROV_RPC_JWT", hide_env_values = true)]
     pub prov_rpc_jwt: Option<String>,
     /// Whether providers must use TLS to NATS.
-    #[arg(long, env = "WASMCLOUD_PROV_RPC_TLS", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_PROV_RPC_TLS", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub prov_rpc_tls: bool,
     /// Interval of provider health checks, in milliseconds.
     #[arg(long, env = "KILN_CP_HEALTH_INTERVAL_MS", default_value_t = DEFAULT_HEALTH_INTERVAL_MS)]
@@ -131,7 +131,7 @@ pub struct Args {
     #[arg(long, env = "KILN_CP_HOST_EXPIRY_MS", default_value_t = DEFAULT_HOST_EXPIRY_MS)]
     pub host_expiry_ms: u64,
     /// Allow registry references with the `latest` tag (or none).
-    #[arg(long, env = "WASMCLOUD_OCI_ALLOW_LATEST", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_OCI_ALLOW_LATEST", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub oci_allow_latest: bool,
     /// Registries (`host:port`) to reach over plain HTTP, comma-separated.
     #[arg(long, env = "WASMCLOUD_OCI_ALLOWED_INSECURE", value_delimiter = ',')]
@@ -162,7 +162,7 @@ pub struct Args {
     pub js_domain: Option<String>,
 
     /// Allow starting actors from file:// references.
-    #[arg(long, env = "WASMCLOUD_ALLOW_FILE_LOAD", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_ALLOW_FILE_LOAD", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub allow_file_load: bool,
     /// Label key=value for this host (repeatable); HOST_* variables add more.
     #[arg(long = "label", value_name = "KEY=VALUE")]
@@ -197,7 +197,7 @@ pub struct Args {
     pub dashboard_host: Option<String>,
     /// Ask the OTP host's config service (`wasmbus.cfg.{prefix}.req`) at start for
     /// registry credentials and the actors and providers to start.
-    #[arg(long, env = "WASMCLOUD_CONFIG_SERVICE", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_CONFIG_SERVICE", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub config_service: bool,
     /// Where the effective configuration is written (the OTP host's `HOST_CONFIG`);
     /// `~/.wash/host_config.json` when unset and `~/.wash` exists.
@@ -206,7 +206,7 @@ pub struct Args {
     /// The OTP host's IPv6 switch. Accepted and reported: kiln's NATS connections use
     /// IPv6 or IPv4 as the server names resolve, either way, and its listeners take
     /// IPv6 addresses (`[::]:4000`) as given.
-    #[arg(long, env = "WASMCLOUD_ENABLE_IPV6", value_parser = parse_flag, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "WASMCLOUD_ENABLE_IPV6", value_parser = kiln_types::flag::parse, default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub enable_ipv6: bool,
     /// How long a provider gets to answer its shutdown request before the data plane
     /// stops its process, in milliseconds (unused by the OTP host, which read it too).
@@ -268,13 +268,4 @@ pub struct Args {
     /// PEM private key for TLS on the control API.
     #[arg(long, env = "KILN_CP_API_TLS_KEY")]
     pub api_tls_key: Option<std::path::PathBuf>,
-}
-
-/// Booleans as the wasmbus host reads them: 1, true, yes, y, enabled, enable (any case).
-fn parse_flag(text: &str) -> Result<bool, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "y" | "enabled" | "enable" => Ok(true),
-        "" | "0" | "false" | "no" | "n" | "disabled" | "disable" => Ok(false),
-        other => Err(format!("{other:?} is not a boolean (use true or false)")),
-    }
 }

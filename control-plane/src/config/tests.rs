@@ -232,3 +232,17 @@ fn the_otp_hosts_dashboard_ipv6_policy_and_provider_settings_are_read() {
         Some("general.changes")
     );
 }
+
+#[test]
+fn host_config_names_a_file_not_a_label() {
+    let config = Config::from_args(
+        Args::try_parse_from(["kiln-control-plane"]).unwrap(),
+        vec![
+            ("HOST_CONFIG".to_string(), "/tmp/effective.json".to_string()),
+            ("HOST_ZONE".to_string(), "eu".to_string()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.labels.get("zone").map(String::as_str), Some("eu"));
+    assert!(!config.labels.contains_key("config"), "{:?}", config.labels);
+}

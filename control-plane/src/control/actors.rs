@@ -8,7 +8,6 @@ use kiln_types::claims::VerifiedActor;
 use kiln_types::ids::{ActorKey, Digest};
 
 use super::errors::ControlError;
-use crate::artifacts::fetch::canonical;
 use crate::dataplane::records;
 use crate::gateway::inbound;
 use crate::host::Shared;
@@ -39,7 +38,7 @@ pub async fn start_actor(
     count: u32,
     annotations: BTreeMap<String, String>,
 ) -> Result<Started, ControlError> {
-    let reference = &*canonical(reference);
+    let reference = &*kiln_wasmbus::oci::canonical(reference);
     let mut key = None;
     let outcome = match fetch(host, reference, &annotations).await {
         Ok(verified) => {
@@ -228,15 +227,15 @@ async fn run_on_data_plane(
     Ok(())
 }
 
-/// Puts an actor's claims (and its reference, for registry references) into the lattice
-/// cache, here and for every host.
+/// Puts an actor's or a provider's claims (and its reference, for registry
+/// references) into the lattice cache, here and for every host.
 pub async fn remember(host: &Shared, stored: StoredClaims, reference: &str) {
     let key = stored.sub.clone();
     if host.claims.put(stored.clone())
         && let Some(data) = &host.lattice_data
         && let Err(error) = data.put_claims(&stored).await
     {
-        tracing::warn!(actor = %stored.sub, "could not write claims to the lattice cache: {error:#}");
+        tracing::warn!(key = %stored.sub, "could not write claims to the lattice cache: {error:#}");
     }
     remember_ref(host, reference, &key).await;
 }
@@ -397,7 +396,7 @@ pub async fn update_actor(
     key: Option<&str>,
     reference: &str,
 ) -> Result<i64, ControlError> {
-    let reference = &*canonical(reference);
+    let reference = &*kiln_wasmbus::oci::canonical(reference);
     super::lifecycle::adopted(&host.readiness).await?;
     let verified = host
         .fetcher

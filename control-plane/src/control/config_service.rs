@@ -5,6 +5,7 @@
 //! boot workload (after adoption, retried, skipped when it runs). A service that does
 //! not answer is a warning, as on the OTP host.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use kiln_types::decode::field;
@@ -24,7 +25,7 @@ const MAX_STARTS: usize = 1_000;
 pub struct Handout {
     /// Registry credentials, in the shape of `registries.put`.
     #[serde(default)]
-    pub registry_credentials: Option<serde_json::Value>,
+    pub registry_credentials: HashMap<String, serde_json::Value>,
     /// Providers to start.
     #[serde(default)]
     pub auto_start_providers: Vec<ProviderStart>,
@@ -63,10 +64,10 @@ pub async fn prepare(host: &Shared) -> Workload {
     let Some(handout) = ask(host).await else {
         return Workload::default();
     };
-    if let Some(credentials) = &handout.registry_credentials {
+    if !handout.registry_credentials.is_empty() {
         match host
             .registry_credentials
-            .merge_json(credentials.to_string().as_bytes())
+            .merge(handout.registry_credentials)
         {
             Ok(servers) => tracing::info!(?servers, "registry credentials from the config service"),
             Err(error) => {

@@ -298,7 +298,7 @@ async fn adopt_provider(host: &Shared, status: &pb::ProviderStatus) -> Result<()
     kiln_types::link::check_link_name(&status.link_name).map_err(NotAdopted::Refused)?;
     let keys_changed = record.host_id != host.config.host_id()
         || record.cluster != host.config.cluster_key.public_key();
-    let adopted = crate::control::providers::Adoptee {
+    let adopted = crate::control::providers::Prepared {
         key: status.provider.clone(),
         link_name: status.link_name.clone(),
         claims,

@@ -24,6 +24,13 @@ struct LegacyObjectInfo {
     deleted: bool,
 }
 
+/// The lattice's object store, as a client of today's async-nats opens it.
+async fn chunks(h: &Harness) -> Chunks {
+    Chunks::open(h.client.clone(), &h.lattice, None, 1)
+        .await
+        .unwrap()
+}
+
 async fn launch_echo(h: &Harness) -> String {
     let path = fixtures::sample_actor("echo");
     let ack = h.launch(&path).await;
@@ -101,9 +108,7 @@ async fn a_large_response_is_stored_with_metadata_otp_era_clients_read() {
     );
 
     // And today's client (async-nats, which checks the digest) reads the content.
-    let chunks = Chunks::open(h.client.clone(), &h.lattice, None, 1)
-        .await
-        .unwrap();
+    let chunks = chunks(&h).await;
     let bytes = kiln_wasmbus::rpc::whole_response(Some(&chunks), response, 64 << 20)
         .await
         .unwrap();
@@ -125,9 +130,7 @@ async fn a_large_request_stored_by_an_otp_era_client_is_read() {
     assert_eq!(invocation.content_length, Some(request.len() as u64));
     let response = h.send(&invocation).await;
     assert_eq!(response.error, None, "{}", h.logs());
-    let chunks = Chunks::open(h.client.clone(), &h.lattice, None, 1)
-        .await
-        .unwrap();
+    let chunks = chunks(&h).await;
     let bytes = kiln_wasmbus::rpc::whole_response(Some(&chunks), response, 64 << 20)
         .await
         .unwrap();
@@ -138,9 +141,7 @@ async fn a_large_request_stored_by_an_otp_era_client_is_read() {
 #[tokio::test]
 async fn objects_of_either_shape_round_trip_through_the_chunk_store() {
     let h = Harness::start().await;
-    let chunks = Chunks::open(h.client.clone(), &h.lattice, None, 1)
-        .await
-        .unwrap();
+    let chunks = chunks(&h).await;
     let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
 
     put_legacy(&h, "legacy-shape", &payload).await;

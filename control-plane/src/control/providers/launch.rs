@@ -78,39 +78,36 @@ pub(crate) async fn launch(
             "the data plane is not connected".into(),
         ));
     }
-    let entry = Arc::new(Entry {
-        digest: Digest::of(&verified.binary),
-        binary: Arc::new(verified.binary),
-        claims: verified.claims,
-        token: verified.token,
-        key: key.clone(),
-        link_name: link_name.to_string(),
-        image_ref: reference.to_string(),
-        instance_id: uuid::Uuid::new_v4().to_string(),
-        config_json,
-        annotations,
-        health: Mutex::new(Health::Awaiting),
-        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
-        host_data_links: Mutex::new(
-            host.links
-                .for_provider(&key, link_name)
-                .iter()
-                .map(|l| (**l).clone())
-                .collect(),
-        ),
-        stop_checks: host.shutdown.child_token(),
-    });
-    let pid = deploy(host, &entry)
-        .await
-        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
-    host.providers.insert(entry.clone());
-    spawn_health_checks(host, &entry);
+    let links = host
+        .links
+        .for_provider(&key, link_name)
+        .iter()
+        .map(|l| (**l).clone())
+        .collect();
+    let entry = entry(
+        host,
+        Prepared {
+            digest: Digest::of(&verified.binary),
+            binary: verified.binary,
+            claims: verified.claims,
+            token: verified.token,
+            key: key.clone(),
+            link_name: link_name.to_string(),
+            image_ref: reference.to_string(),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+            config_json,
+            annotations,
+            links,
+        },
+    );
+    let pid = run(host, &entry).await?;
     tracing::info!(provider = %key, link = link_name, contract = entry.contract_id(), pid, "provider started");
     Ok(entry)
 }
 
-/// A provider found running after a restart, checked and ready to be taken over.
-pub struct Adoptee {
+/// A provider checked and ready to run: started from its archive, or found running
+/// after a restart and taken over.
+pub struct Prepared {
     /// Public key.
     pub key: String,
     /// Link name.
@@ -131,8 +128,39 @@ pub struct Adoptee {
     pub config_json: Option<String>,
     /// Annotations given at start.
     pub annotations: BTreeMap<String, String>,
-    /// The links its host data carried.
+    /// The links its host data carries.
     pub links: Vec<LinkDefinition>,
+}
+
+/// The entry of `prepared`: awaiting its first health check, its links to catch up on.
+fn entry(host: &Shared, prepared: Prepared) -> Arc<Entry> {
+    Arc::new(Entry {
+        key: prepared.key,
+        link_name: prepared.link_name,
+        claims: prepared.claims,
+        token: prepared.token,
+        image_ref: prepared.image_ref,
+        digest: prepared.digest,
+        binary: Arc::new(prepared.binary),
+        instance_id: prepared.instance_id,
+        config_json: prepared.config_json,
+        annotations: prepared.annotations,
+        health: Mutex::new(Health::Awaiting),
+        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
+        host_data_links: Mutex::new(prepared.links),
+        stop_checks: host.shutdown.child_token(),
+    })
+}
+
+/// Hands `entry` to the data plane, records it and starts its health checks; returns
+/// the process id.
+async fn run(host: &Shared, entry: &Arc<Entry>) -> Result<u32, ProviderError> {
+    let pid = deploy(host, entry)
+        .await
+        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
+    host.providers.insert(entry.clone());
+    spawn_health_checks(host, entry);
+    Ok(pid)
 }
 
 /// Takes over a provider the data plane runs: registered, given current host data,
@@ -143,33 +171,18 @@ pub struct Adoptee {
 /// When the data plane cannot be told.
 pub async fn adopt(
     host: &Shared,
-    adoptee: Adoptee,
+    mut adoptee: Prepared,
     keys_changed: bool,
 ) -> Result<(), ProviderError> {
-    let entry = Arc::new(Entry {
-        key: adoptee.key.clone(),
-        link_name: adoptee.link_name.clone(),
-        claims: adoptee.claims,
-        token: adoptee.token,
-        image_ref: adoptee.image_ref,
-        digest: adoptee.digest,
-        binary: Arc::new(adoptee.binary),
-        instance_id: adoptee.instance_id,
-        config_json: adoptee.config_json,
-        annotations: adoptee.annotations,
-        health: Mutex::new(Health::Awaiting),
-        catch_up_pending: std::sync::atomic::AtomicBool::new(true),
-        host_data_links: Mutex::new(if keys_changed {
-            host.links
-                .for_provider(&adoptee.key, &adoptee.link_name)
-                .iter()
-                .map(|l| (**l).clone())
-                .collect()
-        } else {
-            adoptee.links
-        }),
-        stop_checks: host.shutdown.child_token(),
-    });
+    if keys_changed {
+        adoptee.links = host
+            .links
+            .for_provider(&adoptee.key, &adoptee.link_name)
+            .iter()
+            .map(|l| (**l).clone())
+            .collect();
+    }
+    let entry = entry(host, adoptee);
     if keys_changed {
         tracing::warn!(provider = %entry.key, link = %entry.link_name, "the provider was started with another host or cluster key; restarting it with this host's");
         host.data_plane
@@ -177,19 +190,13 @@ pub async fn adopt(
             .await
             .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
     }
-    deploy(host, &entry)
-        .await
-        .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
-    host.providers.insert(entry.clone());
-    spawn_health_checks(host, &entry);
-    let stored = StoredClaims::of_provider(&entry.claims);
-    if host.claims.put(stored.clone())
-        && let Some(data) = &host.lattice_data
-        && let Err(error) = data.put_claims(&stored).await
-    {
-        tracing::warn!(provider = %entry.key, "could not write claims to the lattice cache: {error:#}");
-    }
-    crate::control::actors::remember_ref(host, &entry.image_ref, &entry.key).await;
+    run(host, &entry).await?;
+    crate::control::actors::remember(
+        host,
+        StoredClaims::of_provider(&entry.claims),
+        &entry.image_ref,
+    )
+    .await;
     if keys_changed {
         host.events
             .publish(kind::PROVIDER_STARTED, eventdata::provider_started(&entry))

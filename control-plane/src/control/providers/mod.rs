@@ -8,7 +8,7 @@ mod health;
 mod launch;
 pub mod links;
 
-pub use launch::{Adoptee, adopt};
+pub use launch::{Prepared, adopt};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,17 +33,15 @@ pub async fn start_provider(
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
     let link_name = name_or_default(link_name);
-    let reference = &*crate::artifacts::fetch::canonical(reference);
+    let reference = &*kiln_wasmbus::oci::canonical(reference);
     match launch::launch(host, reference, link_name, config_json, annotations).await {
         Ok(entry) => {
-            let stored = StoredClaims::of_provider(&entry.claims);
-            if host.claims.put(stored.clone())
-                && let Some(data) = &host.lattice_data
-                && let Err(error) = data.put_claims(&stored).await
-            {
-                tracing::warn!(provider = %entry.key, "could not write claims to the lattice cache: {error:#}");
-            }
-            crate::control::actors::remember_ref(host, reference, &entry.key).await;
+            crate::control::actors::remember(
+                host,
+                StoredClaims::of_provider(&entry.claims),
+                reference,
+            )
+            .await;
             host.events
                 .publish(kind::PROVIDER_STARTED, eventdata::provider_started(&entry))
                 .await;
