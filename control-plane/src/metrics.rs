@@ -75,106 +75,90 @@ impl Default for Metrics {
     }
 }
 
-/// `metric`, registered under `name` with `help`.
-fn registered<M: prometheus_client::registry::Metric + Clone>(
-    registry: &mut Registry,
-    name: &str,
-    help: &str,
-    metric: M,
-) -> M {
-    registry.register(name, help, metric.clone());
-    metric
-}
-
 impl Metrics {
     /// The metrics, registered.
     #[must_use]
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("kiln");
-        let busy = registered(
-            &mut registry,
-            "invocations_busy",
-            "Inbound invocations answered at once with a busy error (in-flight bound reached)",
-            Family::<ActorLabels, Counter>::default(),
-        );
-        let invocations = registered(
-            &mut registry,
-            "invocations",
-            "Inbound invocations answered, per actor and operation",
-            Family::<CallLabels, Counter>::default(),
-        );
-        let invocation_errors = registered(
-            &mut registry,
-            "invocation_errors",
-            "Inbound invocations answered with an error (refused or failed)",
-            Family::<CallLabels, Counter>::default(),
-        );
-        // 50 µs to ~3.3 s.
-        let invocation_seconds = registered(
-            &mut registry,
-            "invocation_duration_seconds",
-            "Time from receiving an invocation to publishing its answer",
-            Family::<CallLabels, Histogram>::new_with_constructor(|| {
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("kiln"),
+            call_series: Mutex::new(HashSet::new()),
+            busy: Family::default(),
+            invocations: Family::default(),
+            invocation_errors: Family::default(),
+            // 50 µs to ~3.3 s.
+            invocation_seconds: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
             }),
+            host_calls: Family::default(),
+            host_call_errors: Family::default(),
+            nats_reconnects: Family::default(),
+            instances: Family::default(),
+            data_plane_calls: Family::default(),
+            data_plane_failures: Family::default(),
+            provider_restarts: Family::default(),
+        };
+        metrics.register();
+        metrics
+    }
+
+    /// Registers every family under its name, with its help.
+    fn register(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "invocations_busy",
+            "Inbound invocations answered at once with a busy error (in-flight bound reached)",
+            self.busy.clone(),
         );
-        let host_calls = registered(
-            &mut registry,
+        registry.register(
+            "invocations",
+            "Inbound invocations answered, per actor and operation",
+            self.invocations.clone(),
+        );
+        registry.register(
+            "invocation_errors",
+            "Inbound invocations answered with an error (refused or failed)",
+            self.invocation_errors.clone(),
+        );
+        registry.register(
+            "invocation_duration_seconds",
+            "Time from receiving an invocation to publishing its answer",
+            self.invocation_seconds.clone(),
+        );
+        registry.register(
             "host_calls",
             "Host calls actors made to providers and actors, per caller and operation",
-            Family::<CallLabels, Counter>::default(),
+            self.host_calls.clone(),
         );
-        let host_call_errors = registered(
-            &mut registry,
+        registry.register(
             "host_call_errors",
             "Host calls that failed",
-            Family::<CallLabels, Counter>::default(),
+            self.host_call_errors.clone(),
         );
-        let nats_reconnects = registered(
-            &mut registry,
+        registry.register(
             "nats_reconnects",
             "Times a NATS connection came back after losing the server",
-            Family::<ConnectionLabels, Counter>::default(),
+            self.nats_reconnects.clone(),
         );
-        let instances = registered(
-            &mut registry,
+        registry.register(
             "actor_instances",
             "Instances of each actor on this host",
-            Family::<ActorLabels, Gauge>::default(),
+            self.instances.clone(),
         );
-        let data_plane_calls = registered(
-            &mut registry,
+        registry.register(
             "data_plane_calls",
             "Calls the data plane ran per actor since it started",
-            Family::<ActorLabels, Gauge>::default(),
+            self.data_plane_calls.clone(),
         );
-        let data_plane_failures = registered(
-            &mut registry,
+        registry.register(
             "data_plane_failures",
             "Calls that failed in wasm (trap, deadline, memory) since the data plane started",
-            Family::<ActorLabels, Gauge>::default(),
+            self.data_plane_failures.clone(),
         );
-        let provider_restarts = registered(
-            &mut registry,
+        registry.register(
             "provider_restarts",
             "Times the data plane restarted each provider process",
-            Family::<ProviderLabels, Gauge>::default(),
+            self.provider_restarts.clone(),
         );
-        Metrics {
-            registry,
-            call_series: Mutex::new(HashSet::new()),
-            busy,
-            invocations,
-            invocation_errors,
-            invocation_seconds,
-            host_calls,
-            host_call_errors,
-            nats_reconnects,
-            instances,
-            data_plane_calls,
-            data_plane_failures,
-            provider_restarts,
-        }
     }
 
     /// Records one inbound invocation.

@@ -210,26 +210,18 @@ fn labels(
 
 /// The configuration from checked parts and the flags taken as they are.
 fn assemble(args: Args, checked: Checked) -> Config {
-    let mut cluster_issuers = vec![checked.cluster_key.public_key()];
-    for issuer in args.cluster_issuers.into_iter().filter(|s| !s.is_empty()) {
-        if !cluster_issuers.contains(&issuer) {
-            cluster_issuers.push(issuer);
-        }
-    }
+    // Taken before the fields are moved out of `args`.
+    let (fetch_limits, in_flight, replay) = (fetch_limits(&args), in_flight(&args), replay(&args));
     let prov_rpc_host = args.prov_rpc_host.unwrap_or_else(|| args.rpc_host.clone());
     let prov_rpc_port = args.prov_rpc_port.unwrap_or(args.rpc_port);
     Config {
         lattice: args.lattice_prefix,
         host_key: Arc::new(checked.host_key),
+        cluster_issuers: trusted_clusters(checked.cluster_key.public_key(), args.cluster_issuers),
         cluster_key: Arc::new(checked.cluster_key),
         cluster_key_generated: checked.cluster_key_generated,
-        cluster_issuers,
         claims_policy: Policy {
-            allowed_issuers: args
-                .allowed_issuers
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect(),
+            allowed_issuers: non_empty(args.allowed_issuers),
         },
         rpc: nats(
             args.rpc_host,
@@ -258,7 +250,7 @@ fn assemble(args: Args, checked: Checked) -> Config {
         js_domain: args.js_domain.filter(|d| !d.is_empty()),
         allow_file_load: args.allow_file_load,
         labels: checked.labels,
-        autostart: args.actors.into_iter().filter(|a| !a.is_empty()).collect(),
+        autostart: non_empty(args.actors),
         autostart_providers: checked.autostart_providers,
         data_plane: checked.data_plane,
         invoke_path: args.invoke_path,
@@ -285,27 +277,58 @@ fn assemble(args: Args, checked: Checked) -> Config {
         ),
         http_addr: checked.http_addr,
         upload_limit: args.upload_limit_mib << 20,
-        fetch_limits: crate::artifacts::fetch::Limits {
-            actor: args.actor_limit_mib << 20,
-            provider: args.provider_limit_mib << 20,
-        },
+        fetch_limits,
         chunk_limit: args.chunk_limit_mib << 20,
-        in_flight: InFlight {
-            host: args.max_in_flight,
-            per_actor: args.max_in_flight_per_actor,
-            bytes: args.max_in_flight_mib << 20,
-        },
-        replay: kiln_types::replay::Settings {
-            window_s: args.replay_window_s,
-            skew_s: args.clock_skew_s,
-            capacity: args.replay_cache,
-        },
+        in_flight,
+        replay,
         ctl_timeout: Duration::from_millis(args.ctl_timeout_ms),
         lattice_replicas: args.lattice_replicas,
         api: Api {
             token: args.api_token.filter(|t| !t.is_empty()),
             ..checked.api
         },
+    }
+}
+
+/// This host's cluster key first, then the other trusted ones, each once.
+fn trusted_clusters(own: String, others: Vec<String>) -> Vec<String> {
+    let mut trusted = vec![own];
+    for issuer in non_empty(others) {
+        if !trusted.contains(&issuer) {
+            trusted.push(issuer);
+        }
+    }
+    trusted
+}
+
+/// The entries of a comma-separated list that say something.
+fn non_empty(list: Vec<String>) -> Vec<String> {
+    list.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// The largest artifacts fetched, in bytes.
+fn fetch_limits(args: &Args) -> crate::artifacts::fetch::Limits {
+    crate::artifacts::fetch::Limits {
+        actor: args.actor_limit_mib << 20,
+        provider: args.provider_limit_mib << 20,
+    }
+}
+
+/// The bounds on inbound invocations in flight.
+fn in_flight(args: &Args) -> InFlight {
+    InFlight {
+        host: args.max_in_flight,
+        per_actor: args.max_in_flight_per_actor,
+        bytes: args.max_in_flight_mib << 20,
+    }
+}
+
+/// The replay and clock checks of inbound invocations.
+fn replay(args: &Args) -> kiln_types::replay::Settings {
+    kiln_types::replay::Settings {
+        window_s: args.replay_window_s,
+        skew_s: args.clock_skew_s,
+        capacity: args.replay_cache,
     }
 }
 

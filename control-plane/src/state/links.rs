@@ -74,6 +74,15 @@ impl Links {
             .collect()
     }
 
+    /// Copies of the links one provider instance serves, as host data carries them.
+    #[must_use]
+    pub fn definitions_for(&self, provider: &str, link_name: &str) -> Vec<LinkDefinition> {
+        self.for_provider(provider, link_name)
+            .iter()
+            .map(|l| (**l).clone())
+            .collect()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<LinkDefinition>>> {
         self.by_id
             .read()

@@ -106,80 +106,120 @@ async fn run(
     operation: &str,
     payload: &[u8],
 ) -> Result<Vec<u8>, OpError> {
-    Ok(
-        match operation.strip_prefix("KeyValue.").unwrap_or(operation) {
-            "Increment" => {
-                let r: IncrementRequest = arg(payload)?;
-                encode(&redis.incr::<_, _, i32>(&r.key, r.value).await?)
+    let operation = operation.strip_prefix("KeyValue.").unwrap_or(operation);
+    match operation {
+        "Increment" | "Get" | "Set" | "Del" | "Contains" => value(redis, operation, payload).await,
+        list if list.starts_with("List") => self::list(redis, list, payload).await,
+        set if set.starts_with("Set") => self::set(redis, set, payload).await,
+        _ => Err(OpError::Unknown),
+    }
+}
+
+/// The operations on single values.
+async fn value(
+    redis: &mut ConnectionManager,
+    operation: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, OpError> {
+    Ok(match operation {
+        "Increment" => {
+            let r: IncrementRequest = arg(payload)?;
+            encode(&redis.incr::<_, _, i32>(&r.key, r.value).await?)
+        }
+        "Get" => {
+            let key: String = arg(payload)?;
+            let value: Option<String> = redis.get(&key).await?;
+            encode(&GetResponse {
+                exists: value.is_some(),
+                value: value.unwrap_or_default(),
+            })
+        }
+        "Set" => {
+            let r: SetRequest = arg(payload)?;
+            if r.expires == 0 {
+                redis.set::<_, _, ()>(&r.key, &r.value).await?;
+            } else {
+                redis
+                    .set_ex::<_, _, ()>(&r.key, &r.value, u64::from(r.expires))
+                    .await?;
             }
-            "Get" => {
-                let key: String = arg(payload)?;
-                let value: Option<String> = redis.get(&key).await?;
-                encode(&GetResponse {
-                    exists: value.is_some(),
-                    value: value.unwrap_or_default(),
-                })
-            }
-            "Set" => {
-                let r: SetRequest = arg(payload)?;
-                if r.expires == 0 {
-                    redis.set::<_, _, ()>(&r.key, &r.value).await?;
-                } else {
-                    redis
-                        .set_ex::<_, _, ()>(&r.key, &r.value, u64::from(r.expires))
-                        .await?;
-                }
-                Vec::new()
-            }
-            "Del" | "ListClear" | "SetClear" => {
-                let key: String = arg(payload)?;
-                encode(&(redis.del::<_, u32>(&key).await? > 0))
-            }
-            "Contains" => {
-                let key: String = arg(payload)?;
-                encode(&redis.exists::<_, bool>(&key).await?)
-            }
-            "ListAdd" => {
-                let r: ListAddRequest = arg(payload)?;
-                encode(&redis.rpush::<_, _, u32>(&r.list_name, &r.value).await?)
-            }
-            "ListDel" => {
-                let r: ListDelRequest = arg(payload)?;
-                encode(&(redis.lrem::<_, _, u32>(&r.list_name, 1, &r.value).await? > 0))
-            }
-            "ListRange" => {
-                let r: ListRangeRequest = arg(payload)?;
-                let start = isize::try_from(r.start).unwrap_or_default();
-                let stop = isize::try_from(r.stop).unwrap_or_default();
-                encode(
-                    &redis
-                        .lrange::<_, Vec<String>>(&r.list_name, start, stop)
-                        .await?,
-                )
-            }
-            "SetAdd" => {
-                let r: SetAddRequest = arg(payload)?;
-                encode(&redis.sadd::<_, _, u32>(&r.set_name, &r.value).await?)
-            }
-            "SetDel" => {
-                let r: SetDelRequest = arg(payload)?;
-                encode(&redis.srem::<_, _, u32>(&r.set_name, &r.value).await?)
-            }
-            "SetQuery" => {
-                let key: String = arg(payload)?;
-                encode(&redis.smembers::<_, Vec<String>>(&key).await?)
-            }
-            "SetIntersection" => {
-                let keys: Vec<String> = arg(payload)?;
-                encode(&redis.sinter::<_, Vec<String>>(&keys).await?)
-            }
-            "SetUnion" => {
-                let keys: Vec<String> = arg(payload)?;
-                encode(&redis.sunion::<_, Vec<String>>(&keys).await?)
-            }
-            _ => return Err(OpError::Unknown),
-        },
-    )
+            Vec::new()
+        }
+        "Del" => delete(redis, payload).await?,
+        "Contains" => {
+            let key: String = arg(payload)?;
+            encode(&redis.exists::<_, bool>(&key).await?)
+        }
+        _ => return Err(OpError::Unknown),
+    })
+}
+
+/// Deletes the key in `payload` (a value, a list or a set); whether it existed.
+async fn delete(redis: &mut ConnectionManager, payload: &[u8]) -> Result<Vec<u8>, OpError> {
+    let key: String = arg(payload)?;
+    Ok(encode(&(redis.del::<_, u32>(&key).await? > 0)))
+}
+
+/// The operations on lists.
+async fn list(
+    redis: &mut ConnectionManager,
+    operation: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, OpError> {
+    Ok(match operation {
+        "ListAdd" => {
+            let r: ListAddRequest = arg(payload)?;
+            encode(&redis.rpush::<_, _, u32>(&r.list_name, &r.value).await?)
+        }
+        "ListDel" => {
+            let r: ListDelRequest = arg(payload)?;
+            encode(&(redis.lrem::<_, _, u32>(&r.list_name, 1, &r.value).await? > 0))
+        }
+        "ListRange" => {
+            let r: ListRangeRequest = arg(payload)?;
+            let start = isize::try_from(r.start).unwrap_or_default();
+            let stop = isize::try_from(r.stop).unwrap_or_default();
+            encode(
+                &redis
+                    .lrange::<_, Vec<String>>(&r.list_name, start, stop)
+                    .await?,
+            )
+        }
+        "ListClear" => delete(redis, payload).await?,
+        _ => return Err(OpError::Unknown),
+    })
+}
+
+/// The operations on sets.
+async fn set(
+    redis: &mut ConnectionManager,
+    operation: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, OpError> {
+    Ok(match operation {
+        "SetAdd" => {
+            let r: SetAddRequest = arg(payload)?;
+            encode(&redis.sadd::<_, _, u32>(&r.set_name, &r.value).await?)
+        }
+        "SetDel" => {
+            let r: SetDelRequest = arg(payload)?;
+            encode(&redis.srem::<_, _, u32>(&r.set_name, &r.value).await?)
+        }
+        "SetQuery" => {
+            let key: String = arg(payload)?;
+            encode(&redis.smembers::<_, Vec<String>>(&key).await?)
+        }
+        "SetIntersection" => {
+            let keys: Vec<String> = arg(payload)?;
+            encode(&redis.sinter::<_, Vec<String>>(&keys).await?)
+        }
+        "SetUnion" => {
+            let keys: Vec<String> = arg(payload)?;
+            encode(&redis.sunion::<_, Vec<String>>(&keys).await?)
+        }
+        "SetClear" => delete(redis, payload).await?,
+        _ => return Err(OpError::Unknown),
+    })
 }
 
 #[tokio::main]

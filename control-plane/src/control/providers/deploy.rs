@@ -61,12 +61,7 @@ fn host_data(host: &Shared, entry: &Entry) -> HostData {
             .expect("invariant: the cluster key is made from a seed"),
         env_values: HashMap::new(),
         instance_id: entry.instance_id.clone(),
-        link_definitions: host
-            .links
-            .for_provider(&entry.key, &entry.link_name)
-            .iter()
-            .map(|l| (**l).clone())
-            .collect(),
+        link_definitions: host.links.definitions_for(&entry.key, &entry.link_name),
         cluster_issuers: config.cluster_issuers.clone(),
         config_json: entry.config_json.clone(),
         default_rpc_timeout_ms: Some(

@@ -35,33 +35,20 @@ pub(crate) async fn launch(
     {
         return Err(ProviderError::DataPlane(reason));
     }
-    kiln_types::limits::check_map("the annotations", annotations.iter())
-        .map_err(ProviderError::Invalid)?;
-    if config_json
-        .as_ref()
-        .is_some_and(|c| c.len() > kiln_types::limits::CONFIG)
-    {
-        return Err(ProviderError::Invalid(format!(
-            "the configuration is longer than {} bytes",
-            kiln_types::limits::CONFIG
-        )));
-    }
+    check_request(&annotations, config_json.as_deref())?;
     let verified = host
         .fetcher
         .fetch_provider(reference, &host.config.claims_policy)
         .await?;
     let key = verified.key().to_string();
     if let Some(policy) = &host.policy {
+        let contract = verified.meta().capid.as_str();
         policy
             .allow_start(
                 "start_provider",
                 &key,
                 &verified.claims.issuer,
-                verified
-                    .claims
-                    .metadata
-                    .as_ref()
-                    .map_or("", |m| m.capid.as_str()),
+                contract,
                 link_name,
             )
             .await
@@ -78,12 +65,7 @@ pub(crate) async fn launch(
             "the data plane is not connected".into(),
         ));
     }
-    let links = host
-        .links
-        .for_provider(&key, link_name)
-        .iter()
-        .map(|l| (**l).clone())
-        .collect();
+    let links = host.links.definitions_for(&key, link_name);
     let entry = entry(
         host,
         Prepared {
@@ -103,6 +85,22 @@ pub(crate) async fn launch(
     let pid = run(host, &entry).await?;
     tracing::info!(provider = %key, link = link_name, contract = entry.contract_id(), pid, "provider started");
     Ok(entry)
+}
+
+/// The annotations and configuration string pass their bounds.
+fn check_request(
+    annotations: &BTreeMap<String, String>,
+    config_json: Option<&str>,
+) -> Result<(), ProviderError> {
+    kiln_types::limits::check_map("the annotations", annotations.iter())
+        .map_err(ProviderError::Invalid)?;
+    if config_json.is_some_and(|c| c.len() > kiln_types::limits::CONFIG) {
+        return Err(ProviderError::Invalid(format!(
+            "the configuration is longer than {} bytes",
+            kiln_types::limits::CONFIG
+        )));
+    }
+    Ok(())
 }
 
 /// A provider checked and ready to run: started from its archive, or found running
@@ -175,12 +173,7 @@ pub async fn adopt(
     keys_changed: bool,
 ) -> Result<(), ProviderError> {
     if keys_changed {
-        adoptee.links = host
-            .links
-            .for_provider(&adoptee.key, &adoptee.link_name)
-            .iter()
-            .map(|l| (**l).clone())
-            .collect();
+        adoptee.links = host.links.definitions_for(&adoptee.key, &adoptee.link_name);
     }
     let entry = entry(host, adoptee);
     if keys_changed {

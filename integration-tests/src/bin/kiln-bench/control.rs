@@ -20,25 +20,7 @@ pub async fn run() {
     })
     .await;
     let host = h.host.public_key();
-    let text = std::fs::read_to_string(
-        kiln_integration_tests::workspace_root().join("integration-tests/fixtures/tagged.wat"),
-    )
-    .unwrap();
-    // Distinct modules (each answers its own tag), so each is compiled: a real start.
-    let actors: Vec<(String, String, String)> = (0..ACTORS)
-        .map(|i| {
-            let tag = format!("{i:03}");
-            let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\""))).unwrap();
-            let spec = ActorSpec {
-                name: Some(format!("tagged-{tag}")),
-                ..ActorSpec::default()
-            };
-            let (signed, key) = fixtures::sign(&module, &spec);
-            let path = h.dir.path().join(format!("tagged-{tag}.wasm"));
-            std::fs::write(&path, signed).unwrap();
-            (format!("file://{}", path.display()), key.public_key(), tag)
-        })
-        .collect();
+    let actors = tagged_actors(&h);
 
     let started = Instant::now();
     let acks = futures::stream::iter(&actors)
@@ -54,30 +36,7 @@ pub async fn run() {
         .await;
     let acked = started.elapsed();
     assert!(acks.iter().all(|a| a.accepted), "{acks:?}");
-    futures::stream::iter(&actors)
-        .for_each_concurrent(ACTORS, |(_, key, tag)| {
-            let h = &h;
-            async move {
-                let subject = subjects::actor_rpc(&h.lattice, key);
-                loop {
-                    let invocation = h.invocation(key, "Any.Op", Vec::new()).encode();
-                    match h.client.request(subject.clone(), invocation.into()).await {
-                        Ok(reply) => {
-                            let response =
-                                kiln_types::invocation::InvocationResponse::decode(&reply.payload)
-                                    .unwrap();
-                            assert_eq!(response.msg, tag.as_bytes(), "{:?}", response.error);
-                            return;
-                        }
-                        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                        }
-                        Err(e) => panic!("{e}"),
-                    }
-                }
-            }
-        })
-        .await;
+    all_answering(&h, &actors).await;
     let answering = started.elapsed();
     println!(
         "\nControl interface ({ACTORS} distinct actors, each compiled; {REQUESTS} sequential requests per row)"
@@ -104,6 +63,55 @@ pub async fn run() {
         .into_bytes();
     let (p50, p99) = round_trips(&h, &scale, &body).await;
     println!("  cmd.{{host}}.scale (no change, data plane told): p50 {p50:.0} µs, p99 {p99:.0} µs");
+}
+
+/// `ACTORS` distinct signed modules (each answers its own tag), written to files so
+/// each start compiles one: (reference, key, tag).
+fn tagged_actors(h: &Harness) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(
+        kiln_integration_tests::workspace_root().join("integration-tests/fixtures/tagged.wat"),
+    )
+    .unwrap();
+    // Distinct modules (each answers its own tag), so each is compiled: a real start.
+    (0..ACTORS)
+        .map(|i| {
+            let tag = format!("{i:03}");
+            let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\""))).unwrap();
+            let spec = ActorSpec {
+                name: Some(format!("tagged-{tag}")),
+                ..ActorSpec::default()
+            };
+            let (signed, key) = fixtures::sign(&module, &spec);
+            let path = h.dir.path().join(format!("tagged-{tag}.wasm"));
+            std::fs::write(&path, signed).unwrap();
+            (format!("file://{}", path.display()), key.public_key(), tag)
+        })
+        .collect()
+}
+
+/// Returns once every actor answers a call with its tag.
+async fn all_answering(h: &Harness, actors: &[(String, String, String)]) {
+    futures::stream::iter(actors)
+        .for_each_concurrent(ACTORS, |(_, key, tag)| async move {
+            let subject = subjects::actor_rpc(&h.lattice, key);
+            loop {
+                let invocation = h.invocation(key, "Any.Op", Vec::new()).encode();
+                match h.client.request(subject.clone(), invocation.into()).await {
+                    Ok(reply) => {
+                        let response =
+                            kiln_types::invocation::InvocationResponse::decode(&reply.payload)
+                                .unwrap();
+                        assert_eq!(response.msg, tag.as_bytes(), "{:?}", response.error);
+                        return;
+                    }
+                    Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
+        .await;
 }
 
 /// p50 and p99 in µs of `REQUESTS` sequential requests.

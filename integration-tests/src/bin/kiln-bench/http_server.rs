@@ -76,18 +76,7 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         "p50 ×",
         "tput ×"
     );
-    println!(
-        "{:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
-        "httpserver provider → echo actor",
-        f.p50_us,
-        f.p99_us,
-        f.per_second,
-        b.p50_us,
-        b.p99_us,
-        b.per_second,
-        f.p50_us / b.p50_us,
-        f.per_second / b.per_second
-    );
+    crate::print_row("httpserver provider → echo actor", &f, &b);
     let _ = hello.kill();
     let _ = hello.wait();
 }

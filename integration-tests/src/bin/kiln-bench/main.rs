@@ -73,6 +73,19 @@ async fn main() {
     }
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
+    host_paths(&echo_path, &echo).await;
+    // KILN_BENCH_ONLY=HTTP (or CONTROL) runs only that part.
+    let only = std::env::var("KILN_BENCH_ONLY").ok();
+    if only.as_deref().is_none_or(|only| "HTTP".contains(only)) {
+        http_server::run(&echo_path, &echo).await;
+    }
+    if only.as_deref().is_none_or(|only| "CONTROL".contains(only)) {
+        control::run().await;
+    }
+}
+
+/// The host path against bare NATS, in each invoke path and instance mode.
+async fn host_paths(echo_path: &std::path::Path, echo: &str) {
     println!(
         "kiln-bench: {ROUNDS} interleaved rounds of baseline and host; per round {LATENCY_CALLS} sequential calls (latency) and {CONCURRENCY} in flight for {THROUGHPUT_FOR:?} (throughput); medians shown"
     );
@@ -97,71 +110,79 @@ async fn main() {
         ("echo actor (unary, reuse)", "unary", "reuse"),
         ("echo actor (stream, fresh)", "stream", "fresh"),
     ] {
-        // KILN_BENCH_ONLY=<substring> runs only matching paths (for profiling).
-        if std::env::var("KILN_BENCH_ONLY").is_ok_and(|only| !label.contains(&only)) {
-            continue;
-        }
-        let h = echo_host(
-            Options {
-                control_plane_args: vec!["--invoke-path".into(), invoke_path.into()],
-                data_plane_args: vec!["--instance-mode".into(), instance_mode.into()],
-                ..Options::default()
-            },
-            &echo_path,
-            &echo,
-        )
-        .await;
-        // The baseline runs on the same NATS server with the same bytes, in turns with
-        // the host, so both see the same machine.
-        let _responder = bare_responder(&h).await;
-        let subject = subjects::actor_rpc(&h.lattice, &echo);
-        let (mut base, mut host) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            // A host accepts each signed invocation once: every round gets its own,
-            // signed before it is timed (the baseline echoes the same bytes).
-            let signed = signed_calls(&h, &echo, SIGNED_PER_ROUND).await;
-            base.push(measure(&h.client, "bench.echo", &signed, |_| {}).await);
-            host.push(measure(&h.client, &subject, &signed, check_echo).await);
-        }
-        let (b, f) = (Figures::median(&base), Figures::median(&host));
+        host_path(label, invoke_path, instance_mode, echo_path, echo).await;
+    }
+}
+
+/// One row of the host path (and, on the stream, the data plane alone; with reuse,
+/// a signing client and the cold start).
+async fn host_path(
+    label: &str,
+    invoke_path: &str,
+    instance_mode: &str,
+    echo_path: &std::path::Path,
+    echo: &str,
+) {
+    // KILN_BENCH_ONLY=<substring> runs only matching paths (for profiling).
+    if std::env::var("KILN_BENCH_ONLY").is_ok_and(|only| !label.contains(&only)) {
+        return;
+    }
+    let h = echo_host(
+        Options {
+            control_plane_args: vec!["--invoke-path".into(), invoke_path.into()],
+            data_plane_args: vec!["--instance-mode".into(), instance_mode.into()],
+            ..Options::default()
+        },
+        echo_path,
+        echo,
+    )
+    .await;
+    // The baseline runs on the same NATS server with the same bytes, in turns with
+    // the host, so both see the same machine.
+    let _responder = bare_responder(&h).await;
+    let subject = subjects::actor_rpc(&h.lattice, echo);
+    let (mut base, mut host) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        // A host accepts each signed invocation once: every round gets its own,
+        // signed before it is timed (the baseline echoes the same bytes).
+        let signed = signed_calls(&h, echo, SIGNED_PER_ROUND).await;
+        base.push(measure(&h.client, "bench.echo", &signed, |_| {}).await);
+        host.push(measure(&h.client, &subject, &signed, check_echo).await);
+    }
+    print_row(label, &Figures::median(&host), &Figures::median(&base));
+    if invoke_path == "stream" {
+        let f = data_plane_alone(&h, echo).await;
         println!(
-            "{label:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
-            f.p50_us,
-            f.p99_us,
-            f.per_second,
-            b.p50_us,
-            b.p99_us,
-            b.per_second,
-            f.p50_us / b.p50_us,
-            f.per_second / b.per_second
+            "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
+            "  data plane alone (gRPC stream + wasm)", f.p50_us, f.p99_us, f.per_second
         );
-        if invoke_path == "stream" {
-            let f = data_plane_alone(&h, &echo).await;
-            println!(
-                "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
-                "  data plane alone (gRPC stream + wasm)", f.p50_us, f.p99_us, f.per_second
-            );
-        }
-        if invoke_path == "stream" && instance_mode == "reuse" {
-            let f = signing_client(&h, &echo).await;
-            println!(
-                "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
-                "  same, client signs every call", f.p50_us, f.p99_us, f.per_second
-            );
-            let (p50, p99, min) = cold_start(&h, &echo_path, &echo).await;
-            println!(
-                "  cold start, launch command to first reply, compiled module cached ({COLD_STARTS} runs): p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms"
-            );
-        }
     }
-    // KILN_BENCH_ONLY=HTTP (or CONTROL) runs only that part.
-    let only = std::env::var("KILN_BENCH_ONLY").ok();
-    if only.as_deref().is_none_or(|only| "HTTP".contains(only)) {
-        http_server::run(&echo_path, &echo).await;
+    if invoke_path == "stream" && instance_mode == "reuse" {
+        let f = signing_client(&h, echo).await;
+        println!(
+            "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
+            "  same, client signs every call", f.p50_us, f.p99_us, f.per_second
+        );
+        let (p50, p99, min) = cold_start(&h, echo_path, echo).await;
+        println!(
+            "  cold start, launch command to first reply, compiled module cached ({COLD_STARTS} runs): p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms"
+        );
     }
-    if only.as_deref().is_none_or(|only| "CONTROL".contains(only)) {
-        control::run().await;
-    }
+}
+
+/// One row: the path's figures, the baseline's, and their ratios.
+pub(crate) fn print_row(label: &str, path: &Figures, baseline: &Figures) {
+    println!(
+        "{label:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
+        path.p50_us,
+        path.p99_us,
+        path.per_second,
+        baseline.p50_us,
+        baseline.p99_us,
+        baseline.per_second,
+        path.p50_us / baseline.p50_us,
+        path.per_second / baseline.per_second
+    );
 }
 
 /// A host (logging warnings only) running echo with `CONCURRENCY` instances, so that

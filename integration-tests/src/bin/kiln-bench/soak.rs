@@ -49,43 +49,10 @@ pub async fn run(seconds: u64) {
 
     let saturation = saturation(&h, &echo, &subject).await;
     let rate = saturation * LOAD;
-    println!(
-        "soak: saturation {saturation:.0} calls/s ({CONCURRENCY} in flight); running {seconds} s at {rate:.0} calls/s ({:.0} %), intervals of {} s",
-        LOAD * 100.0,
-        INTERVAL.as_secs()
-    );
-    println!(
-        "{:>6} {:>9} {:>7} {:>8} {:>8} | {:>9} {:>9} {:>9}",
-        "t s", "answered", "errors", "p50 µs", "p99 µs", "NATS MiB", "ctl MiB", "data MiB"
-    );
+    header(saturation, rate, seconds);
 
     // Signed ahead, a second's worth at a time, on a thread of its own.
-    let (ahead, mut calls) = tokio::sync::mpsc::channel::<Vec<Bytes>>(4);
-    let seed = h.cluster.seed().unwrap();
-    let batch = rate.ceil() as usize;
-    let signer_echo = echo.clone();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signer_stop = stop.clone();
-    let signer = std::thread::spawn(move || {
-        let cluster = kiln_types::keys::KeyKind::Cluster
-            .parse_seed(&seed)
-            .unwrap();
-        let origin = kiln_types::invocation::Entity::actor(
-            kiln_types::keys::KeyKind::Module.generate().public_key(),
-        );
-        let mut n = 0u64;
-        while !signer_stop.load(Ordering::Relaxed) {
-            let calls: Vec<Bytes> = (0..batch)
-                .map(|_| {
-                    n += 1;
-                    signed_echo(&cluster, &origin, &signer_echo, &format!("/soak/{n}"))
-                })
-                .collect();
-            if ahead.blocking_send(calls).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut calls, stop, signer) = sign_ahead(h.cluster.seed().unwrap(), echo.clone(), rate);
 
     // The clock starts once a few seconds are signed ahead, so the first calls are not
     // a burst that waited for the signer.
@@ -118,38 +85,7 @@ pub async fn run(seconds: u64) {
             let (client, subject) = (h.client.clone(), subject.clone());
             let intervals = intervals.clone();
             tokio::spawn(async move {
-                let at = Instant::now();
-                let reply =
-                    tokio::time::timeout(CALL_TIMEOUT, client.request(subject, payload)).await;
-                let latency = at.elapsed();
-                let error = match reply {
-                    Err(_) => Some("timeout".to_string()),
-                    Ok(Err(error)) => Some(format!("nats: {}", error.kind())),
-                    Ok(Ok(message)) => {
-                        match kiln_types::invocation::InvocationResponse::decode(&message.payload) {
-                            Ok(response) => response.error.map(|error| {
-                                error.split(':').next().unwrap_or_default().to_string()
-                            }),
-                            Err(error) => Some(format!("undecodable reply: {error}")),
-                        }
-                    }
-                };
-                let index =
-                    (at.duration_since(started).as_secs_f64() / INTERVAL.as_secs_f64()) as usize;
-                let mut intervals = intervals.lock().unwrap();
-                while intervals.len() <= index {
-                    intervals.push(Interval::default());
-                }
-                let interval = &mut intervals[index];
-                match error {
-                    None => interval
-                        .latencies_us
-                        .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX)),
-                    Some(kind) => {
-                        interval.errors += 1;
-                        *interval.kinds.entry(kind).or_default() += 1;
-                    }
-                }
+                call(&client, subject, payload, started, &intervals).await;
                 drop(permit);
             });
         }
@@ -172,7 +108,107 @@ pub async fn run(seconds: u64) {
     }
     let _ = signer.join();
 
-    let all = intervals.lock().unwrap();
+    summarize(
+        &intervals.lock().unwrap(),
+        overloaded.load(Ordering::Relaxed),
+        &memory,
+    );
+}
+
+/// The soak's first lines: the load it runs at, and the columns of its intervals.
+fn header(saturation: f64, rate: f64, seconds: u64) {
+    println!(
+        "soak: saturation {saturation:.0} calls/s ({CONCURRENCY} in flight); running {seconds} s at {rate:.0} calls/s ({:.0} %), intervals of {} s",
+        LOAD * 100.0,
+        INTERVAL.as_secs()
+    );
+    println!(
+        "{:>6} {:>9} {:>7} {:>8} {:>8} | {:>9} {:>9} {:>9}",
+        "t s", "answered", "errors", "p50 µs", "p99 µs", "NATS MiB", "ctl MiB", "data MiB"
+    );
+}
+
+/// Signs echo calls a second's worth (`rate`) at a time on a thread of its own, until
+/// the flag is set or the receiver dropped.
+fn sign_ahead(
+    seed: String,
+    echo: String,
+    rate: f64,
+) -> (
+    tokio::sync::mpsc::Receiver<Vec<Bytes>>,
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+) {
+    let (ahead, calls) = tokio::sync::mpsc::channel::<Vec<Bytes>>(4);
+    let batch = rate.ceil() as usize;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let signer_stop = stop.clone();
+    let signer = std::thread::spawn(move || {
+        let cluster = kiln_types::keys::KeyKind::Cluster
+            .parse_seed(&seed)
+            .unwrap();
+        let origin = kiln_types::invocation::Entity::actor(
+            kiln_types::keys::KeyKind::Module.generate().public_key(),
+        );
+        let mut n = 0u64;
+        while !signer_stop.load(Ordering::Relaxed) {
+            let calls: Vec<Bytes> = (0..batch)
+                .map(|_| {
+                    n += 1;
+                    signed_echo(&cluster, &origin, &echo, &format!("/soak/{n}"))
+                })
+                .collect();
+            if ahead.blocking_send(calls).is_err() {
+                return;
+            }
+        }
+    });
+    (calls, stop, signer)
+}
+
+/// Makes one call and records its latency, or its error's kind, in the interval it
+/// was sent in.
+async fn call(
+    client: &async_nats::Client,
+    subject: String,
+    payload: Bytes,
+    started: Instant,
+    intervals: &std::sync::Mutex<Vec<Interval>>,
+) {
+    let at = Instant::now();
+    let reply = tokio::time::timeout(CALL_TIMEOUT, client.request(subject, payload)).await;
+    let latency = at.elapsed();
+    let error = match reply {
+        Err(_) => Some("timeout".to_string()),
+        Ok(Err(error)) => Some(format!("nats: {}", error.kind())),
+        Ok(Ok(message)) => {
+            match kiln_types::invocation::InvocationResponse::decode(&message.payload) {
+                Ok(response) => response
+                    .error
+                    .map(|error| error.split(':').next().unwrap_or_default().to_string()),
+                Err(error) => Some(format!("undecodable reply: {error}")),
+            }
+        }
+    };
+    let index = (at.duration_since(started).as_secs_f64() / INTERVAL.as_secs_f64()) as usize;
+    let mut intervals = intervals.lock().unwrap();
+    while intervals.len() <= index {
+        intervals.push(Interval::default());
+    }
+    let interval = &mut intervals[index];
+    match error {
+        None => interval
+            .latencies_us
+            .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX)),
+        Some(kind) => {
+            interval.errors += 1;
+            *interval.kinds.entry(kind).or_default() += 1;
+        }
+    }
+}
+
+/// Prints the totals, the errors by kind and the memory growth after the warm-up.
+fn summarize(all: &[Interval], overloaded: usize, memory: &[[u64; 3]]) {
     let answered: usize = all.iter().map(|i| i.latencies_us.len()).sum();
     let errors: u64 = all.iter().map(|i| i.errors).sum();
     let worst_p99 = all
@@ -183,7 +219,7 @@ pub async fn run(seconds: u64) {
         .unwrap_or(0);
     println!(
         "soak: {answered} calls answered, {errors} errors, {} not sent (the benchmark's own bound of {MAX_IN_FLIGHT} in flight); worst interval p99 {worst_p99} µs",
-        overloaded.load(Ordering::Relaxed)
+        overloaded
     );
     let mut kinds = std::collections::BTreeMap::<&str, u64>::new();
     for (kind, n) in all.iter().flat_map(|i| &i.kinds) {
