@@ -118,15 +118,18 @@ async fn a_lost_nats_server_costs_a_moment_and_no_state() {
     // state is there, the read may take a few tries (each bounded, so a read that waits
     // on the election does not use up the deadline).
     let js = async_nats::jetstream::new(caller.clone());
-    let kv = js
-        .get_key_value(format!("LATTICEDATA_{}", h.lattice))
-        .await
-        .unwrap();
+    let bucket = format!("LATTICEDATA_{}", h.lattice);
     let key = format!("LINKDEF_{}", links["links"][0]["id"].as_str().unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
     let entry = loop {
-        match tokio::time::timeout(Duration::from_secs(2), kv.get(&key)).await {
-            Ok(Ok(Some(value))) => break value,
+        // Opening the bucket asks the JetStream API, which waits on the meta leader's
+        // election too: both are retried, each try bounded.
+        let read = tokio::time::timeout(Duration::from_secs(2), async {
+            js.get_key_value(&bucket).await.ok()?.get(&key).await.ok()?
+        })
+        .await;
+        match read {
+            Ok(Some(value)) => break value,
             _ if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
