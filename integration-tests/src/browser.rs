@@ -110,6 +110,81 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the field `css`. A live update may replace a field in a table
+    /// between finding it and typing (the page holds its swaps only while the field has
+    /// focus): then it is found again.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let mut last = String::new();
+        for _ in 0..10 {
+            let field = self.client.find(Locator::Css(css)).await.expect(css);
+            let typed = match field.clear().await {
+                Ok(()) => field.send_keys(text).await,
+                Err(error) => Err(error),
+            };
+            match typed {
+                Ok(()) => return,
+                Err(error) => last = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("could not type into {css}: {last}");
+    }
+
+    /// Clicks the element `css`, first scrolled to the middle of the window (not under
+    /// the sticky header). A live update may replace the element between finding and
+    /// clicking it, as it may under a person's mouse: then it is found again.
+    pub async fn click(&self, css: &str) {
+        let mut last = String::new();
+        for _ in 0..10 {
+            let element = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{css}: {e}"));
+            let centred = self
+                .client
+                .execute(
+                    "arguments[0].scrollIntoView({block: 'center'});",
+                    vec![serde_json::to_value(&element).expect("an element as JSON")],
+                )
+                .await;
+            match centred {
+                Ok(_) => match element.click().await {
+                    Ok(()) => return,
+                    Err(error) => last = error.to_string(),
+                },
+                Err(error) => last = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("could not click {css}: {last}");
+    }
+
+    /// Chooses the file at `path` in the file input `css`.
+    pub async fn choose_file(&self, css: &str, path: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .send_keys(path)
+            .await
+            .expect("a file chosen");
+    }
+
+    /// Runs `script` in the page and returns its result.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .expect("a script run")
+    }
+
+    /// Waits until `css` shows `wanted`; fails with what it showed instead.
+    pub async fn shows(&self, css: &str, wanted: &str, within: Duration) {
+        let seen = self.wait_for_text(css, wanted, within).await;
+        assert_eq!(seen.as_deref(), Some(wanted), "{css}");
+    }
+
     /// Saves a PNG of the viewport as `name` in the artefacts folder; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("screenshot");

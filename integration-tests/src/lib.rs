@@ -589,6 +589,17 @@ impl Harness {
         (status, body.to_string())
     }
 
+    /// Pushes `file` to the plain-HTTP registry at `reference` with `kiln push`, and
+    /// `extra` arguments (credentials); fails the test when it does not push.
+    pub async fn push(&self, reference: &str, file: &Path, extra: &[&str]) {
+        let file = file.to_str().expect("a UTF-8 path");
+        let mut args = vec!["push", reference, file, "--insecure"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = self.cli(&args).await;
+        assert!(ok, "push {reference}: {err}");
+        assert!(out.starts_with("pushed"), "{out}");
+    }
+
     /// Runs the `kiln` CLI against this lattice; returns (success, stdout, stderr).
     pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
         let output = tokio::process::Command::new(binary("kiln"))

@@ -10,9 +10,9 @@ pub struct Dashboard {
     pub host: HostSummary,
     /// The lattice's hosts as this host sees them.
     pub lattice_hosts: Vec<LatticeHostRow>,
-    /// Actors in the lattice, with the ones on this host first.
+    /// Actors in the lattice, one row per actor and host, this host's first.
     pub actors: Vec<ActorRow>,
-    /// Providers on this host.
+    /// Providers in the lattice, one row per provider, link and host, this host's first.
     pub providers: Vec<ProviderRow>,
     /// The lattice's link definitions.
     pub links: Vec<LinkRow>,
@@ -72,7 +72,18 @@ pub struct LatticeHostRow {
     pub last_seen_seconds: f64,
 }
 
-/// One actor of the lattice.
+/// Where a row's actor or provider runs.
+#[derive(Debug, Clone, Default)]
+pub struct Placed {
+    /// Host key.
+    pub id: String,
+    /// Its friendly name (the key when it has none).
+    pub name: String,
+    /// Whether it is this host.
+    pub local: bool,
+}
+
+/// One actor on one host of the lattice.
 #[derive(Debug, Clone, Default)]
 pub struct ActorRow {
     /// Display name.
@@ -81,17 +92,17 @@ pub struct ActorRow {
     pub key: String,
     /// Revision of its claims.
     pub revision: i64,
-    /// Instances on this host (0 when it only runs elsewhere).
-    pub local_instances: u32,
-    /// Instances per host, by host name.
-    pub per_host: BTreeMap<String, u64>,
+    /// The host it runs on.
+    pub host: Placed,
+    /// Instances on that host.
+    pub instances: u64,
     /// Capabilities.
     pub caps: Vec<String>,
-    /// Where it came from, when it runs here.
+    /// Where it came from, when known (this host's own actors).
     pub image_ref: String,
 }
 
-/// One provider on this host.
+/// One provider on one host of the lattice.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderRow {
     /// Display name.
@@ -102,6 +113,8 @@ pub struct ProviderRow {
     pub contract: String,
     /// Link name.
     pub link_name: String,
+    /// The host it runs on.
+    pub host: Placed,
     /// Health.
     pub health: Health,
 }
@@ -112,6 +125,8 @@ pub enum Health {
     /// No check answered yet.
     #[default]
     Awaiting,
+    /// Another host's provider whose health no event has told yet.
+    Unknown,
     /// The last check passed.
     Healthy,
     /// The last check failed.
@@ -124,6 +139,7 @@ impl Health {
     pub fn label(self) -> &'static str {
         match self {
             Health::Awaiting => "awaiting",
+            Health::Unknown => "unknown",
             Health::Healthy => "healthy",
             Health::Unhealthy => "unhealthy",
         }

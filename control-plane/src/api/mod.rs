@@ -15,11 +15,8 @@ use subtle::ConstantTimeEq as _;
 use tonic::{Request, Status};
 use tracing::Instrument as _;
 
+use crate::control::remote::Remote;
 use crate::host::Shared;
-use kiln_wasmbus::ctl::Client as Ctl;
-
-/// How long a command forwarded to another host may take to report its outcome.
-const REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checks the bearer token of each call, when one is configured.
 #[derive(Clone)]
@@ -51,14 +48,8 @@ impl tonic::service::Interceptor for Token {
 /// A certificate that cannot be read, or a server that fails.
 pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> anyhow::Result<()> {
     let config = &host.config.api;
-    let ctl = Ctl::new(
-        host.ctl.clone(),
-        &host.config.ctl_prefix,
-        &host.config.lattice,
-        REMOTE_TIMEOUT,
-    );
     let api = ControlApiServer::with_interceptor(
-        service::Api::new(host.clone(), ctl),
+        service::Api::new(host.clone(), Remote::new(host.clone())),
         Token(config.token.clone()),
     );
     // Reflection in both versions: v1, and v1alpha for the clients that speak only it

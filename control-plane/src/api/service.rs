@@ -11,64 +11,28 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, status};
 use crate::control;
+use crate::control::remote::Remote;
 use crate::host::Shared;
 use kiln_types::ctl as body;
-use kiln_wasmbus::ctl::{Client as Ctl, CtlError};
 use kiln_wasmbus::subjects;
-use kiln_wasmbus::subjects::{Command, CtlSubject};
+use kiln_wasmbus::subjects::CtlSubject;
 
 /// The API over one host.
 pub struct Api {
     host: Shared,
-    ctl: Ctl,
+    remote: Remote,
 }
 
 impl Api {
-    /// The API of `host`; `ctl` reaches the other hosts.
+    /// The API of `host`; `remote` reaches the other hosts.
     #[must_use]
-    pub fn new(host: Shared, ctl: Ctl) -> Api {
-        Api { host, ctl }
-    }
-
-    fn local(&self, host_id: &str) -> bool {
-        host_id.is_empty() || host_id == self.host.config.host_id()
-    }
-
-    /// A command to another host; its refusal as a status.
-    async fn remote<T: serde::Serialize>(
-        &self,
-        host_id: &str,
-        command: Command,
-        body: &T,
-    ) -> Result<(), Status> {
-        self.ctl
-            .command(host_id, command, body)
-            .await
-            .map(drop)
-            .map_err(|e| status::remote(&e))
-    }
-
-    async fn remote_inventory(&self, host_id: &str) -> Result<pb::Inventory, Status> {
-        let json = self.ctl.inventory(host_id).await.map_err(|e| match e {
-            CtlError::Invalid(_) => status::remote(&e),
-            _ => Status::not_found(format!("host {host_id} did not answer")),
-        })?;
-        Ok(convert::inventory(&json))
+    pub fn new(host: Shared, remote: Remote) -> Api {
+        Api { host, remote }
     }
 }
 
 fn labels(map: std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
     map.into_iter().collect()
-}
-
-/// A count as the control interface carries it.
-fn count16(count: u32) -> Result<u16, Status> {
-    u16::try_from(count).map_err(|_| {
-        Status::invalid_argument(format!(
-            "count {count} is above {} (the control interface's limit)",
-            u16::MAX
-        ))
-    })
 }
 
 fn required(field: &str, value: &str) -> Result<(), Status> {
@@ -88,7 +52,8 @@ impl pb::control_api_server::ControlApi for Api {
         _request: Request<pb::ListHostsRequest>,
     ) -> Result<Response<pb::ListHostsResponse>, Status> {
         let answers = self
-            .ctl
+            .remote
+            .ctl()
             .gather(CtlSubject::PingHosts, &serde_json::json!({}))
             .await
             .map_err(|e| Status::unavailable(format!("could not ping the lattice: {e:#}")))?;
@@ -102,14 +67,8 @@ impl pb::control_api_server::ControlApi for Api {
         request: Request<pb::GetInventoryRequest>,
     ) -> Result<Response<pb::Inventory>, Status> {
         let host_id = request.into_inner().host_id;
-        let inventory = if self.local(&host_id) {
-            let json = serde_json::to_value(crate::lattice::ctl::inventory(&self.host))
-                .map_err(|e| Status::internal(e.to_string()))?;
-            convert::inventory(&json)
-        } else {
-            self.remote_inventory(&host_id).await?
-        };
-        Ok(Response::new(inventory))
+        let json = self.remote.inventory(&host_id).await?;
+        Ok(Response::new(convert::inventory(&json)))
     }
 
     async fn list_claims(
@@ -185,38 +144,18 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::StartActorResponse>, Status> {
         let r = request.into_inner();
         required("reference", &r.reference)?;
-        let count = r.count.max(1);
-        if self.local(&r.host_id) {
-            let started =
-                control::start_actor(&self.host, &r.reference, count, labels(r.annotations))
-                    .await?;
-            return Ok(Response::new(pb::StartActorResponse {
-                actor_id: started.key.to_string(),
-                instances: started.total,
-            }));
-        }
-        let body = body::LaunchActor {
-            actor_ref: r.reference,
-            count: Some(count16(count)?),
-            annotations: Some(labels(r.annotations)),
-        };
-        let data = self
-            .ctl
-            .start_actor(&r.host_id, &body, true)
-            .await
-            .map_err(|e| status::remote(&e))?;
-        let actor_id = data["public_key"].as_str().unwrap_or_default().to_string();
-        let inventory = self.remote_inventory(&r.host_id).await?;
-        let instances = inventory
-            .actors
-            .iter()
-            .find(|a| a.id == actor_id)
-            .map_or(count, |a| {
-                u32::try_from(a.instances.len()).unwrap_or(u32::MAX)
-            });
+        let started = self
+            .remote
+            .start_actor(
+                &r.host_id,
+                &r.reference,
+                r.count.max(1),
+                labels(r.annotations),
+            )
+            .await?;
         Ok(Response::new(pb::StartActorResponse {
-            actor_id,
-            instances,
+            actor_id: started.actor_id,
+            instances: started.instances,
         }))
     }
 
@@ -226,22 +165,10 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::StopActorResponse>, Status> {
         let r = request.into_inner();
         required("actor_id", &r.actor_id)?;
-        let remaining = if self.local(&r.host_id) {
-            control::stop_actor(&self.host, &r.actor_id, r.count, &labels(r.annotations)).await?
-        } else {
-            let body = body::StopActor {
-                actor_ref: r.actor_id.clone(),
-                count: count16(r.count)?,
-                annotations: Some(labels(r.annotations)),
-            };
-            self.remote(&r.host_id, Command::StopActor, &body).await?;
-            let inventory = self.remote_inventory(&r.host_id).await?;
-            inventory
-                .actors
-                .iter()
-                .find(|a| a.id == r.actor_id)
-                .map_or(0, |a| u32::try_from(a.instances.len()).unwrap_or(u32::MAX))
-        };
+        let remaining = self
+            .remote
+            .stop_actor(&r.host_id, &r.actor_id, r.count, labels(r.annotations))
+            .await?;
         Ok(Response::new(pb::StopActorResponse { remaining }))
     }
 
@@ -251,17 +178,10 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::ScaleActorResponse>, Status> {
         let r = request.into_inner();
         required("actor_id", &r.actor_id)?;
-        let instances = if self.local(&r.host_id) {
-            control::scale_actor(&self.host, &r.actor_id, &r.reference, r.count).await?
-        } else {
-            let body = body::ScaleActor {
-                actor_id: r.actor_id,
-                actor_ref: r.reference,
-                count: count16(r.count)?,
-            };
-            self.remote(&r.host_id, Command::ScaleActor, &body).await?;
-            r.count
-        };
+        let instances = self
+            .remote
+            .scale_actor(&r.host_id, &r.actor_id, &r.reference, r.count)
+            .await?;
         Ok(Response::new(pb::ScaleActorResponse { instances }))
     }
 
@@ -271,22 +191,10 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::UpdateActorResponse>, Status> {
         let r = request.into_inner();
         required("reference", &r.reference)?;
-        let revision = if self.local(&r.host_id) {
-            control::update_actor(&self.host, Some(&r.actor_id), &r.reference).await?
-        } else {
-            let body = body::UpdateActor {
-                actor_id: Some(r.actor_id.clone()),
-                new_actor_ref: r.reference,
-            };
-            self.remote(&r.host_id, Command::UpdateActor, &body).await?;
-            let inventory = self.remote_inventory(&r.host_id).await?;
-            inventory
-                .actors
-                .iter()
-                .find(|a| a.id == r.actor_id)
-                .and_then(|a| a.instances.first())
-                .map_or(0, |i| i.revision)
-        };
+        let revision = self
+            .remote
+            .update_actor(&r.host_id, &r.actor_id, &r.reference)
+            .await?;
         Ok(Response::new(pb::UpdateActorResponse { revision }))
     }
 
@@ -296,40 +204,19 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::StartProviderResponse>, Status> {
         let r = request.into_inner();
         required("reference", &r.reference)?;
-        let link_name = if r.link_name.is_empty() {
-            "default".to_string()
-        } else {
-            r.link_name
-        };
-        if self.local(&r.host_id) {
-            let configuration = Some(r.configuration).filter(|c| !c.is_empty());
-            let entry = crate::control::start_provider(
-                &self.host,
+        let started = self
+            .remote
+            .start_provider(
+                &r.host_id,
                 &r.reference,
-                &link_name,
-                configuration,
+                &r.link_name,
+                Some(r.configuration).filter(|c| !c.is_empty()),
                 labels(r.annotations),
             )
             .await?;
-            return Ok(Response::new(pb::StartProviderResponse {
-                provider_id: entry.key.clone(),
-                contract_id: entry.contract_id().to_string(),
-            }));
-        }
-        let body = body::LaunchProvider {
-            provider_ref: r.reference,
-            link_name,
-            configuration: Some(r.configuration),
-            annotations: Some(labels(r.annotations)),
-        };
-        let data = self
-            .ctl
-            .start_provider(&r.host_id, &body, true)
-            .await
-            .map_err(|e| status::remote(&e))?;
         Ok(Response::new(pb::StartProviderResponse {
-            provider_id: data["public_key"].as_str().unwrap_or_default().to_string(),
-            contract_id: data["contract_id"].as_str().unwrap_or_default().to_string(),
+            provider_id: started.provider_id,
+            contract_id: started.contract_id,
         }))
     }
 
@@ -339,16 +226,9 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::StopProviderResponse>, Status> {
         let r = request.into_inner();
         required("provider_id", &r.provider_id)?;
-        if self.local(&r.host_id) {
-            crate::control::stop_provider(&self.host, &r.provider_id, &r.link_name).await?;
-        } else {
-            let body = body::StopProvider {
-                provider_ref: r.provider_id,
-                link_name: r.link_name,
-            };
-            self.remote(&r.host_id, Command::StopProvider, &body)
-                .await?;
-        }
+        self.remote
+            .stop_provider(&r.host_id, &r.provider_id, &r.link_name)
+            .await?;
         Ok(Response::new(pb::StopProviderResponse {}))
     }
 
@@ -381,7 +261,8 @@ impl pb::control_api_server::ControlApi for Api {
             .collect();
         // Every host of the lattice takes them, this one included.
         let answers = self
-            .ctl
+            .remote
+            .ctl()
             .gather(
                 CtlSubject::RegistriesPut,
                 &serde_json::Value::Object(credentials),
@@ -402,12 +283,7 @@ impl pb::control_api_server::ControlApi for Api {
     ) -> Result<Response<pb::StopHostResponse>, Status> {
         let r = request.into_inner();
         let grace = Some(r.grace_ms).filter(|g| *g > 0);
-        if self.local(&r.host_id) {
-            control::stop_host(&self.host, grace);
-        } else {
-            let body = body::StopHost { timeout: grace };
-            self.remote(&r.host_id, Command::StopHost, &body).await?;
-        }
+        self.remote.stop_host(&r.host_id, grace).await?;
         Ok(Response::new(pb::StopHostResponse {}))
     }
 
@@ -455,7 +331,7 @@ impl pb::control_api_server::ControlApi for Api {
                     .to_string()
             })
             .collect();
-        let subscription = self.ctl.events().await.map_err(|e| {
+        let subscription = self.remote.ctl().events().await.map_err(|e| {
             Status::unavailable(format!("could not follow the lattice's events: {e:#}"))
         })?;
         let stream = subscription.filter_map(move |message| {
@@ -517,31 +393,10 @@ impl Api {
     async fn auction<T: serde::Serialize>(
         &self,
         which: CtlSubject<'_>,
-        body: &T,
+        request: &T,
     ) -> Result<Response<pb::AuctionResponse>, Status> {
-        let bids = self
-            .ctl
-            .gather(which, body)
-            .await
-            .map_err(|e| Status::unavailable(format!("could not reach the lattice: {e:#}")))?;
-        let mut host_ids: Vec<String> = bids
-            .iter()
-            .filter_map(|b| b["host_id"].as_str().map(ToString::to_string))
-            .collect();
+        let mut host_ids = self.remote.auction(which, request).await?;
         host_ids.sort();
         Ok(Response::new(pb::AuctionResponse { host_ids }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_beyond_the_control_interface_are_refused_not_clamped() {
-        assert_eq!(count16(65_535).unwrap(), u16::MAX);
-        let status = count16(65_536).unwrap_err();
-        assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("65536"), "{}", status.message());
     }
 }

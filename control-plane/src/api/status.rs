@@ -5,6 +5,7 @@ use tonic::{Code, Status};
 
 use crate::artifacts::fetch::FetchError;
 use crate::control::ProviderError;
+use crate::control::remote::RemoteError;
 use crate::control::{ControlError, LinkError};
 
 /// A status for an artifact that could not be fetched or was refused.
@@ -69,6 +70,21 @@ impl From<LinkError> for Status {
             LinkError::Store(_) => Code::Unavailable,
         };
         Status::new(code, error.to_string())
+    }
+}
+
+impl From<RemoteError> for Status {
+    fn from(error: RemoteError) -> Status {
+        match error {
+            RemoteError::Control(error) => error.into(),
+            RemoteError::Provider(error) => error.into(),
+            RemoteError::Remote { error, .. } => remote(&error),
+            RemoteError::Unanswered(_) | RemoteError::NoBids(_) => {
+                Status::not_found(error.to_string())
+            }
+            RemoteError::Lattice(_) => Status::unavailable(error.to_string()),
+            RemoteError::Invalid(_) => Status::invalid_argument(error.to_string()),
+        }
     }
 }
 

@@ -7,9 +7,11 @@ mod actors;
 pub mod boot;
 pub mod config_service;
 mod errors;
+pub mod inventory;
 mod lifecycle;
 mod links;
 pub mod providers;
+pub mod remote;
 
 pub use actors::{remember, scale_actor, start_actor, stop_actor, update_actor};
 pub use errors::{ControlError, ProviderError};

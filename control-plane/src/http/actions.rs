@@ -1,6 +1,8 @@
 //! What the dashboard's forms do. Each goes through the control service, as the gRPC
-//! API and the NATS control interface do; success redirects to the page with a notice,
-//! a problem sends the page back with the form as typed and the problem by its field.
+//! API and the NATS control interface do, and an action on another host through the
+//! control service over the lattice ([`crate::control::remote`]), which forwards it;
+//! success redirects to the page with a notice, a problem sends the page back with the
+//! form as typed and the problem by its field.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +17,7 @@ use super::upload::{self, Submitted};
 use super::view;
 use super::web::Web;
 use crate::control;
+use crate::control::remote::{Placement, RemoteError};
 
 /// Most instances one form may ask for.
 const MAX_INSTANCES: u32 = 1000;
@@ -32,10 +35,23 @@ fn rejected(web: &Web, form: FormState) -> Response {
         .into_response()
 }
 
-/// Back to the page, at `anchor`, saying `done` happened to `key`.
-fn done(done: &str, key: &str, count: Option<u32>, anchor: &str) -> Response {
+/// Back to the page, at `anchor`, saying `done` happened to `key` (on `host`, when it
+/// is another host).
+fn done(
+    web: &Web,
+    done: &str,
+    key: &str,
+    count: Option<u32>,
+    host: &str,
+    anchor: &str,
+) -> Response {
     let count = count.map(|n| format!("&n={n}")).unwrap_or_default();
-    Redirect::to(&format!("/?done={done}&key={key}{count}#{anchor}")).into_response()
+    let on = if web.remote.is_local(host) {
+        String::new()
+    } else {
+        format!("&on={host}")
+    };
+    Redirect::to(&format!("/?done={done}&key={key}{count}{on}#{anchor}")).into_response()
 }
 
 fn state(name: &str, fields: &BTreeMap<String, String>) -> FormState {
@@ -58,6 +74,61 @@ fn count(text: &str, min: u32, default: u32) -> Result<u32, String> {
         _ => Err(format!(
             "Enter a whole number from {min} to {MAX_INSTANCES}."
         )),
+    }
+}
+
+/// Auction constraints from `key=value` pairs split by commas or lines.
+fn constraints(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut wanted = BTreeMap::new();
+    for pair in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => {
+                wanted.insert(key.trim().to_string(), value.trim().to_string());
+            }
+            _ => return Err(format!("{pair:?} is not key=value.")),
+        }
+    }
+    Ok(wanted)
+}
+
+/// Where a start goes, from the form's `host` and `constraints`; `None` when the
+/// problem was recorded on the form. An upload is a file on this host, so it starts
+/// only here.
+fn placement(submitted: &Submitted, form: &mut FormState) -> Option<Placement> {
+    let host = field(&submitted.fields, "host");
+    let placement = if host == kiln_web::pages::AUCTION {
+        match constraints(field(&submitted.fields, "constraints")) {
+            Ok(wanted) => Placement::Auction(wanted),
+            Err(problem) => {
+                form.error("constraints", problem);
+                return None;
+            }
+        }
+    } else {
+        Placement::Host(host.to_string())
+    };
+    let here = matches!(&placement, Placement::Host(id) if id.is_empty());
+    if submitted.file.is_some() && !here {
+        form.error(
+            "host",
+            "An uploaded file starts on this host only; push it to a registry to start it elsewhere.",
+        );
+        return None;
+    }
+    Some(placement)
+}
+
+/// The field a remote problem belongs under: the placement's when no host could be
+/// chosen, the source's otherwise.
+fn problem_field(error: &RemoteError, submitted: &Submitted) -> &'static str {
+    match error {
+        RemoteError::NoBids(_) => "constraints",
+        RemoteError::Unanswered(_) => "host",
+        _ => source_field(submitted),
     }
 }
 
@@ -108,7 +179,8 @@ async fn read(
         })
 }
 
-/// `POST /actors/start` (multipart: reference or file, count).
+/// `POST /actors/start` (multipart: reference or file, count, host or auction
+/// constraints).
 pub async fn start_actor(State(web): State<Web>, multipart: Multipart) -> Response {
     let submitted = match read(&web, multipart, "start-actor", "wasm").await {
         Ok(submitted) => submitted,
@@ -119,28 +191,38 @@ pub async fn start_actor(State(web): State<Web>, multipart: Multipart) -> Respon
     let instances = count(field(&submitted.fields, "count"), 1, 1)
         .map_err(|problem| form.error("count", problem))
         .ok();
-    let (Some(reference), Some(instances)) = (reference, instances) else {
+    let placement = placement(&submitted, &mut form);
+    let (Some(reference), Some(instances), Some(placement)) = (reference, instances, placement)
+    else {
         return rejected(&web, form);
     };
-    match control::start_actor(&web.host, &reference, instances, BTreeMap::new()).await {
+    let started = async {
+        let host = web.remote.place_actor(placement, &reference).await?;
+        web.remote
+            .start_actor(&host, &reference, instances, BTreeMap::new())
+            .await
+    };
+    match started.await {
         Ok(started) => done(
+            &web,
             "actor-started",
-            started.key.as_str(),
+            &started.actor_id,
             Some(instances),
+            &started.host_id,
             "actors",
         ),
         Err(error) => {
-            form.error(source_field(&submitted), error.to_string());
+            form.error(problem_field(&error, &submitted), error.to_string());
             rejected(&web, form)
         }
     }
 }
 
-/// `POST /actors/scale` (actor, count).
+/// `POST /actors/scale` (actor, host, count).
 pub async fn scale_actor(State(web): State<Web>, Form(fields): Fields) -> Response {
     let fields: BTreeMap<String, String> = fields.into_iter().collect();
     let mut form = state("scale", &fields);
-    let key = field(&fields, "actor");
+    let (key, host) = (field(&fields, "actor"), field(&fields, "host"));
     let wanted = match count(field(&fields, "count"), 0, 1) {
         Ok(n) => n,
         Err(problem) => {
@@ -148,8 +230,8 @@ pub async fn scale_actor(State(web): State<Web>, Form(fields): Fields) -> Respon
             return rejected(&web, form);
         }
     };
-    match control::scale_actor(&web.host, key, "", wanted).await {
-        Ok(now) => done("actor-scaled", key, Some(now), "actors"),
+    match web.remote.scale_actor(host, key, "", wanted).await {
+        Ok(now) => done(&web, "actor-scaled", key, Some(now), host, "actors"),
         Err(error) => {
             form.error("count", error.to_string());
             rejected(&web, form)
@@ -157,12 +239,12 @@ pub async fn scale_actor(State(web): State<Web>, Form(fields): Fields) -> Respon
     }
 }
 
-/// `POST /actors/stop` (actor).
+/// `POST /actors/stop` (actor, host).
 pub async fn stop_actor(State(web): State<Web>, Form(fields): Fields) -> Response {
     let fields: BTreeMap<String, String> = fields.into_iter().collect();
-    let key = field(&fields, "actor");
-    match control::stop_actor(&web.host, key, 0, &BTreeMap::new()).await {
-        Ok(_) => done("actor-stopped", key, None, "actors"),
+    let (key, host) = (field(&fields, "actor"), field(&fields, "host"));
+    match web.remote.stop_actor(host, key, 0, BTreeMap::new()).await {
+        Ok(_) => done(&web, "actor-stopped", key, None, host, "actors"),
         Err(error) => {
             let mut form = state("stop-actor", &fields);
             form.error("actor", error.to_string());
@@ -171,21 +253,23 @@ pub async fn stop_actor(State(web): State<Web>, Form(fields): Fields) -> Respons
     }
 }
 
-/// `POST /actors/update` (actor, reference).
+/// `POST /actors/update` (actor, host, reference).
 pub async fn update_actor(State(web): State<Web>, Form(fields): Fields) -> Response {
     let fields: BTreeMap<String, String> = fields.into_iter().collect();
     let mut form = state("update", &fields);
-    let key = field(&fields, "actor");
+    let (key, host) = (field(&fields, "actor"), field(&fields, "host"));
     let reference = field(&fields, "reference");
     if reference.is_empty() {
         form.error("reference", "Give the reference of the new revision.");
         return rejected(&web, form);
     }
-    match control::update_actor(&web.host, Some(key), reference).await {
+    match web.remote.update_actor(host, key, reference).await {
         Ok(revision) => done(
+            &web,
             "actor-updated",
             key,
             Some(u32::try_from(revision).unwrap_or_default()),
+            host,
             "actors",
         ),
         Err(error) => {
@@ -203,7 +287,8 @@ fn valid_link_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
-/// `POST /providers/start` (multipart: reference or file, link_name).
+/// `POST /providers/start` (multipart: reference or file, link_name, configuration,
+/// host or auction constraints).
 pub async fn start_provider(State(web): State<Web>, multipart: Multipart) -> Response {
     let submitted = match read(&web, multipart, "start-provider", "par.gz").await {
         Ok(submitted) => submitted,
@@ -211,33 +296,55 @@ pub async fn start_provider(State(web): State<Web>, multipart: Multipart) -> Res
     };
     let mut form = state("start-provider", &submitted.fields);
     let reference = source(&submitted, &mut form);
-    let link_name = match field(&submitted.fields, "link_name") {
-        "" => "default",
-        name => name,
-    };
+    let link_name = kiln_types::link::name_or_default(field(&submitted.fields, "link_name"));
     if !valid_link_name(link_name) {
         form.error("link_name", "Use letters, digits, - and _ only.");
     }
-    let Some(reference) = reference.filter(|_| !form.has_errors()) else {
+    let configuration = Some(field(&submitted.fields, "configuration"))
+        .filter(|c| !c.is_empty())
+        .map(ToString::to_string);
+    let placement = placement(&submitted, &mut form);
+    let (Some(reference), Some(placement)) = (reference, placement) else {
         return rejected(&web, form);
     };
-    match crate::control::start_provider(&web.host, &reference, link_name, None, BTreeMap::new())
-        .await
-    {
-        Ok(entry) => done("provider-started", &entry.key, None, "providers"),
+    if form.has_errors() {
+        return rejected(&web, form);
+    }
+    let started = async {
+        let host = web
+            .remote
+            .place_provider(placement, &reference, link_name)
+            .await?;
+        web.remote
+            .start_provider(&host, &reference, link_name, configuration, BTreeMap::new())
+            .await
+    };
+    match started.await {
+        Ok(started) => done(
+            &web,
+            "provider-started",
+            &started.provider_id,
+            None,
+            &started.host_id,
+            "providers",
+        ),
         Err(error) => {
-            form.error(source_field(&submitted), error.to_string());
+            form.error(problem_field(&error, &submitted), error.to_string());
             rejected(&web, form)
         }
     }
 }
 
-/// `POST /providers/stop` (provider, link_name).
+/// `POST /providers/stop` (provider, link_name, host).
 pub async fn stop_provider(State(web): State<Web>, Form(fields): Fields) -> Response {
     let fields: BTreeMap<String, String> = fields.into_iter().collect();
-    let key = field(&fields, "provider");
-    match crate::control::stop_provider(&web.host, key, field(&fields, "link_name")).await {
-        Ok(()) => done("provider-stopped", key, None, "providers"),
+    let (key, host) = (field(&fields, "provider"), field(&fields, "host"));
+    match web
+        .remote
+        .stop_provider(host, key, field(&fields, "link_name"))
+        .await
+    {
+        Ok(()) => done(&web, "provider-stopped", key, None, host, "providers"),
         Err(error) => {
             let mut form = state("stop-provider", &fields);
             form.error("provider", error.to_string());
@@ -319,7 +426,7 @@ pub async fn put_link(State(web): State<Web>, Form(fields): Fields) -> Response 
         values,
     );
     match control::put_link(&web.host, link).await {
-        Ok(()) => done("link-defined", actor, None, "links"),
+        Ok(()) => done(&web, "link-defined", actor, None, "", "links"),
         Err(error) => {
             form.error("_form", error.to_string());
             rejected(&web, form)
@@ -339,7 +446,7 @@ pub async fn delete_link(State(web): State<Web>, Form(fields): Fields) -> Respon
     )
     .await;
     let problem = match outcome {
-        Ok(true) => return done("link-deleted", actor, None, "links"),
+        Ok(true) => return done(&web, "link-deleted", actor, None, "", "links"),
         Ok(false) => "There is no such link (any more).".to_string(),
         Err(error) => error.to_string(),
     };
@@ -375,6 +482,15 @@ mod tests {
         assert!(count("1001", 0, 1).is_err());
         assert!(count("two", 0, 1).is_err());
         assert!(valid_link_name("default"));
+        let wanted = constraints(" zone = b,arch=x86_64\nos=linux ").unwrap();
+        assert_eq!(wanted.len(), 3);
+        assert_eq!(wanted["zone"], "b");
+        assert!(constraints("").unwrap().is_empty());
+        assert_eq!(
+            constraints("zone").unwrap_err(),
+            "\"zone\" is not key=value."
+        );
+        assert!(constraints("zone=").is_err());
         assert!(!valid_link_name("a.b"));
         assert!(!valid_link_name("a b"));
     }

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 
 use super::web::Web;
 use super::{actions, auth, feed, live, metrics_page, notice, probes, view};
+use crate::control::remote::Remote;
 use crate::host::Shared;
 
 /// The routes.
@@ -57,6 +58,7 @@ pub async fn serve(listener: tokio::net::TcpListener, host: Shared) -> std::io::
     let shutdown = host.drained.clone();
     let web = Web {
         feed: Arc::new(feed::Feed::default()),
+        remote: Remote::new(host.clone()),
         host,
     };
     web.host
@@ -73,14 +75,26 @@ struct Notice {
     done: Option<String>,
     key: Option<String>,
     n: Option<u32>,
+    /// The other host it was done on.
+    on: Option<String>,
 }
 
 /// `GET /`: the dashboard.
 async fn dashboard(State(web): State<Web>, Query(notice): Query<Notice>) -> Html<String> {
     let mut page = view::dashboard(&web);
-    page.notice = notice
-        .done
-        .as_deref()
-        .and_then(|done| notice::notice(done, notice.key.as_deref().unwrap_or_default(), notice.n));
+    let on = notice.on.as_deref().map(|id| {
+        page.lattice_hosts
+            .iter()
+            .find(|h| h.id == id)
+            .map_or_else(|| id.to_string(), |h| h.name.clone())
+    });
+    page.notice = notice.done.as_deref().and_then(|done| {
+        notice::notice(
+            done,
+            notice.key.as_deref().unwrap_or_default(),
+            notice.n,
+            on.as_deref(),
+        )
+    });
     Html(kiln_web::pages::dashboard(&page).into_string())
 }

@@ -1,9 +1,7 @@
 //! The dashboard's view of this host and the lattice, built from the host's state.
 
-use std::collections::BTreeMap;
-
 use kiln_web::view::{
-    ActorRow, Dashboard, Health, HostSummary, LatticeHostRow, LinkRow, Pickers, ProviderRow,
+    ActorRow, Dashboard, Health, HostSummary, LatticeHostRow, LinkRow, Pickers, Placed, ProviderRow,
 };
 
 use super::web::Web;
@@ -11,7 +9,6 @@ use crate::host::Shared;
 use crate::lattice::events::data::human_span;
 use crate::state::claims::ClaimsCache;
 use crate::state::peers::Peer;
-use crate::state::providers::Providers;
 
 /// How many heartbeats a host may miss before it shows as stale.
 const STALE_AFTER_BEATS: f64 = 2.5;
@@ -24,7 +21,7 @@ pub fn dashboard(web: &Web) -> Dashboard {
         host: summary(host),
         lattice_hosts: lattice(host, &seen),
         actors: actors(host, &seen),
-        providers: providers(&host.providers),
+        providers: providers(host, &seen),
         links: links(host),
         pickers: pickers(&host.claims),
         events: web.feed.recent(),
@@ -89,64 +86,91 @@ fn lattice(host: &Shared, seen: &[Peer]) -> Vec<LatticeHostRow> {
     rows
 }
 
-/// The actors here (with this host's own count, which is current) and those other
-/// hosts report in their heartbeats.
-fn actors(host: &Shared, seen: &[Peer]) -> Vec<ActorRow> {
+/// This host as a row's host.
+fn here(host: &Shared) -> Placed {
+    Placed {
+        id: host.config.host_id(),
+        name: host.friendly_name.clone(),
+        local: true,
+    }
+}
+
+/// The other hosts heard from, each as a row's host.
+fn others<'a>(host: &Shared, seen: &'a [Peer]) -> impl Iterator<Item = (Placed, &'a Peer)> {
     let local = host.config.host_id();
-    let mut rows: BTreeMap<String, ActorRow> = BTreeMap::new();
-    for entry in host.actors.all() {
-        let meta = entry.meta();
-        let mut per_host = BTreeMap::new();
-        per_host.insert(host.friendly_name.clone(), entry.instances.len() as u64);
-        rows.insert(
-            entry.key.to_string(),
+    seen.iter().filter(move |h| h.id != local).map(|h| {
+        let placed = Placed {
+            id: h.id.clone(),
+            name: if h.friendly_name.is_empty() {
+                h.id.clone()
+            } else {
+                h.friendly_name.clone()
+            },
+            local: false,
+        };
+        (placed, h)
+    })
+}
+
+/// One row per actor and host: this host's own (current), then those other hosts
+/// report (their heartbeats, events and inventories).
+fn actors(host: &Shared, seen: &[Peer]) -> Vec<ActorRow> {
+    let mut rows: Vec<ActorRow> = host
+        .actors
+        .all()
+        .iter()
+        .map(|entry| {
+            let meta = entry.meta();
             ActorRow {
                 name: meta.name.clone().unwrap_or_default(),
                 key: entry.key.to_string(),
                 revision: kiln_types::claims::revision(&entry.claims),
-                local_instances: entry.count(),
-                per_host,
+                host: here(host),
+                instances: u64::from(entry.count()),
                 caps: meta.caps().to_vec(),
                 image_ref: entry.image_ref.clone(),
-            },
-        );
-    }
-    for other in seen.iter().filter(|h| h.id != local) {
+            }
+        })
+        .collect();
+    for (placed, other) in others(host, seen) {
         for (key, count) in &other.actor_counts {
-            let row = rows.entry(key.clone()).or_insert_with(|| {
-                let claims = host.claims.get(key);
-                ActorRow {
-                    key: key.clone(),
-                    name: claims.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
-                    revision: claims.as_ref().map_or(0, |c| c.revision()),
-                    caps: claims
-                        .as_ref()
-                        .map(|c| {
-                            c.caps
-                                .split(',')
-                                .filter(|s| !s.is_empty())
-                                .map(ToString::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    ..ActorRow::default()
-                }
+            let claims = host.claims.get(key);
+            rows.push(ActorRow {
+                key: key.clone(),
+                name: claims.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                revision: claims.as_ref().map_or(0, |c| c.revision()),
+                caps: claims
+                    .as_ref()
+                    .map(|c| {
+                        c.caps
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(ToString::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                host: placed.clone(),
+                instances: *count,
+                image_ref: String::new(),
             });
-            let name = if other.friendly_name.is_empty() {
-                other.id.clone()
-            } else {
-                other.friendly_name.clone()
-            };
-            row.per_host.insert(name, *count);
         }
     }
-    let mut rows: Vec<ActorRow> = rows.into_values().collect();
-    rows.sort_by_key(|r| (r.local_instances == 0, r.name.clone(), r.key.clone()));
+    rows.sort_by(|a, b| {
+        (!a.host.local, &a.name, &a.key, &a.host.name).cmp(&(
+            !b.host.local,
+            &b.name,
+            &b.key,
+            &b.host.name,
+        ))
+    });
     rows
 }
 
-fn providers(running: &Providers) -> Vec<ProviderRow> {
-    running
+/// One row per provider, link and host: this host's own, then those other hosts
+/// report, with the health their events told.
+fn providers(host: &Shared, seen: &[Peer]) -> Vec<ProviderRow> {
+    let mut rows: Vec<ProviderRow> = host
+        .providers
         .all()
         .iter()
         .map(|p| ProviderRow {
@@ -159,13 +183,30 @@ fn providers(running: &Providers) -> Vec<ProviderRow> {
             key: p.key.clone(),
             contract: p.contract_id().to_string(),
             link_name: p.link_name.clone(),
-            health: match p.health() {
-                crate::state::providers::Health::Healthy => Health::Healthy,
-                crate::state::providers::Health::Unhealthy => Health::Unhealthy,
-                crate::state::providers::Health::Awaiting => Health::Awaiting,
-            },
+            host: here(host),
+            health: health(p.health(), Health::Awaiting),
         })
-        .collect()
+        .collect();
+    for (placed, other) in others(host, seen) {
+        rows.extend(other.provider_list.iter().map(|p| ProviderRow {
+            name: name_of(&host.claims, &p.key),
+            key: p.key.clone(),
+            contract: p.contract_id.clone(),
+            link_name: p.link_name.clone(),
+            host: placed.clone(),
+            health: health(p.health, Health::Unknown),
+        }));
+    }
+    rows
+}
+
+/// A provider's health for the page; `unchecked` when no check has told.
+fn health(health: crate::state::providers::Health, unchecked: Health) -> Health {
+    match health {
+        crate::state::providers::Health::Healthy => Health::Healthy,
+        crate::state::providers::Health::Unhealthy => Health::Unhealthy,
+        crate::state::providers::Health::Awaiting => unchecked,
+    }
 }
 
 fn name_of(claims: &ClaimsCache, key: &str) -> String {

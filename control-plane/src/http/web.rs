@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::feed::Feed;
+use crate::control::remote::Remote;
 use crate::host::Shared;
 
 /// What the handlers share.
@@ -12,4 +13,6 @@ pub struct Web {
     pub host: Shared,
     /// Lattice events for the pages.
     pub feed: Arc<Feed>,
+    /// The control service over the lattice, for actions on any host.
+    pub remote: Remote,
 }

@@ -11,7 +11,8 @@ use kiln_types::par::ProviderClaims;
 use tokio_util::sync::CancellationToken;
 
 /// Health as the last check found it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Health {
     /// Not checked yet.
     Awaiting,

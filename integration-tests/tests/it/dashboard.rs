@@ -13,89 +13,10 @@ use kiln_wasmbus::subjects::CtlSubject;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn push(h: &Harness, reference: &str, file: &std::path::Path) {
-    let args = ["push", reference, file.to_str().unwrap(), "--insecure"];
-    let (ok, _, err) = h.cli(&args).await;
-    assert!(ok, "push {reference}: {err}");
-}
-
-/// Types `text` into the field `css`. A live update may replace a field in a table
-/// between finding it and typing (the page holds its swaps only while the field has
-/// focus): then it is found again.
-async fn fill(browser: &Browser, css: &str, text: &str) {
-    let mut last = String::new();
-    for _ in 0..10 {
-        let field = browser.client.find(Locator::Css(css)).await.unwrap();
-        let typed = match field.clear().await {
-            Ok(()) => field.send_keys(text).await,
-            Err(error) => Err(error),
-        };
-        match typed {
-            Ok(()) => return,
-            Err(error) => last = error.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("could not type into {css}: {last}");
-}
-
-/// Clicks the element `css`, first scrolled to the middle of the window (not under the
-/// sticky header). A live update may replace the element between finding and clicking
-/// it, as it may under a person's mouse: then it is found again.
-async fn click(browser: &Browser, css: &str) {
-    let mut last = String::new();
-    for _ in 0..10 {
-        let element = browser
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        let centred = browser
-            .client
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center'});",
-                vec![serde_json::to_value(&element).unwrap()],
-            )
-            .await;
-        match centred {
-            Ok(_) => match element.click().await {
-                Ok(()) => return,
-                Err(error) => last = error.to_string(),
-            },
-            Err(error) => last = error.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("could not click {css}: {last}");
-}
-
-/// Waits until `css` shows `wanted`; fails with what it showed instead.
-async fn shows(browser: &Browser, css: &str, wanted: &str) {
-    let seen = browser.wait_for_text(css, wanted, WAIT).await;
-    assert_eq!(seen.as_deref(), Some(wanted), "{css}");
-}
-
-/// Chooses the file at `path` in the file input `css`.
-async fn choose_file(browser: &Browser, css: &str, path: &str) {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap()
-        .send_keys(path)
-        .await
-        .unwrap();
-}
-
 /// The host still says it is ready.
 async fn still_serving(h: &Harness) {
     let (status, _) = http(h.http_port, "GET", "/api/readyz", b"").await.unwrap();
     assert_eq!(status, 200, "{}", h.logs());
-}
-
-/// Runs `script` in the page and returns its result.
-async fn js(browser: &Browser, script: &str) -> serde_json::Value {
-    browser.client.execute(script, Vec::new()).await.unwrap()
 }
 
 #[tokio::test]
@@ -115,7 +36,8 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     })
     .await;
     let echo_ref = format!("{}/kiln/echo:0.1.0", registry.address());
-    push(&h, &echo_ref, &fixtures::sample_actor("echo")).await;
+    h.push(&echo_ref, &fixtures::sample_actor("echo"), &[])
+        .await;
     let echo = fixtures::actor_key(&std::fs::read(fixtures::sample_actor("echo")).unwrap());
     let archive = fixtures::provider_archive("httpserver");
     let httpserver = fixtures::provider_key(&archive);
@@ -123,16 +45,19 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     let browser = Browser::start(h.dir.path(), 1280, 1000).await;
     let page = format!("http://127.0.0.1:{}/", h.http_port);
     browser.client.goto(&page).await.unwrap();
-    shows(&browser, "#live-state", "live").await;
+    browser.shows("#live-state", "live", WAIT).await;
 
     // A form sent empty comes back with the problem next to the field.
-    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
-    shows(
-        &browser,
-        "#start-actor-reference-error",
-        "Give a reference, or choose a file to upload.",
-    )
-    .await;
+    browser
+        .click("form[action='/actors/start'] button[type=submit]")
+        .await;
+    browser
+        .shows(
+            "#start-actor-reference-error",
+            "Give a reference, or choose a file to upload.",
+            WAIT,
+        )
+        .await;
     let invalid = browser
         .client
         .find(Locator::Css("#start-actor-reference"))
@@ -145,11 +70,13 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     browser.screenshot("dashboard-form-error.png").await;
 
     // Start from a registry reference.
-    fill(&browser, "#start-actor-reference", &echo_ref).await;
-    fill(&browser, "#start-actor-count", "1").await;
-    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    browser.fill("#start-actor-reference", &echo_ref).await;
+    browser.fill("#start-actor-count", "1").await;
+    browser
+        .click("form[action='/actors/start'] button[type=submit]")
+        .await;
     let instances = format!("tr[data-actor='{echo}'] td.instances");
-    shows(&browser, &instances, "1").await;
+    browser.shows(&instances, "1", WAIT).await;
     assert!(
         browser
             .text(".notice")
@@ -157,11 +84,13 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
             .unwrap_or_default()
             .starts_with("Started 1 instance")
     );
-    shows(&browser, "#live-state", "live").await;
+    browser.shows("#live-state", "live", WAIT).await;
 
     // Scaled by someone else (the gRPC API): the count changes on the open page, which
     // is not reloaded (a value set in the page survives).
-    js(&browser, "window.kilnMarker = 'same page'; return null;").await;
+    browser
+        .js("window.kilnMarker = 'same page'; return null;")
+        .await;
     let mut api = api_client(h.api_port).await;
     api.scale_actor(pb::ScaleActorRequest {
         actor_id: echo.clone(),
@@ -170,8 +99,8 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     })
     .await
     .unwrap();
-    shows(&browser, &instances, "3").await;
-    assert_eq!(js(&browser, "return window.kilnMarker;").await, "same page");
+    browser.shows(&instances, "3", WAIT).await;
+    assert_eq!(browser.js("return window.kilnMarker;").await, "same page");
     assert!(
         browser
             .wait_for("#event-feed li[data-kind='actors_started']", true, WAIT)
@@ -180,13 +109,15 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     );
 
     // Scale with the row's form.
-    fill(&browser, &format!("#scale-{echo}"), "2").await;
-    click(
-        &browser,
-        &format!("tr[data-actor='{echo}'] form[action='/actors/scale'] button"),
-    )
-    .await;
-    shows(&browser, &instances, "2").await;
+    browser
+        .fill(&format!("#scale-{echo}-{}", h.host.public_key()), "2")
+        .await;
+    browser
+        .click(&format!(
+            "tr[data-actor='{echo}'] form[action='/actors/scale'] button"
+        ))
+        .await;
+    browser.shows(&instances, "2", WAIT).await;
     let inventory = api
         .get_inventory(pb::GetInventoryRequest::default())
         .await
@@ -195,14 +126,14 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
     assert_eq!(inventory.actors[0].instances.len(), 2);
 
     // Start the HTTP server provider by uploading its archive; its badge turns green.
-    choose_file(&browser, "#start-provider-file", archive.to_str().unwrap()).await;
-    click(
-        &browser,
-        "form[action='/providers/start'] button[type=submit]",
-    )
-    .await;
+    browser
+        .choose_file("#start-provider-file", archive.to_str().unwrap())
+        .await;
+    browser
+        .click("form[action='/providers/start'] button[type=submit]")
+        .await;
     let badge = format!("tr[data-provider='{httpserver}'] [data-health]");
-    shows(&browser, &badge, "healthy").await;
+    browser.shows(&badge, "healthy", WAIT).await;
     let class = browser
         .client
         .find(Locator::Css(&badge))
@@ -225,19 +156,18 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
             )
             .await
     );
-    click(&browser, &format!("#link-actor option[value='{echo}']")).await;
-    click(
-        &browser,
-        &format!("#link-provider option[value='{httpserver}']"),
-    )
-    .await;
-    fill(
-        &browser,
-        "#link-values",
-        &format!("address=127.0.0.1:{port}"),
-    )
-    .await;
-    click(&browser, "form[action='/links'] button[type=submit]").await;
+    browser
+        .click(&format!("#link-actor option[value='{echo}']"))
+        .await;
+    browser
+        .click(&format!("#link-provider option[value='{httpserver}']"))
+        .await;
+    browser
+        .fill("#link-values", &format!("address=127.0.0.1:{port}"))
+        .await;
+    browser
+        .click("form[action='/links'] button[type=submit]")
+        .await;
     let link_row = format!("tr[data-link='{echo}/wasmcloud:httpserver/default']");
     assert!(browser.wait_for(&link_row, true, WAIT).await);
     let answered = eventually(WAIT, || async {
@@ -255,19 +185,19 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
         metrics.contains("kiln_invocations_total") && metrics.contains(&echo),
         "the metrics page counts the calls: {metrics}"
     );
-    js(&browser, "window.scrollTo(0, 0); return null;").await;
+    browser.js("window.scrollTo(0, 0); return null;").await;
     browser.screenshot("dashboard.png").await;
-    js(
-        &browser,
-        "document.getElementById('links').scrollIntoView(); return null;",
-    )
-    .await;
+    browser
+        .js("document.getElementById('links').scrollIntoView(); return null;")
+        .await;
     browser.screenshot("dashboard-links.png").await;
 
     // The event filter hides a group.
     let link_event = "#event-feed li[data-kind='linkdef_set']";
     assert!(browser.wait_for(link_event, true, WAIT).await);
-    click(&browser, "input[name='event-group'][value='link']").await;
+    browser
+        .click("input[name='event-group'][value='link']")
+        .await;
     let shown = browser
         .client
         .find(Locator::Css(link_event))
@@ -280,14 +210,10 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
 
     // On a phone-sized screen nothing runs off the side of the page.
     browser.client.set_window_size(390, 844).await.unwrap();
-    let overflow = js(
-        &browser,
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-    )
-    .await;
-    let culprits = js(
-        &browser,
-        "const w = document.documentElement.clientWidth; return [...document.querySelectorAll('body *')]\
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    let culprits = browser.js("const w = document.documentElement.clientWidth; return [...document.querySelectorAll('body *')]\
          .filter((e) => e.getBoundingClientRect().right > w && !e.closest('.scroll'))\
          .map((e) => e.tagName + '.' + e.className + '#' + e.id).slice(0, 10)\
          .concat([document.documentElement.scrollWidth, w, window.innerWidth, document.body.scrollWidth]);",
@@ -297,20 +223,16 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
         overflow, 0,
         "horizontal overflow on a narrow screen: {culprits}"
     );
-    js(
-        &browser,
-        "document.getElementById('actors').scrollIntoView(); return null;",
-    )
-    .await;
+    browser
+        .js("document.getElementById('actors').scrollIntoView(); return null;")
+        .await;
     browser.screenshot("dashboard-narrow.png").await;
     browser.client.set_window_size(1280, 1000).await.unwrap();
 
     // Delete the link, stop the actor.
-    click(
-        &browser,
-        &format!("{link_row} form[action='/links/delete'] button"),
-    )
-    .await;
+    browser
+        .click(&format!("{link_row} form[action='/links/delete'] button"))
+        .await;
     assert!(browser.wait_for(&link_row, false, WAIT).await);
     assert!(
         h.query_lattice(CtlSubject::Links).await["links"]
@@ -318,11 +240,11 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
             .unwrap()
             .is_empty()
     );
-    click(
-        &browser,
-        &format!("tr[data-actor='{echo}'] form[action='/actors/stop'] button"),
-    )
-    .await;
+    browser
+        .click(&format!(
+            "tr[data-actor='{echo}'] form[action='/actors/stop'] button"
+        ))
+        .await;
     let gone = browser
         .wait_for(&format!("tr[data-actor='{echo}']"), false, WAIT)
         .await;
@@ -334,11 +256,11 @@ async fn a_user_runs_the_echo_demo_from_the_dashboard() {
         h.logs()
     );
     assert!(h.inventory().await["actors"].as_array().unwrap().is_empty());
-    click(
-        &browser,
-        &format!("tr[data-provider='{httpserver}'] form[action='/providers/stop'] button"),
-    )
-    .await;
+    browser
+        .click(&format!(
+            "tr[data-provider='{httpserver}'] form[action='/providers/stop'] button"
+        ))
+        .await;
     assert!(
         browser
             .wait_for(&format!("tr[data-provider='{httpserver}']"), false, WAIT)
@@ -398,24 +320,25 @@ async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
         .await
         .unwrap();
     assert!(browser.client.current_url().await.unwrap().path() == "/login");
-    fill(&browser, "#login-token", "wrong").await;
-    click(&browser, "form[action='/login'] button").await;
-    shows(
-        &browser,
-        "#login-token-error",
-        "That is not this host's token.",
-    )
-    .await;
-    fill(&browser, "#login-token", "open-sesame").await;
-    click(&browser, "form[action='/login'] button").await;
-    shows(&browser, "#live-state", "live").await;
+    browser.fill("#login-token", "wrong").await;
+    browser.click("form[action='/login'] button").await;
+    browser
+        .shows("#login-token-error", "That is not this host's token.", WAIT)
+        .await;
+    browser.fill("#login-token", "open-sesame").await;
+    browser.click("form[action='/login'] button").await;
+    browser.shows("#live-state", "live", WAIT).await;
     assert_eq!(browser.client.current_url().await.unwrap().path(), "/");
 
     // A file over the limit is refused with the limit named, next to the file field.
     let big = h.dir.path().join("big.wasm");
     std::fs::write(&big, vec![0u8; 3 << 20]).unwrap();
-    choose_file(&browser, "#start-actor-file", big.to_str().unwrap()).await;
-    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    browser
+        .choose_file("#start-actor-file", big.to_str().unwrap())
+        .await;
+    browser
+        .click("form[action='/actors/start'] button[type=submit]")
+        .await;
     let over = eventually(WAIT, || async {
         browser
             .text("#start-actor-file-error")
@@ -427,8 +350,12 @@ async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
     // A file under the limit that is not a signed module is refused by its claims.
     let junk = h.dir.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm\x01\0\0\0").unwrap();
-    choose_file(&browser, "#start-actor-file", junk.to_str().unwrap()).await;
-    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
+    browser
+        .choose_file("#start-actor-file", junk.to_str().unwrap())
+        .await;
+    browser
+        .click("form[action='/actors/start'] button[type=submit]")
+        .await;
     let refused = eventually(WAIT, || async {
         browser
             .text("#start-actor-file-error")
@@ -448,22 +375,30 @@ async fn the_dashboard_needs_the_api_token_and_keeps_to_its_upload_limit() {
     let v2_path = h.dir.path().join("tagged-v2.wasm");
     std::fs::write(&v1_path, &v1).unwrap();
     std::fs::write(&v2_path, &v2).unwrap();
-    choose_file(&browser, "#start-actor-file", v1_path.to_str().unwrap()).await;
-    click(&browser, "form[action='/actors/start'] button[type=submit]").await;
-    shows(&browser, &format!("tr[data-actor='{tagged}'] td.rev"), "1").await;
+    browser
+        .choose_file("#start-actor-file", v1_path.to_str().unwrap())
+        .await;
+    browser
+        .click("form[action='/actors/start'] button[type=submit]")
+        .await;
+    browser
+        .shows(&format!("tr[data-actor='{tagged}'] td.rev"), "1", WAIT)
+        .await;
     assert_eq!(h.invoke(&tagged, "Any.Op", b"x".to_vec()).await.msg, b"v01");
-    fill(
-        &browser,
-        &format!("#update-{tagged}"),
-        &format!("file://{}", v2_path.display()),
-    )
-    .await;
-    click(
-        &browser,
-        &format!("tr[data-actor='{tagged}'] form[action='/actors/update'] button"),
-    )
-    .await;
-    shows(&browser, &format!("tr[data-actor='{tagged}'] td.rev"), "2").await;
+    browser
+        .fill(
+            &format!("#update-{tagged}-{}", h.host.public_key()),
+            &format!("file://{}", v2_path.display()),
+        )
+        .await;
+    browser
+        .click(&format!(
+            "tr[data-actor='{tagged}'] form[action='/actors/update'] button"
+        ))
+        .await;
+    browser
+        .shows(&format!("tr[data-actor='{tagged}'] td.rev"), "2", WAIT)
+        .await;
     assert_eq!(h.invoke(&tagged, "Any.Op", b"x".to_vec()).await.msg, b"v02");
     // The host kept serving.
     still_serving(&h).await;

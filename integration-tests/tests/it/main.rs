@@ -8,6 +8,7 @@ mod api;
 mod calls;
 mod cli;
 mod dashboard;
+mod dashboard_lattice;
 mod hostile;
 mod hostile_input;
 mod interop;

@@ -8,14 +8,6 @@ use kiln_integration_tests::{Harness, Options, Redis, Registry, api_client, even
 use kiln_proto::control::v1 as pb;
 use tonic::Code;
 
-async fn push(h: &Harness, reference: &str, file: &std::path::Path, credentials: &[&str]) {
-    let mut args = vec!["push", reference, file.to_str().unwrap(), "--insecure"];
-    args.extend_from_slice(credentials);
-    let (ok, out, err) = h.cli(&args).await;
-    assert!(ok, "push {reference}: {err}");
-    assert!(out.starts_with("pushed"), "{out}");
-}
-
 fn host_options(registry: &Registry, cache: &std::path::Path) -> Options {
     Options {
         control_plane_args: vec![
@@ -36,22 +28,15 @@ async fn the_kvcounter_demo_runs_from_registry_artifacts() {
     let h = Harness::with(host_options(&registry, &cache)).await;
     let redis = Redis::start(h.dir.path()).await;
     let at = |name: &str| format!("{}/kiln/{name}:0.1.0", registry.address());
-    push(
-        &h,
-        &at("kvcounter"),
-        &fixtures::sample_actor("kvcounter"),
-        &[],
-    )
-    .await;
-    push(
-        &h,
+    h.push(&at("kvcounter"), &fixtures::sample_actor("kvcounter"), &[])
+        .await;
+    h.push(
         &at("httpserver"),
         &fixtures::provider_archive("httpserver"),
         &[],
     )
     .await;
-    push(
-        &h,
+    h.push(
         &at("keyvalue"),
         &fixtures::provider_archive("keyvalue"),
         &[],
@@ -173,8 +158,7 @@ async fn registry_credentials_and_bad_references_get_clear_status_codes() {
     })
     .await;
     let echo_ref = format!("{}/kiln/echo:0.1.0", registry.address());
-    push(
-        &h,
+    h.push(
         &echo_ref,
         &fixtures::sample_actor("echo"),
         &["--user", "kiln", "--password", "s3cret"],
@@ -282,7 +266,8 @@ async fn registry_credentials_and_bad_references_get_clear_status_codes() {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
     let tampered_ref = format!("{}/kiln/tampered:1", open.address());
-    push(&h, &tampered_ref, &fixtures::sample_actor("pinger"), &[]).await;
+    h.push(&tampered_ref, &fixtures::sample_actor("pinger"), &[])
+        .await;
     let (manifest, _) = client
         .pull_image_manifest(
             &tampered_ref.parse().unwrap(),

@@ -2,7 +2,8 @@
 //! listener on the address its link names (`address`, e.g. `127.0.0.1:8080`, or just
 //! `port`); every request becomes an `HttpServer.HandleRequest` call to that actor.
 //! Failures answer 500 (503 when the actor does not answer in time) with the reason in
-//! the body, and are logged.
+//! the body, and are logged. The provider's configuration string, when it is a JSON
+//! object (`{"address": "0.0.0.0:8080"}`), gives the values a link does not set.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +31,42 @@ const MAX_BODY_BYTES: usize = 32 << 20;
 struct HttpServer {
     provider: Arc<Provider>,
     listeners: Mutex<HashMap<String, CancellationToken>>,
+    /// Link values from the configuration string, for links that do not set them.
+    defaults: HashMap<String, String>,
+}
+
+/// Default link values from the configuration string: a JSON object's string, number
+/// and boolean members. Anything else is not configuration for this provider.
+fn defaults(configuration: Option<&str>) -> Result<HashMap<String, String>, String> {
+    let Some(text) = configuration.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(HashMap::new());
+    };
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| format!("the configuration is not a JSON object: {e}"))?;
+    Ok(object
+        .into_iter()
+        .filter_map(|(key, value)| match value {
+            serde_json::Value::String(text) => Some((key, text)),
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                Some((key, value.to_string()))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// A link's values with the defaults it does not set (names compared without case).
+fn with_defaults(
+    values: &HashMap<String, String>,
+    defaults: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    let mut merged = values.clone();
+    for (key, value) in defaults {
+        if !values.keys().any(|k| k.eq_ignore_ascii_case(key)) {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    merged
 }
 
 /// The address a link asks for: `address` (`host:port` or `:port`), else `port`.
@@ -52,7 +89,7 @@ fn address(values: &HashMap<String, String>) -> Result<SocketAddr, String> {
 
 impl Capability for HttpServer {
     async fn put_link(&self, link: &LinkDefinition) -> Result<(), String> {
-        let addr = address(&link.values)?;
+        let addr = address(&with_defaults(&link.values, &self.defaults))?;
         // A changed link replaces the listener.
         if let Some(old) = self.lock().remove(&link.actor_id) {
             old.cancel();
@@ -209,9 +246,17 @@ fn into_response(response: HttpResponse) -> Response {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let telemetry = kiln_telemetry::Config::from_vars(SERVICE, std::env::vars());
-    let run = provider::run(CONTRACT, &telemetry, |provider| HttpServer {
-        provider,
-        listeners: Mutex::new(HashMap::new()),
+    let run = provider::run(CONTRACT, &telemetry, |provider| {
+        let defaults =
+            defaults(provider.host_data.config_json.as_deref()).unwrap_or_else(|problem| {
+                tracing::warn!(%problem, "ignoring the configuration string");
+                HashMap::new()
+            });
+        HttpServer {
+            provider,
+            listeners: Mutex::new(HashMap::new()),
+            defaults,
+        }
     });
     match run.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -226,14 +271,15 @@ async fn main() -> std::process::ExitCode {
 mod tests {
     use super::*;
 
+    fn values(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
     #[test]
     fn addresses_come_from_address_or_port() {
-        let values = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect()
-        };
         assert_eq!(
             address(&values(&[("ADDRESS", "127.0.0.1:8081")]))
                 .unwrap()
@@ -252,5 +298,40 @@ mod tests {
         );
         assert_eq!(address(&values(&[])).unwrap().to_string(), DEFAULT_ADDRESS);
         assert!(address(&values(&[("port", "eighty")])).is_err());
+    }
+
+    #[test]
+    fn the_configuration_gives_the_values_a_link_does_not_set() {
+        let config = defaults(Some(
+            r#"{"address": "127.0.0.1:9001", "port": 9002, "tls": false, "nested": {}}"#,
+        ))
+        .unwrap();
+        assert_eq!(config.len(), 3);
+        assert_eq!(config["port"], "9002");
+        assert_eq!(
+            address(&with_defaults(&values(&[]), &config))
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:9001"
+        );
+        // The link's own value wins, whatever its case.
+        assert_eq!(
+            address(&with_defaults(
+                &values(&[("ADDRESS", "127.0.0.1:9003")]),
+                &config
+            ))
+            .unwrap()
+            .to_string(),
+            "127.0.0.1:9003"
+        );
+        assert!(defaults(None).unwrap().is_empty());
+        assert!(defaults(Some("  ")).unwrap().is_empty());
+        assert!(defaults(Some("{}")).unwrap().is_empty());
+        assert!(
+            defaults(Some("address=1"))
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+        assert!(defaults(Some("[1]")).is_err());
     }
 }

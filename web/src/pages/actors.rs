@@ -1,10 +1,11 @@
-//! Actors: start from a reference or an uploaded module, scale, update, stop.
+//! Actors: start from a reference or an uploaded module on any host of the lattice,
+//! scale, update and stop them where they run.
 
 use maud::{Markup, html};
 
 use super::fields::{self, Input, StartForm};
 use super::tables;
-use crate::view::{ActorRow, Dashboard};
+use crate::view::{ActorRow, Dashboard, Placed};
 
 /// The start form (not live: what the user types stays).
 pub(crate) fn start_form(view: &Dashboard) -> Markup {
@@ -21,7 +22,10 @@ pub(crate) fn start_form(view: &Dashboard) -> Markup {
         &spec,
         form,
         view.upload_limit,
-        &html! { div.field.small { (fields::input("start-actor", form, "count", "Instances", &Input::Number { default: "1" })) } },
+        &html! {
+            div.field.small { (fields::input("start-actor", form, "count", "Instances", &Input::Number { default: "1" })) }
+            (fields::placement("start-actor", form, &view.lattice_hosts))
+        },
     )
 }
 
@@ -48,39 +52,48 @@ fn row_action(form: &str) -> &'static str {
     }
 }
 
+/// Which host a row's form acts on.
+fn on_host(host: &Placed) -> Markup {
+    html! { input type="hidden" name="host" value=(host.id); }
+}
+
 fn row(actor: &ActorRow) -> Markup {
     let key = &actor.key;
+    // Ids are unique per actor and host.
+    let id = format!("{key}-{}", actor.host.id);
     html! {
-        tr data-actor=(key) {
+        tr data-actor=(key) data-on-host=(actor.host.id) {
             td {
                 strong { (if actor.name.is_empty() { "(unnamed)" } else { &actor.name }) }
                 br; code.key title=(key) { (key) }
             }
             td.rev { (actor.revision) }
-            td.instances data-instances=(actor.local_instances) { (actor.local_instances) }
-            td { @for (host, count) in &actor.per_host { span.chip { (host) ": " (count) } " " } }
+            td.host {
+                (actor.host.name)
+                @if actor.host.local { " " span.badge.ok { "this host" } }
+            }
+            td.instances data-instances=(actor.instances) { (actor.instances) }
             td { @for cap in &actor.caps { span.chip { (cap) } " " } }
             td.ref { (actor.image_ref) }
             td.actions {
-                @if actor.local_instances > 0 {
-                    form.inline method="post" action="/actors/scale" {
-                        input type="hidden" name="actor" value=(key);
-                        label.sr for=(format!("scale-{key}")) { "Instances" }
-                        input.count id=(format!("scale-{key}")) name="count" type="number" min="0" step="1" value=(actor.local_instances);
-                        button type="submit" { "Scale" }
-                    }
-                    form.inline method="post" action="/actors/update" {
-                        input type="hidden" name="actor" value=(key);
-                        label.sr for=(format!("update-{key}")) { "New reference" }
-                        input id=(format!("update-{key}")) name="reference" type="text" placeholder="new reference";
-                        button type="submit" { "Update" }
-                    }
-                    form.inline method="post" action="/actors/stop" {
-                        input type="hidden" name="actor" value=(key);
-                        button.danger type="submit" { "Stop" }
-                    }
-                } @else {
-                    span.muted { "runs on other hosts" }
+                form.inline method="post" action="/actors/scale" {
+                    input type="hidden" name="actor" value=(key);
+                    (on_host(&actor.host))
+                    label.sr for=(format!("scale-{id}")) { "Instances" }
+                    input.count id=(format!("scale-{id}")) name="count" type="number" min="0" step="1" value=(actor.instances);
+                    button type="submit" { "Scale" }
+                }
+                form.inline method="post" action="/actors/update" {
+                    input type="hidden" name="actor" value=(key);
+                    (on_host(&actor.host))
+                    label.sr for=(format!("update-{id}")) { "New reference" }
+                    input id=(format!("update-{id}")) name="reference" type="text" placeholder="new reference";
+                    button type="submit" { "Update" }
+                }
+                form.inline method="post" action="/actors/stop" {
+                    input type="hidden" name="actor" value=(key);
+                    (on_host(&actor.host))
+                    button.danger type="submit" { "Stop" }
                 }
             }
         }
@@ -98,8 +111,8 @@ pub(crate) fn body(view: &Dashboard) -> Markup {
         &[
             "Actor",
             "Rev",
-            "Here",
-            "Per host",
+            "Host",
+            "Instances",
             "Capabilities",
             "Reference",
             "Actions",

@@ -116,7 +116,7 @@ mod tests {
     use super::*;
     use crate::view::{
         ActorRow, EventRow, FormState, Health, HostSummary, LatticeHostRow, LinkRow, Pickers,
-        ProviderRow,
+        Placed, ProviderRow,
     };
 
     fn view() -> Dashboard {
@@ -146,7 +146,12 @@ mod tests {
             actors: vec![ActorRow {
                 name: "<script>alert(1)</script>".into(),
                 key: "MECHO".into(),
-                local_instances: 3,
+                instances: 3,
+                host: Placed {
+                    id: "NHOST".into(),
+                    name: "calm-kiln-0001".into(),
+                    local: true,
+                },
                 caps: vec!["wasmcloud:httpserver".into()],
                 ..ActorRow::default()
             }],
@@ -155,6 +160,11 @@ mod tests {
                 key: "VHTTP".into(),
                 contract: "wasmcloud:httpserver".into(),
                 link_name: "default".into(),
+                host: Placed {
+                    id: "NOTHER".into(),
+                    name: "misty-brook-0002".into(),
+                    local: false,
+                },
                 health: Health::Healthy,
             }],
             links: vec![LinkRow {
@@ -192,6 +202,21 @@ mod tests {
         assert!(page.contains("&lt;script&gt;alert(1)"), "names are escaped");
         assert!(!page.contains("<script>alert"));
         assert!(page.contains(r#"data-instances="3""#));
+        assert!(
+            page.contains(r#"data-on-host="NOTHER""#),
+            "rows name their host"
+        );
+        assert!(
+            page.contains(r#"<input type="hidden" name="host" value="NOTHER">"#),
+            "a row's forms act on its host"
+        );
+        // The start forms offer the other hosts (not stale ones) and an auction.
+        assert!(page.contains(r#"<option value="auction">"#));
+        assert!(
+            !page.contains(r#"<option value="NOTHER">"#),
+            "stale hosts are not offered"
+        );
+        assert!(page.contains(r#"name="configuration""#));
         assert!(page.contains(r#"data-health="healthy""#));
         assert!(page.contains("this host"));
         assert!(page.contains(">stale<"));

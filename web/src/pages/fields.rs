@@ -2,7 +2,10 @@
 
 use maud::{Markup, html};
 
-use crate::view::FormState;
+use crate::view::{FormState, LatticeHostRow};
+
+/// The `host` value that asks for an auction instead of a host.
+pub const AUCTION: &str = "auction";
 
 /// The state of form `name`, when it is the one sent back.
 pub(crate) fn state<'a>(form: Option<&'a FormState>, name: &str) -> Option<&'a FormState> {
@@ -49,6 +52,16 @@ pub(crate) enum Input<'a> {
         /// Accepted extensions and media types.
         accept: &'a str,
     },
+    /// Several lines of text.
+    Area {
+        /// Shown while empty.
+        placeholder: &'a str,
+    },
+    /// One of `options` (value and label).
+    Select {
+        /// The choices.
+        options: &'a [(String, String)],
+    },
 }
 
 /// A labelled input, marked invalid and described by its problem when it has one.
@@ -77,6 +90,17 @@ pub(crate) fn input(
             Input::File { accept } => {
                 input id=(id) name=(field) type="file" accept=(accept)
                     aria-invalid=[invalid] aria-describedby=[described];
+            }
+            Input::Area { placeholder } => {
+                textarea id=(id) name=(field) rows="2" placeholder=(placeholder)
+                    aria-invalid=[invalid] aria-describedby=[described] { (typed(form, field, "")) }
+            }
+            Input::Select { options } => {
+                select id=(id) name=(field) aria-invalid=[invalid] aria-describedby=[described] {
+                    @for (value, text) in *options {
+                        option value=(value) selected[typed(form, field, "") == value] { (text) }
+                    }
+                }
             }
         }
         (error_line(form, &id, field))
@@ -125,6 +149,39 @@ pub(crate) fn start_form(
             }
             button type="submit" { "Start" }
         }
+    }
+}
+
+/// Where a start goes: this host, another host of the lattice, or the host an auction
+/// picks by labels.
+pub(crate) fn placement(
+    form_name: &str,
+    form: Option<&FormState>,
+    hosts: &[LatticeHostRow],
+) -> Markup {
+    let mut options = vec![(String::new(), "This host".to_string())];
+    options.extend(
+        hosts
+            .iter()
+            .filter(|h| !h.local && !h.stale)
+            .map(|h| (h.id.clone(), host_choice(h))),
+    );
+    options.push((
+        AUCTION.to_string(),
+        "Any host whose labels match (auction)".to_string(),
+    ));
+    html! {
+        div.field { (input(form_name, form, "host", "Where", &Input::Select { options: &options })) }
+        div.field { (input(form_name, form, "constraints", "Labels for the auction", &Input::Text { placeholder: "zone=b, arch=x86_64", default: "" })) }
+    }
+}
+
+/// A host as the placement picker names it: its name and labels.
+fn host_choice(host: &LatticeHostRow) -> String {
+    if host.labels.is_empty() {
+        host.name.clone()
+    } else {
+        format!("{} ({})", host.name, host.labels.join(", "))
     }
 }
 

@@ -13,5 +13,6 @@ mod tables;
 
 pub use dashboard::{Section, dashboard, section};
 pub use events::event_item;
+pub use fields::AUCTION;
 pub use login::login;
 pub use metrics::metrics;

@@ -1,4 +1,6 @@
-//! Providers: start from a reference or an uploaded archive, watch health, stop.
+//! Providers: start from a reference or an uploaded archive on any host of the lattice,
+//! with a link name and a configuration string; watch their health and stop them where
+//! they run.
 
 use maud::{Markup, html};
 
@@ -21,7 +23,11 @@ pub(crate) fn start_form(view: &Dashboard) -> Markup {
         &spec,
         form,
         view.upload_limit,
-        &html! { div.field.small { (fields::input("start-provider", form, "link_name", "Link name", &Input::Text { placeholder: "default", default: "default" })) } },
+        &html! {
+            div.field.small { (fields::input("start-provider", form, "link_name", "Link name", &Input::Text { placeholder: "default", default: "default" })) }
+            div.field.wide { (fields::input("start-provider", form, "configuration", "Configuration (given to the provider as is)", &Input::Area { placeholder: "a JSON object, or what the provider reads" })) }
+            (fields::placement("start-provider", form, &view.lattice_hosts))
+        },
     )
 }
 
@@ -40,10 +46,14 @@ pub(crate) fn row_errors(view: &Dashboard) -> Markup {
 pub(crate) fn body(view: &Dashboard) -> Markup {
     let rows = html! {
         @for provider in &view.providers {
-            tr data-provider=(provider.key) data-link-name=(provider.link_name) {
+            tr data-provider=(provider.key) data-link-name=(provider.link_name) data-on-host=(provider.host.id) {
                 td {
                     strong { (if provider.name.is_empty() { "(unnamed)" } else { &provider.name }) }
                     br; code.key title=(provider.key) { (provider.key) }
+                }
+                td.host {
+                    (provider.host.name)
+                    @if provider.host.local { " " span.badge.ok { "this host" } }
                 }
                 td { (provider.contract) }
                 td { (provider.link_name) }
@@ -58,6 +68,7 @@ pub(crate) fn body(view: &Dashboard) -> Markup {
                     form.inline method="post" action="/providers/stop" {
                         input type="hidden" name="provider" value=(provider.key);
                         input type="hidden" name="link_name" value=(provider.link_name);
+                        input type="hidden" name="host" value=(provider.host.id);
                         button.danger type="submit" { "Stop" }
                     }
                 }
@@ -66,8 +77,15 @@ pub(crate) fn body(view: &Dashboard) -> Markup {
     };
     tables::table(
         view.providers.is_empty(),
-        "No providers run on this host.",
-        &["Provider", "Contract", "Link name", "Health", "Actions"],
+        "No providers run in the lattice.",
+        &[
+            "Provider",
+            "Host",
+            "Contract",
+            "Link name",
+            "Health",
+            "Actions",
+        ],
         &rows,
     )
 }

@@ -5,14 +5,12 @@
 //! (`provider_started` / `provider_start_failed`) event. Stops, scaling of a running
 //! actor and live updates answer when done, with the reason when they fail.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kiln_types::ctl::{
     LaunchActor, LaunchProvider, ScaleActor, StopActor, StopHost, StopProvider, UpdateActor,
 };
 use kiln_types::keys::KeyKind;
-use serde::Serialize;
 
 use super::bounds::CTL_IN_FLIGHT;
 use super::reply::parse;
@@ -198,95 +196,5 @@ async fn stop_provider(host: &Shared, payload: &[u8]) -> Result<Ack, Ack> {
             Ok(Ack::ok())
         }
         Err(error) => Err(Ack::failed(error)),
-    }
-}
-
-#[derive(Serialize)]
-struct InstanceView {
-    annotations: BTreeMap<String, String>,
-    instance_id: String,
-    revision: i64,
-}
-
-#[derive(Serialize)]
-struct ActorView {
-    id: String,
-    image_ref: String,
-    name: Option<String>,
-    instances: Vec<InstanceView>,
-}
-
-#[derive(Serialize)]
-struct ProviderView {
-    id: String,
-    image_ref: String,
-    contract_id: String,
-    link_name: String,
-    name: Option<String>,
-    instance_id: String,
-    annotations: BTreeMap<String, String>,
-    revision: i64,
-}
-
-/// `get.{host}.inv` reply.
-#[derive(Serialize)]
-pub struct Inventory {
-    host_id: String,
-    issuer: String,
-    labels: BTreeMap<String, String>,
-    friendly_name: String,
-    actors: Vec<ActorView>,
-    providers: Vec<ProviderView>,
-}
-
-/// This host's inventory.
-pub fn inventory(host: &Shared) -> Inventory {
-    let actors = host
-        .actors
-        .all()
-        .iter()
-        .map(|entry| {
-            let revision = kiln_types::claims::revision(&entry.claims);
-            ActorView {
-                id: entry.key.to_string(),
-                image_ref: entry.image_ref.clone(),
-                name: entry.meta().name.clone(),
-                instances: entry
-                    .instances
-                    .iter()
-                    .map(|i| InstanceView {
-                        annotations: i.annotations.clone(),
-                        instance_id: i.id.clone(),
-                        revision,
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let providers = host
-        .providers
-        .all()
-        .iter()
-        .map(|p| {
-            let meta = p.claims.metadata.as_ref();
-            ProviderView {
-                id: p.key.clone(),
-                image_ref: p.image_ref.clone(),
-                contract_id: p.contract_id().to_string(),
-                link_name: p.link_name.clone(),
-                name: meta.and_then(|m| m.name.clone()),
-                instance_id: p.instance_id.clone(),
-                annotations: p.annotations.clone(),
-                revision: kiln_types::par::revision(&p.claims),
-            }
-        })
-        .collect();
-    Inventory {
-        host_id: host.config.host_id(),
-        issuer: host.config.cluster_key.public_key(),
-        labels: host.config.labels.clone(),
-        friendly_name: host.friendly_name.clone(),
-        actors,
-        providers,
     }
 }

@@ -14,5 +14,4 @@ mod reply;
 mod serve;
 
 pub use bounds::CTL_IN_FLIGHT;
-pub use host_commands::inventory;
 pub use serve::serve;

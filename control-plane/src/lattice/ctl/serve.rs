@@ -110,7 +110,7 @@ async fn dispatch(
         S::PingHosts => json(&lattice_requests::ping(host)),
         S::Claims => json(&lattice_requests::claims(&host.claims)),
         S::Links => json(&lattice_requests::links(&host.links)),
-        S::Inventory(_) => json(&host_commands::inventory(host)),
+        S::Inventory(_) => json(&crate::control::inventory::of(host)),
         S::LinkPut => json(&lattice_requests::put_link(host, payload).await),
         S::LinkDel => json(&lattice_requests::delete_link(host, payload).await),
         S::RegistriesPut => json(&lattice_requests::put_registries(
