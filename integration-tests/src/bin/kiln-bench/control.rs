@@ -8,12 +8,11 @@ use kiln_integration_tests::{Harness, Options, fixtures};
 use kiln_types::claims::ActorSpec;
 use kiln_wasmbus::subjects::{self, CtlSubject};
 
-/// Actors started at once.
-const ACTORS: usize = 100;
-/// Requests per round-trip figure.
-const REQUESTS: usize = 1_000;
+use crate::report;
+use crate::scale::scale;
 
 pub async fn run() {
+    let (actors_n, requests) = (scale().control_actors, scale().control_requests);
     let h = Harness::with(Options {
         log: Some("warn".into()),
         ..Options::default()
@@ -31,7 +30,7 @@ pub async fn run() {
                 h.command_to(host, "la", &body).await
             }
         })
-        .buffer_unordered(ACTORS)
+        .buffer_unordered(actors_n)
         .collect::<Vec<_>>()
         .await;
     let acked = started.elapsed();
@@ -39,21 +38,29 @@ pub async fn run() {
     all_answering(&h, &actors).await;
     let answering = started.elapsed();
     println!(
-        "\nControl interface ({ACTORS} distinct actors, each compiled; {REQUESTS} sequential requests per row)"
+        "\nControl interface ({actors_n} distinct actors, each compiled; {requests} sequential requests per row)"
     );
     println!(
-        "  start {ACTORS} actors by `la`: all acknowledged after {:.0} ms, all answering calls after {:.0} ms ({:.1} ms per actor)",
+        "  start {actors_n} actors by `la`: all acknowledged after {:.0} ms, all answering calls after {:.0} ms ({:.1} ms per actor)",
         acked.as_secs_f64() * 1e3,
         answering.as_secs_f64() * 1e3,
-        answering.as_secs_f64() * 1e3 / ACTORS as f64
+        answering.as_secs_f64() * 1e3 / actors_n as f64
     );
 
     let inventory = h.ctl().subject(CtlSubject::Inventory(&host)).unwrap();
     let (p50, p99) = round_trips(&h, &inventory, &[]).await;
-    println!("  get.{{host}}.inv with {ACTORS} actors: p50 {p50:.0} µs, p99 {p99:.0} µs");
+    println!("  get.{{host}}.inv with {actors_n} actors: p50 {p50:.0} µs, p99 {p99:.0} µs");
+    report::figure(
+        "control: get.{host}.inv",
+        serde_json::json!({"actors": actors_n, "p50_us": p50, "p99_us": p99}),
+    );
     let links = h.ctl().subject(CtlSubject::Links).unwrap();
     let (p50, p99) = round_trips(&h, &links, &[]).await;
     println!("  get.links (one host of the queue group): p50 {p50:.0} µs, p99 {p99:.0} µs");
+    report::figure(
+        "control: get.links",
+        serde_json::json!({"p50_us": p50, "p99_us": p99}),
+    );
     let scale = h
         .ctl()
         .subject(CtlSubject::Command(&host, "scale"))
@@ -63,9 +70,13 @@ pub async fn run() {
         .into_bytes();
     let (p50, p99) = round_trips(&h, &scale, &body).await;
     println!("  cmd.{{host}}.scale (no change, data plane told): p50 {p50:.0} µs, p99 {p99:.0} µs");
+    report::figure(
+        "control: cmd.{host}.scale",
+        serde_json::json!({"p50_us": p50, "p99_us": p99}),
+    );
 }
 
-/// `ACTORS` distinct signed modules (each answers its own tag), written to files so
+/// `scale().control_actors` distinct signed modules (each answers its own tag), written to files so
 /// each start compiles one: (reference, key, tag).
 fn tagged_actors(h: &Harness) -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string(
@@ -73,7 +84,7 @@ fn tagged_actors(h: &Harness) -> Vec<(String, String, String)> {
     )
     .unwrap();
     // Distinct modules (each answers its own tag), so each is compiled: a real start.
-    (0..ACTORS)
+    (0..scale().control_actors)
         .map(|i| {
             let tag = format!("{i:03}");
             let module = wat::parse_str(text.replace("\"TAG\"", &format!("\"{tag}\""))).unwrap();
@@ -92,7 +103,7 @@ fn tagged_actors(h: &Harness) -> Vec<(String, String, String)> {
 /// Returns once every actor answers a call with its tag.
 async fn all_answering(h: &Harness, actors: &[(String, String, String)]) {
     futures::stream::iter(actors)
-        .for_each_concurrent(ACTORS, |(_, key, tag)| async move {
+        .for_each_concurrent(scale().control_actors, |(_, key, tag)| async move {
             let subject = subjects::actor_rpc(&h.lattice, key);
             loop {
                 let invocation = h.invocation(key, "Any.Op", Vec::new()).encode();
@@ -114,10 +125,10 @@ async fn all_answering(h: &Harness, actors: &[(String, String, String)]) {
         .await;
 }
 
-/// p50 and p99 in µs of `REQUESTS` sequential requests.
+/// p50 and p99 in µs of `scale().control_requests` sequential requests.
 async fn round_trips(h: &Harness, subject: &str, body: &[u8]) -> (f64, f64) {
-    let mut times = Vec::with_capacity(REQUESTS);
-    for _ in 0..REQUESTS {
+    let mut times = Vec::with_capacity(scale().control_requests);
+    for _ in 0..scale().control_requests {
         let started = Instant::now();
         let reply = h
             .client

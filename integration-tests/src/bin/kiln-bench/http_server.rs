@@ -5,10 +5,8 @@ use std::time::Duration;
 
 use kiln_integration_tests::{Options, eventually, fixtures, http, process::free_port};
 
-use crate::{CONCURRENCY, Figures, ROUNDS};
-
-/// Seconds of each wrk run.
-const WRK_SECONDS: u32 = 3;
+use crate::scale::scale;
+use crate::{CONCURRENCY, Figures};
 
 /// Serves `hello` on every path until killed: the baseline HTTP server.
 pub async fn hello_server(port: u16) {
@@ -25,6 +23,10 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         .output()
         .is_err()
     {
+        assert!(
+            !scale().smoke,
+            "the smoke runs every path: install wrk (Debian package wrk)"
+        );
         println!("\nHTTP: skipped, wrk is not installed (Debian package wrk)");
         return;
     }
@@ -56,13 +58,15 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
     }
 
     let (mut base, mut host) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    for _ in 0..scale().rounds {
         base.push(wrk(hello_port));
         host.push(wrk(port));
     }
     let (b, f) = (Figures::median(&base), Figures::median(&host));
     println!(
-        "\nHTTP via wrk, {ROUNDS} interleaved rounds of {WRK_SECONDS} s: latency with 1 connection, requests/s with {CONCURRENCY} connections"
+        "\nHTTP via wrk, {} interleaved rounds of {} s: latency with 1 connection, requests/s with {CONCURRENCY} connections",
+        scale().rounds,
+        scale().wrk_seconds
     );
     println!(
         "{:<40} {:>8} {:>8} {:>9} | {:>8} {:>8} {:>9} | {:>6} {:>6}",
@@ -102,7 +106,7 @@ fn run_wrk(url: &str, connections: usize, threads: usize) -> String {
             "-c",
             &connections.to_string(),
             "-d",
-            &format!("{WRK_SECONDS}s"),
+            &format!("{}s", scale().wrk_seconds),
             url,
         ])
         .output()

@@ -3,7 +3,9 @@
 //! cold start from a launch command to the first reply; HTTP through the httpserver
 //! provider against a plain hyper server; the control interface.
 //!
-//! Run it with `scripts/bench` (release build). It prints a table and the ratios.
+//! Run it with `scripts/bench` (release build). It prints a table and the ratios, and
+//! with `--json FILE` writes them as JSON too. `--smoke` runs every path briefly, to
+//! show each answers (CI runs it; its numbers mean nothing).
 #![allow(clippy::print_stdout, reason = "a benchmark's report is its output")]
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +14,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -21,17 +23,14 @@ use kiln_wasmbus::subjects;
 
 mod control;
 mod http_server;
+mod report;
+mod scale;
 mod soak;
 
-const LATENCY_CALLS: usize = 2_000;
-const WARMUP_CALLS: usize = 200;
+use scale::scale;
+
+/// Calls in flight in the throughput runs, and echo's instances.
 pub(crate) const CONCURRENCY: usize = 64;
-const THROUGHPUT_FOR: Duration = Duration::from_secs(3);
-pub(crate) const ROUNDS: usize = 3;
-const COLD_STARTS: usize = 30;
-/// Invocations signed for one round: the latency calls, and more than the throughput
-/// run can send at the rates seen on this machine.
-const SIGNED_PER_ROUND: usize = WARMUP_CALLS + LATENCY_CALLS + 200_000;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Figures {
@@ -71,6 +70,18 @@ async fn main() {
         soak::run(seconds).await;
         return;
     }
+    // `kiln-bench [--smoke] [--json FILE]`.
+    let mut json = None;
+    let mut flags = args.iter().skip(1);
+    while let Some(flag) = flags.next() {
+        match flag.as_str() {
+            "--smoke" => scale::choose_smoke(),
+            "--json" => json = Some(std::path::PathBuf::from(flags.next().expect("--json FILE"))),
+            other => panic!(
+                "unknown argument {other:?}; usage: kiln-bench [--smoke] [--json FILE] | soak [SECONDS]"
+            ),
+        }
+    }
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
     host_paths(&echo_path, &echo).await;
@@ -82,12 +93,24 @@ async fn main() {
     if only.as_deref().is_none_or(|only| "CONTROL".contains(only)) {
         control::run().await;
     }
+    if let Some(file) = json {
+        report::write(&file);
+        println!("\nwrote {}", file.display());
+    }
 }
 
 /// The host path against bare NATS, in each invoke path and instance mode.
 async fn host_paths(echo_path: &std::path::Path, echo: &str) {
     println!(
-        "kiln-bench: {ROUNDS} interleaved rounds of baseline and host; per round {LATENCY_CALLS} sequential calls (latency) and {CONCURRENCY} in flight for {THROUGHPUT_FOR:?} (throughput); medians shown"
+        "kiln-bench: {} interleaved rounds of baseline and host; per round {} sequential calls (latency) and {CONCURRENCY} in flight for {:?} (throughput); medians shown{}",
+        scale().rounds,
+        scale().latency_calls,
+        scale().throughput_for,
+        if scale().smoke {
+            " (smoke: too few calls to mean anything)"
+        } else {
+            ""
+        }
     );
     println!(
         "machine: {} cores\n",
@@ -142,16 +165,17 @@ async fn host_path(
     let _responder = bare_responder(&h).await;
     let subject = subjects::actor_rpc(&h.lattice, echo);
     let (mut base, mut host) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    for _ in 0..scale().rounds {
         // A host accepts each signed invocation once: every round gets its own,
         // signed before it is timed (the baseline echoes the same bytes).
-        let signed = signed_calls(&h, echo, SIGNED_PER_ROUND).await;
+        let signed = signed_calls(&h, echo, scale().signed_per_round).await;
         base.push(measure(&h.client, "bench.echo", &signed, |_| {}).await);
         host.push(measure(&h.client, &subject, &signed, check_echo).await);
     }
     print_row(label, &Figures::median(&host), &Figures::median(&base));
     if invoke_path == "stream" {
         let f = data_plane_alone(&h, echo).await;
+        report::path(&format!("{label}: data plane alone"), &f, None);
         println!(
             "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
             "  data plane alone (gRPC stream + wasm)", f.p50_us, f.p99_us, f.per_second
@@ -159,19 +183,26 @@ async fn host_path(
     }
     if invoke_path == "stream" && instance_mode == "reuse" {
         let f = signing_client(&h, echo).await;
+        report::path(&format!("{label}: client signs every call"), &f, None);
         println!(
             "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
             "  same, client signs every call", f.p50_us, f.p99_us, f.per_second
         );
         let (p50, p99, min) = cold_start(&h, echo_path, echo).await;
         println!(
-            "  cold start, launch command to first reply, compiled module cached ({COLD_STARTS} runs): p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms"
+            "  cold start, launch command to first reply, compiled module cached ({} runs): p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms",
+            scale().cold_starts
+        );
+        report::figure(
+            "cold start, launch command to first reply (ms)",
+            serde_json::json!({"p50": p50, "p99": p99, "min": min}),
         );
     }
 }
 
 /// One row: the path's figures, the baseline's, and their ratios.
 pub(crate) fn print_row(label: &str, path: &Figures, baseline: &Figures) {
+    report::path(label, path, Some(baseline));
     println!(
         "{label:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
         path.p50_us,
@@ -264,8 +295,8 @@ async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
         invocation_id: String::new(),
         ..Default::default()
     };
-    let mut latencies = Vec::with_capacity(LATENCY_CALLS);
-    for i in 0..(WARMUP_CALLS + LATENCY_CALLS) as u64 {
+    let mut latencies = Vec::with_capacity(scale().latency_calls);
+    for i in 0..(scale().warmup_calls + scale().latency_calls) as u64 {
         let started = Instant::now();
         tx.send(request(i)).await.unwrap();
         let response = responses.next().await.unwrap().unwrap();
@@ -273,7 +304,7 @@ async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
             response.result,
             Some(pb::invoke_response::Result::Payload(_))
         ));
-        if i >= WARMUP_CALLS as u64 {
+        if i >= scale().warmup_calls as u64 {
             latencies.push(started.elapsed());
         }
     }
@@ -281,7 +312,7 @@ async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
     let at = |q: f64| latencies[(latencies.len() as f64 * q) as usize].as_secs_f64() * 1e6;
     let started = Instant::now();
     let (mut sent, mut received) = (0u64, 0u64);
-    while started.elapsed() < THROUGHPUT_FOR {
+    while started.elapsed() < scale().throughput_for {
         while sent - received < CONCURRENCY as u64 {
             tx.send(request(sent)).await.unwrap();
             sent += 1;
@@ -333,7 +364,7 @@ async fn measure(
     check: fn(&[u8]),
 ) -> Figures {
     let subject = subject.to_string();
-    for payload in payloads.iter().take(WARMUP_CALLS) {
+    for payload in payloads.iter().take(scale().warmup_calls) {
         check(
             &client
                 .request(subject.clone(), payload.clone())
@@ -342,8 +373,12 @@ async fn measure(
                 .payload,
         );
     }
-    let mut latencies = Vec::with_capacity(LATENCY_CALLS);
-    for payload in payloads.iter().skip(WARMUP_CALLS).take(LATENCY_CALLS) {
+    let mut latencies = Vec::with_capacity(scale().latency_calls);
+    for payload in payloads
+        .iter()
+        .skip(scale().warmup_calls)
+        .take(scale().latency_calls)
+    {
         let started = Instant::now();
         let reply = client
             .request(subject.clone(), payload.clone())
@@ -360,7 +395,8 @@ async fn measure(
 
     let done = Arc::new(AtomicUsize::new(0));
     let next = Arc::new(AtomicUsize::new(0));
-    let payloads: Arc<Vec<Bytes>> = Arc::new(payloads[WARMUP_CALLS + LATENCY_CALLS..].to_vec());
+    let payloads: Arc<Vec<Bytes>> =
+        Arc::new(payloads[scale().warmup_calls + scale().latency_calls..].to_vec());
     let started = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
@@ -369,7 +405,7 @@ async fn measure(
             let (done, next) = (done.clone(), next.clone());
             let payloads = payloads.clone();
             tokio::spawn(async move {
-                while started.elapsed() < THROUGHPUT_FOR {
+                while started.elapsed() < scale().throughput_for {
                     let Some(payload) = payloads.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
@@ -397,8 +433,8 @@ async fn measure(
 /// The same echo calls when the client builds and signs each invocation in the loop.
 async fn signing_client(h: &Harness, echo: &str) -> Figures {
     let subject = subjects::actor_rpc(&h.lattice, echo);
-    let mut latencies = Vec::with_capacity(LATENCY_CALLS);
-    for i in 0..LATENCY_CALLS {
+    let mut latencies = Vec::with_capacity(scale().latency_calls);
+    for i in 0..scale().latency_calls {
         let started = Instant::now();
         let invocation = h.invocation(
             echo,
@@ -429,7 +465,7 @@ async fn signing_client(h: &Harness, echo: &str) -> Figures {
                 let origin = kiln_types::invocation::Entity::actor(
                     kiln_types::keys::KeyKind::Module.generate().public_key(),
                 );
-                while started.elapsed() < THROUGHPUT_FOR {
+                while started.elapsed() < scale().throughput_for {
                     let invocation = kiln_types::invocation::Invocation::new_signed(
                         &cluster,
                         origin.clone(),
@@ -459,11 +495,12 @@ async fn signing_client(h: &Harness, echo: &str) -> Figures {
     }
 }
 
-/// Stops echo, then times `la` until the first successful reply, `COLD_STARTS` times.
+/// Stops echo, then times `la` until the first successful reply, `scale().cold_starts`
+/// times.
 async fn cold_start(h: &Harness, path: &std::path::Path, echo: &str) -> (f64, f64, f64) {
     let subject = subjects::actor_rpc(&h.lattice, echo);
-    let mut times = Vec::with_capacity(COLD_STARTS);
-    for i in 0..COLD_STARTS {
+    let mut times = Vec::with_capacity(scale().cold_starts);
+    for i in 0..scale().cold_starts {
         let ack = h
             .command("sa", &serde_json::json!({"actor_ref": echo, "count": 0}))
             .await;
