@@ -39,6 +39,8 @@ pub struct Host {
     pub caller: kiln_wasmbus::rpc::Caller,
     /// Cluster keys whose invocations this host accepts, decoded once.
     pub issuers: kiln_types::invocation::Issuers,
+    /// Checks their signatures, in batches under load.
+    pub signatures: crate::gateway::signatures::Signatures,
     /// Actors of this host.
     pub actors: Actors,
     /// Providers of this host.

@@ -67,6 +67,8 @@ pub struct Metrics {
     data_plane_calls: Family<ActorLabels, Gauge>,
     data_plane_failures: Family<ActorLabels, Gauge>,
     provider_restarts: Family<ProviderLabels, Gauge>,
+    /// Invocation signatures checked in batches of two or more.
+    pub signatures_batched: Counter,
 }
 
 impl Default for Metrics {
@@ -96,6 +98,7 @@ impl Metrics {
             data_plane_calls: Family::default(),
             data_plane_failures: Family::default(),
             provider_restarts: Family::default(),
+            signatures_batched: Counter::default(),
         };
         metrics.register();
         metrics
@@ -123,6 +126,11 @@ impl Metrics {
             "invocation_duration_seconds",
             "Time from receiving an invocation to publishing its answer",
             self.invocation_seconds.clone(),
+        );
+        registry.register(
+            "invocation_signatures_batched",
+            "Invocation signatures checked in Ed25519 batches of two or more (under load)",
+            self.signatures_batched.clone(),
         );
         registry.register(
             "host_calls",

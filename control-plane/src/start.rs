@@ -21,6 +21,8 @@ use crate::{api, artifacts, control, dataplane, gateway, http, lattice, metrics,
 pub async fn open(config: Config, shutdown: CancellationToken) -> anyhow::Result<Shared> {
     let host_id = config.host_id();
     let metrics = Arc::new(metrics::Metrics::new());
+    let signatures =
+        crate::gateway::signatures::Signatures::new(metrics.signatures_batched.clone());
     let Lattice {
         rpc,
         ctl,
@@ -64,6 +66,7 @@ pub async fn open(config: Config, shutdown: CancellationToken) -> anyhow::Result
             limits: config.fetch_limits,
         },
         replay: kiln_types::replay::Guard::new(config.replay, kiln_types::unix_now()),
+        signatures,
         subscriptions: gateway::admission::Subscriptions::new(config.in_flight),
         ctl_slots: Arc::new(tokio::sync::Semaphore::new(lattice::ctl::CTL_IN_FLIGHT)),
         readiness: state::readiness::Readiness::new(

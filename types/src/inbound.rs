@@ -5,6 +5,7 @@
 
 use crate::invocation::{DecodeError, ForgeryError, Invocation, InvocationClaims, Issuers};
 use crate::replay::Guard;
+use crate::signature::Unchecked;
 
 /// Why an inbound invocation was refused before it ran.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +67,44 @@ pub fn check(
     replay: &Guard,
     now: u64,
 ) -> Result<InvocationClaims, Refused> {
+    let (claims, signature) = unchecked(invocation, receiver, issuers)?;
+    signature
+        .check()
+        .map_err(|bad| ForgeryError::Token(bad.into()))?;
+    checked(invocation, claims, replay, now)
+}
+
+/// The first half of [`check`], for a receiver that checks signatures in batches:
+/// addressed to `receiver`, claims of a trusted issuer, their signature left to check.
+///
+/// # Errors
+/// See [`Refused`].
+pub fn unchecked(
+    invocation: &Invocation,
+    receiver: &str,
+    issuers: &Issuers,
+) -> Result<(InvocationClaims, Unchecked), Refused> {
     if invocation.target.public_key != receiver {
         return Err(Refused::WrongTarget {
             target: invocation.target.public_key.clone(),
             receiver: receiver.to_string(),
         });
     }
-    let claims = invocation.verify(issuers, now)?;
+    Ok(invocation.unchecked_claims(issuers)?)
+}
+
+/// The second half of [`check`], once the signature verified: the claims against the
+/// invocation at `now`, then the replay memory.
+///
+/// # Errors
+/// See [`Refused`].
+pub fn checked(
+    invocation: &Invocation,
+    claims: InvocationClaims,
+    replay: &Guard,
+    now: u64,
+) -> Result<InvocationClaims, Refused> {
+    invocation.check_claims(&claims, now)?;
     replay.admit(&claims, now)?;
     Ok(claims)
 }

@@ -156,7 +156,7 @@ pub type InvocationClaims = Claims<InvocationMeta>;
 
 /// The cluster keys whose invocations a host accepts, decoded once.
 #[derive(Default)]
-pub struct Issuers(HashMap<String, KeyPair>);
+pub struct Issuers(HashMap<String, ed25519_dalek::VerifyingKey>);
 
 impl Issuers {
     /// Decodes each public key.
@@ -167,9 +167,9 @@ impl Issuers {
         keys.into_iter()
             .map(|key| {
                 let key = key.as_ref();
-                KeyPair::from_public_key(key)
-                    .map(|pair| (key.to_string(), pair))
-                    .map_err(|_| JwtError::Issuer(key.to_string()))
+                crate::signature::key_of(key)
+                    .map(|verifying| (key.to_string(), verifying))
+                    .map_err(JwtError::from)
             })
             .collect::<Result<_, _>>()
             .map(Issuers)
@@ -358,13 +358,37 @@ impl Invocation {
     /// # Errors
     /// The first failed check.
     pub fn verify(&self, issuers: &Issuers, now: u64) -> Result<InvocationClaims, ForgeryError> {
-        let claims: InvocationClaims =
-            jwt::decode_trusted(&self.encoded_claims, |issuer| issuers.0.get(issuer)).map_err(
-                |e| match e {
-                    JwtError::UnknownIssuer(issuer) => ForgeryError::Issuer(issuer),
-                    other => ForgeryError::Token(other),
-                },
-            )?;
+        let (claims, signature) = self.unchecked_claims(issuers)?;
+        signature
+            .check()
+            .map_err(|bad| ForgeryError::Token(bad.into()))?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// The claims of a trusted issuer, with their signature left to check (alone or in
+    /// a batch); then [`Invocation::check_claims`]. [`Invocation::verify`] does all three.
+    ///
+    /// # Errors
+    /// An untrusted issuer or a malformed token.
+    pub fn unchecked_claims(
+        &self,
+        issuers: &Issuers,
+    ) -> Result<(InvocationClaims, crate::signature::Unchecked), ForgeryError> {
+        jwt::decode_unchecked(&self.encoded_claims, |issuer| issuers.0.get(issuer)).map_err(|e| {
+            match e {
+                JwtError::UnknownIssuer(issuer) => ForgeryError::Issuer(issuer),
+                other => ForgeryError::Token(other),
+            }
+        })
+    }
+
+    /// Checks signed `claims` against this invocation at `now`: times, host id, subject
+    /// and both URLs.
+    ///
+    /// # Errors
+    /// The first check that fails.
+    pub fn check_claims(&self, claims: &InvocationClaims, now: u64) -> Result<(), ForgeryError> {
         claims.check_times(now)?;
         let meta = claims.metadata.as_ref().ok_or(ForgeryError::NoMetadata)?;
         if self.host_id.len() != PUBLIC_KEY_LEN {
@@ -387,7 +411,7 @@ impl Invocation {
                 actual: origin_url,
             });
         }
-        Ok(claims)
+        Ok(())
     }
 
     /// Checks that `payload` (the whole payload, after any dechunking) is what was signed.

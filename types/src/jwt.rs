@@ -8,6 +8,7 @@ use nkeys::KeyPair;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::signature::Unchecked;
 use crate::{decode, limits};
 
 /// The revision of the claims format that current signers write. Module hashes are
@@ -101,6 +102,15 @@ pub enum JwtError {
     Sign(String),
 }
 
+impl From<crate::signature::BadSignature> for JwtError {
+    fn from(bad: crate::signature::BadSignature) -> JwtError {
+        match bad {
+            crate::signature::BadSignature::Signature(issuer) => JwtError::Signature(issuer),
+            crate::signature::BadSignature::Issuer(key) => JwtError::Issuer(key),
+        }
+    }
+}
+
 /// Serialises and signs the claims with `signer`, whose public key should be `issuer`.
 ///
 /// # Errors
@@ -145,6 +155,27 @@ pub fn decode_trusted<'k, T: DeserializeOwned>(
     let key = trusted(&parsed.claims.issuer)
         .ok_or_else(|| JwtError::UnknownIssuer(parsed.claims.issuer.clone()))?;
     parsed.verify(key)
+}
+
+/// Decodes a token whose issuer `trusted` knows, and leaves its signature to be
+/// checked, alone or in a batch ([`crate::signature`]). Times are not checked.
+///
+/// # Errors
+/// [`JwtError::UnknownIssuer`], or any [`JwtError`] but the signature and time ones.
+pub fn decode_unchecked<'k, T: DeserializeOwned>(
+    token: &str,
+    trusted: impl FnOnce(&str) -> Option<&'k ed25519_dalek::VerifyingKey>,
+) -> Result<(Claims<T>, Unchecked), JwtError> {
+    let parsed = parse::<T>(token)?;
+    let key = trusted(&parsed.claims.issuer)
+        .ok_or_else(|| JwtError::UnknownIssuer(parsed.claims.issuer.clone()))?;
+    let unchecked = Unchecked::new(
+        parsed.signed.as_bytes(),
+        &parsed.signature,
+        *key,
+        &parsed.claims.issuer,
+    )?;
+    Ok((parsed.claims, unchecked))
 }
 
 /// A token split and decoded, its signature not yet checked.

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod link;
 pub mod par;
 pub mod replay;
+pub mod signature;
 pub mod waiting;
 pub mod wasm;
 

@@ -137,68 +137,126 @@ fn record_failure(error: &str) {
     kiln_telemetry::record_error(&tracing::Span::current(), error);
 }
 
+/// What the metrics and the event of one call say, recorded after its reply so they
+/// cost the caller nothing.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one lives on the stack per call and is never stored; boxing would allocate per call"
+)]
+enum Outcome {
+    /// Bytes that are no invocation.
+    Undecodable(usize),
+    /// An invocation that was checked and (unless refused) run; its payload was handed
+    /// on, `bytes` says how large it was.
+    Ran {
+        invocation: Invocation,
+        bytes: u64,
+        ok: bool,
+        /// Whether its signature was checked, so its operation may be a metric label.
+        checked: bool,
+    },
+}
+
+impl Outcome {
+    async fn record(self, host: &Shared, actor: &str, seconds: f64) {
+        match self {
+            Outcome::Undecodable(bytes) => {
+                host.metrics.invocation(actor, "", false, seconds);
+                host.events
+                    .publish_invocation(false, undecodable_event(actor, bytes))
+                    .await;
+            }
+            Outcome::Ran {
+                invocation,
+                bytes,
+                ok,
+                checked,
+            } => {
+                // The operation of a call refused before its signature was checked is
+                // the sender's word: it is not a label (labels must stay few).
+                let label = if checked {
+                    invocation.operation.as_str()
+                } else {
+                    ""
+                };
+                host.metrics.invocation(actor, label, ok, seconds);
+                host.events
+                    .publish_invocation(ok, invocation_event(&invocation, bytes))
+                    .await;
+            }
+        }
+    }
+}
+
 async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
     let Some(reply) = message.reply else {
         tracing::debug!(actor, "invocation without a reply subject dropped");
         return;
     };
     let started = std::time::Instant::now();
-    let response = match Invocation::decode(&message.payload) {
+    let (response, outcome) = respond(host, actor, &message.payload).await;
+    publish(host, actor, reply, response).await;
+    outcome
+        .record(host, actor, started.elapsed().as_secs_f64())
+        .await;
+}
+
+/// The response to the bytes of one call, and what to record about it.
+async fn respond(host: &Shared, actor: &str, payload: &[u8]) -> (InvocationResponse, Outcome) {
+    let mut invocation = match Invocation::decode(payload) {
+        Ok(invocation) => invocation,
         Err(error) => {
             tracing::warn!(actor, %error, "refused invocation");
             record_failure(&error.to_string());
-            host.metrics
-                .invocation(actor, "", false, started.elapsed().as_secs_f64());
-            host.events
-                .publish_invocation(false, undecodable_event(actor, &message.payload))
-                .await;
-            InvocationResponse::failure("", error.to_string())
-        }
-        Ok(invocation) => {
-            let id = invocation.id.clone();
-            let operation = invocation.operation.clone();
-            kiln_telemetry::spans::Domain {
-                origin: Some(&invocation.origin.public_key),
-                operation: Some(&operation),
-                invocation: Some(&id),
-                ..kiln_telemetry::spans::Domain::default()
-            }
-            .record(&tracing::Span::current());
-            let summary = invocation_event(&invocation);
-            let result = run(host, actor, invocation).await;
-            // The operation of a call refused before its signature was checked is the
-            // sender's word: it is not a label (labels must stay few).
-            let label = match &result {
-                Err(Refusal::Refused(_) | Refusal::Forgery(_)) => "",
-                _ => operation.as_str(),
-            };
-            host.metrics.invocation(
-                actor,
-                label,
-                result.is_ok(),
-                started.elapsed().as_secs_f64(),
-            );
-            host.events
-                .publish_invocation(result.is_ok(), summary)
-                .await;
-            match result {
-                // Large answers go through the object store.
-                Ok(payload) => {
-                    kiln_wasmbus::rpc::respond(host.chunks.as_ref(), &id, Ok(payload)).await
-                }
-                Err(refusal) => {
-                    tracing::warn!(actor, invocation = %id, %operation, error = %refusal, "invocation failed");
-                    record_failure(&refusal.to_string());
-                    InvocationResponse::failure(id, refusal.to_string())
-                }
-            }
+            let response = InvocationResponse::failure("", error.to_string());
+            return (response, Outcome::Undecodable(payload.len()));
         }
     };
+    kiln_telemetry::spans::Domain {
+        origin: Some(&invocation.origin.public_key),
+        operation: Some(&invocation.operation),
+        invocation: Some(&invocation.id),
+        ..kiln_telemetry::spans::Domain::default()
+    }
+    .record(&tracing::Span::current());
+    let bytes = invocation
+        .content_length
+        .unwrap_or(invocation.msg.len() as u64);
+    let result = run(host, actor, &mut invocation).await;
+    let checked = !matches!(&result, Err(Refusal::Refused(_) | Refusal::Forgery(_)));
+    let ok = result.is_ok();
+    let response = match result {
+        // Large answers go through the object store.
+        Ok(payload) => {
+            kiln_wasmbus::rpc::respond(host.chunks.as_ref(), &invocation.id, Ok(payload)).await
+        }
+        Err(refusal) => {
+            tracing::warn!(actor, invocation = %invocation.id, operation = %invocation.operation, error = %refusal, "invocation failed");
+            record_failure(&refusal.to_string());
+            InvocationResponse::failure(invocation.id.clone(), refusal.to_string())
+        }
+    };
+    let outcome = Outcome::Ran {
+        invocation,
+        bytes,
+        ok,
+        checked,
+    };
+    (response, outcome)
+}
+
+/// Publishes `response` to `reply`; one too large for the lattice is replaced by a
+/// failure that says so, since without an answer the caller would wait out its timeout.
+async fn publish(
+    host: &Shared,
+    actor: &str,
+    reply: async_nats::Subject,
+    response: InvocationResponse,
+) {
     let bytes = response.encode();
     let size = bytes.len();
     match host.rpc.publish(reply.clone(), bytes.into()).await {
         Ok(()) => {}
-        // Without an answer the caller would wait out its timeout: tell it why instead.
         Err(error) if error.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
             let message = format!(
                 "response of {size} bytes exceeds the lattice's maximum payload of {} bytes",
@@ -215,18 +273,18 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
 }
 
 /// The data of `invocation_failed` for bytes that are no invocation.
-fn undecodable_event(actor: &str, payload: &[u8]) -> serde_json::Value {
+fn undecodable_event(actor: &str, bytes: usize) -> serde_json::Value {
     serde_json::json!({
         "source": { "public_key": "", "contract_id": "", "link_name": "" },
         "dest": { "public_key": actor, "contract_id": "", "link_name": "" },
         "operation": "",
-        "bytes": payload.len(),
+        "bytes": bytes,
     })
 }
 
-/// The data of `invocation_succeeded|failed`.
+/// The data of `invocation_succeeded|failed`, for a payload of `bytes`.
 #[must_use]
-pub fn invocation_event(invocation: &Invocation) -> serde_json::Value {
+pub fn invocation_event(invocation: &Invocation, bytes: u64) -> serde_json::Value {
     let entity = |e: &kiln_types::invocation::Entity| {
         serde_json::json!({
             "public_key": e.public_key, "contract_id": e.contract_id, "link_name": e.link_name,
@@ -236,7 +294,7 @@ pub fn invocation_event(invocation: &Invocation) -> serde_json::Value {
         "source": entity(&invocation.origin),
         "dest": entity(&invocation.target),
         "operation": invocation.operation,
-        "bytes": invocation.content_length.unwrap_or(invocation.msg.len() as u64),
+        "bytes": bytes,
     })
 }
 
@@ -247,22 +305,18 @@ pub fn invocation_event(invocation: &Invocation) -> serde_json::Value {
 pub async fn run(
     host: &Shared,
     actor: &str,
-    mut invocation: Invocation,
+    invocation: &mut Invocation,
 ) -> Result<Vec<u8>, Refusal> {
-    let claims = kiln_types::inbound::check(
-        &invocation,
-        actor,
-        &host.issuers,
-        &host.replay,
-        kiln_types::unix_now(),
-    )?;
+    let (claims, signature) = kiln_types::inbound::unchecked(invocation, actor, &host.issuers)?;
+    host.signatures
+        .verify(signature)
+        .await
+        .map_err(|bad| ForgeryError::Token(bad.into()))?;
+    let claims =
+        kiln_types::inbound::checked(invocation, claims, &host.replay, kiln_types::unix_now())?;
     // A chunked payload is fetched first, then hashed whole: the signature covers it all.
-    kiln_wasmbus::rpc::whole_request(
-        host.chunks.as_ref(),
-        &mut invocation,
-        host.config.chunk_limit,
-    )
-    .await?;
+    kiln_wasmbus::rpc::whole_request(host.chunks.as_ref(), invocation, host.config.chunk_limit)
+        .await?;
     invocation.check_hash(&claims, &invocation.msg)?;
     let entry = host
         .actors
@@ -282,8 +336,15 @@ pub async fn run(
             .await
             .map_err(Refusal::Denied)?;
     }
+    // The payload is handed on, not copied; the rest stays for the event.
+    let payload = std::mem::take(&mut invocation.msg);
     Ok(host
         .data_plane
-        .invoke(actor, invocation.operation, invocation.msg, invocation.id)
+        .invoke(
+            actor,
+            invocation.operation.clone(),
+            payload,
+            invocation.id.clone(),
+        )
         .await?)
 }

@@ -6,3 +6,4 @@ pub mod admission;
 pub mod hostcall;
 pub mod inbound;
 pub mod policy;
+pub mod signatures;

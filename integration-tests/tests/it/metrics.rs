@@ -1,6 +1,8 @@
 //! `/metrics` on the control plane, scraped after a known number of calls.
 
-use kiln_integration_tests::{Harness, fixtures, http};
+use std::time::Duration;
+
+use kiln_integration_tests::{Harness, eventually, fixtures, http};
 use kiln_types::claims::ActorSpec;
 
 /// The value of the sample `name{labels}` in a Prometheus text exposition.
@@ -40,10 +42,24 @@ async fn metrics_count_calls_errors_and_instances() {
         assert!(h.invoke(&trap, "Any.Op", Vec::new()).await.error.is_some());
     }
 
-    let (status, text) = h.http_get("/metrics").await;
-    assert_eq!(status, 200);
     let calls = format!(r#"{{actor="{echo}",operation="HttpServer.HandleRequest"}}"#);
     let traps = format!(r#"{{actor="{trap}",operation="Any.Op"}}"#);
+    // A call is counted just after its reply is sent, so the last one may lag its
+    // answer by a moment.
+    let counted = eventually(Duration::from_secs(5), || async {
+        let (_, text) = h.http_get("/metrics").await;
+        let count = |labels: &str| {
+            sample(
+                &text,
+                &format!("kiln_invocation_duration_seconds_count{labels}"),
+            )
+        };
+        count(&calls) == Some(7.0) && count(&traps) == Some(3.0)
+    })
+    .await;
+    assert!(counted, "{}", h.http_get("/metrics").await.1);
+    let (status, text) = h.http_get("/metrics").await;
+    assert_eq!(status, 200);
     assert_eq!(
         sample(&text, &format!("kiln_invocations_total{calls}")),
         Some(7.0),

@@ -173,6 +173,7 @@ async fn host_path(
         host.push(measure(&h.client, &subject, &signed, check_echo).await);
     }
     print_row(label, &Figures::median(&host), &Figures::median(&base));
+    batched_share(&h, label).await;
     if invoke_path == "stream" {
         let f = data_plane_alone(&h, echo).await;
         report::path(&format!("{label}: data plane alone"), &f, None);
@@ -198,6 +199,27 @@ async fn host_path(
             serde_json::json!({"p50": p50, "p99": p99, "min": min}),
         );
     }
+}
+
+/// How many of the host's verified invocation signatures were checked in batches.
+async fn batched_share(h: &Harness, label: &str) {
+    let (_, text) = h.http_get("/metrics").await;
+    let total = |name: &str| -> f64 {
+        text.lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let batched = total("kiln_invocation_signatures_batched_total");
+    let calls = total("kiln_invocations_total");
+    println!(
+        "  signatures checked in batches: {batched:.0} of {calls:.0} calls ({:.0} %)",
+        100.0 * batched / calls.max(1.0)
+    );
+    report::figure(
+        &format!("{label}: signatures checked in batches"),
+        serde_json::json!({"batched": batched, "calls": calls}),
+    );
 }
 
 /// One row: the path's figures, the baseline's, and their ratios.
