@@ -26,7 +26,7 @@ pub enum Start {
     },
     /// Start a provider from an archive reference.
     Provider {
-        /// Reference.
+        /// Reference (`kiln+builtin://httpserver` for the built-in HTTP server).
         reference: String,
         /// Link name.
         #[arg(long, default_value = "default")]
@@ -34,6 +34,9 @@ pub enum Start {
         /// Host id; the host serving the API when absent.
         #[arg(long, default_value = "")]
         host: String,
+        /// Configuration string handed to the provider, e.g. `{"address": "0.0.0.0:8080"}`.
+        #[arg(long, default_value = "")]
+        configuration: String,
     },
 }
 
@@ -219,12 +222,14 @@ async fn start(api: &mut Client, what: Start, format: Format) -> anyhow::Result<
             reference,
             link_name,
             host,
+            configuration,
         } => {
             let started = api
                 .start_provider(pb::StartProviderRequest {
                     host_id: host,
                     reference,
                     link_name,
+                    configuration,
                     ..Default::default()
                 })
                 .await?

@@ -6,6 +6,7 @@
 
 mod api;
 mod artifacts;
+mod builtin;
 pub mod config;
 mod control;
 mod dataplane;

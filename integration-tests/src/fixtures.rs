@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use kiln_types::claims::{self, ActorSpec};
 use kiln_types::keys::{KeyKind, KeyPair};
 
+/// The reference the host's built-in HTTP server is started from.
+pub const BUILTIN_HTTPSERVER: &str = "kiln+builtin://httpserver";
+/// The built-in HTTP server's public key, which links name.
+pub const BUILTIN_HTTPSERVER_KEY: &str = "VDRMODRKQRU77PBZVLJOFR6J3BTJFZUBQOURK2Y6Q7YYBJR2IPC7RS7W";
+
 /// Path of a sample actor built and signed by `actors/build.sh`.
 ///
 /// # Panics

@@ -319,39 +319,54 @@ impl Harness {
     /// (`provider_started` or `provider_start_failed`), returned as an ack.
     pub async fn launch_provider(&self, archive: &Path, link_name: &str) -> Ack {
         let reference = format!("file://{}", archive.display());
+        self.launch_provider_ref(&reference, link_name, None).await
+    }
+
+    /// Launches the provider at `reference` on `link_name` with the configuration
+    /// string `configuration`, and waits for the outcome as [`Harness::launch_provider`].
+    pub async fn launch_provider_ref(
+        &self,
+        reference: &str,
+        link_name: &str,
+        configuration: Option<&str>,
+    ) -> Ack {
         let link = link_name.to_string();
-        self.until_event(
-            self.command(
-                "lp",
-                &serde_json::json!({ "provider_ref": reference, "link_name": link_name }),
-            ),
-            |kind, data| match kind {
-                "provider_started"
-                    if data["image_ref"] == reference.as_str()
-                        && data["link_name"] == link.as_str() =>
-                {
-                    Some(Ack {
-                        accepted: true,
-                        error: String::new(),
-                    })
-                }
-                "provider_start_failed" if data["provider_ref"] == reference.as_str() => {
-                    Some(Ack {
-                        accepted: false,
-                        error: data["error"].as_str().unwrap_or_default().to_string(),
-                    })
-                }
-                _ => None,
-            },
-        )
+        let mut body = serde_json::json!({ "provider_ref": reference, "link_name": link_name });
+        if let Some(configuration) = configuration {
+            body["configuration"] = configuration.into();
+        }
+        self.until_event(self.command("lp", &body), |kind, data| match kind {
+            "provider_started"
+                if data["image_ref"] == reference && data["link_name"] == link.as_str() =>
+            {
+                Some(Ack {
+                    accepted: true,
+                    error: String::new(),
+                })
+            }
+            "provider_start_failed" if data["provider_ref"] == reference => Some(Ack {
+                accepted: false,
+                error: data["error"].as_str().unwrap_or_default().to_string(),
+            }),
+            _ => None,
+        })
         .await
     }
 
     /// Subscribes to this lattice's events.
     pub async fn events(&self) -> async_nats::Subscriber {
+        self.subscribe(subjects::events(&self.lattice)).await
+    }
+
+    /// Subscribes to this lattice's invocation outcome events.
+    pub async fn rpc_events(&self) -> async_nats::Subscriber {
+        self.subscribe(subjects::rpc_events(&self.lattice)).await
+    }
+
+    async fn subscribe(&self, subject: String) -> async_nats::Subscriber {
         let events = self
             .client
-            .subscribe(subjects::events(&self.lattice))
+            .subscribe(subject)
             .await
             .expect("subscribe to events");
         self.client.flush().await.expect("flush");
@@ -392,7 +407,7 @@ impl Harness {
             .unwrap_or_else(|_| panic!("no outcome event within 30 s; logs:\n{}", self.logs()))
     }
 
-    /// Puts a link definition.
+    /// Puts a link definition on the link name `default`.
     pub async fn put_link(
         &self,
         actor: &str,
@@ -400,22 +415,40 @@ impl Harness {
         contract: &str,
         values: &[(&str, &str)],
     ) -> Ack {
+        self.put_link_named(actor, provider, contract, "default", values)
+            .await
+    }
+
+    /// Puts a link definition on `link_name`.
+    pub async fn put_link_named(
+        &self,
+        actor: &str,
+        provider: &str,
+        contract: &str,
+        link_name: &str,
+        values: &[(&str, &str)],
+    ) -> Ack {
         let values: BTreeMap<&str, &str> = values.iter().copied().collect();
         self.command_lattice(
             CtlSubject::LinkPut,
             &serde_json::json!({
-                "actor_id": actor, "provider_id": provider, "link_name": "default",
+                "actor_id": actor, "provider_id": provider, "link_name": link_name,
                 "contract_id": contract, "values": values,
             }),
         )
         .await
     }
 
-    /// Deletes a link definition.
+    /// Deletes a link definition on the link name `default`.
     pub async fn delete_link(&self, actor: &str, contract: &str) -> Ack {
+        self.delete_link_named(actor, contract, "default").await
+    }
+
+    /// Deletes a link definition on `link_name`.
+    pub async fn delete_link_named(&self, actor: &str, contract: &str, link_name: &str) -> Ack {
         self.command_lattice(
             CtlSubject::LinkDel,
-            &serde_json::json!({ "actor_id": actor, "contract_id": contract, "link_name": "default" }),
+            &serde_json::json!({ "actor_id": actor, "contract_id": contract, "link_name": link_name }),
         )
         .await
     }

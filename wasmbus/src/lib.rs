@@ -10,11 +10,15 @@
 //! response, chunking both ways; [`provider`] is the runtime of a capability provider:
 //! host data from stdin, link definitions, health, shutdown and incoming calls;
 //! [`tracecontext`] carries W3C trace context in NATS headers; [`roundtrip`] waits until
-//! the server has registered a connection's subscriptions.
+//! the server has registered a connection's subscriptions; `httpserver` (feature `http`)
+//! serves the `wasmcloud:httpserver` contract over HTTP, for kiln's provider and the
+//! control plane's built-in server.
 #![warn(missing_docs)]
 
 pub mod chunks;
 pub mod ctl;
+#[cfg(feature = "http")]
+pub mod httpserver;
 #[cfg(feature = "oci")]
 pub mod oci;
 pub mod provider;

@@ -58,6 +58,8 @@ impl From<ProviderError> for Status {
             ProviderError::NotRunning { .. } => Code::NotFound,
             ProviderError::Invalid(_) => Code::InvalidArgument,
             ProviderError::DataPlane(_) => Code::Unavailable,
+            // Its configuration names an address it cannot have.
+            ProviderError::Builtin(_) => Code::FailedPrecondition,
         };
         Status::new(code, error.to_string())
     }

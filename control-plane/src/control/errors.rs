@@ -82,4 +82,7 @@ pub enum ProviderError {
     /// A field of the request passes its bound.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A built-in provider could not start (its configuration, its address).
+    #[error("the built-in provider could not start: {0}")]
+    Builtin(String),
 }

@@ -82,13 +82,18 @@ pub fn actor_record(entry: &Entry) -> Vec<u8> {
 }
 
 /// The record of a provider `entry` of the host `host_id` in the cluster `cluster`,
-/// for the data plane to keep.
+/// started from the claims `token`, for the data plane to keep.
 #[must_use]
-pub fn provider_record(host_id: &str, cluster: &str, entry: &ProviderEntry) -> Vec<u8> {
+pub fn provider_record(
+    host_id: &str,
+    cluster: &str,
+    entry: &ProviderEntry,
+    token: &str,
+) -> Vec<u8> {
     let record = ProviderRecord {
         version: RECORD_VERSION,
         image_ref: entry.image_ref.clone(),
-        token: entry.token.clone(),
+        token: token.to_string(),
         instance_id: entry.instance_id.clone(),
         config_json: entry.config_json.clone(),
         annotations: entry.annotations.clone(),

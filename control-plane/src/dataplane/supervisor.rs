@@ -156,13 +156,18 @@ async fn sync(host: &Shared, inventory: &kiln_proto::dataplane::v1::InventoryRes
         }
     }
     for entry in host.providers.all() {
+        // A built-in provider runs here, not there.
+        let Some(process) = entry.process() else {
+            continue;
+        };
         let running = inventory.providers.iter().any(|p| {
             p.provider == entry.key
                 && p.link_name == entry.link_name
-                && p.digest == entry.digest.as_str()
+                && p.digest == process.digest.as_str()
         });
         // Refreshing also gives a running provider the current links.
-        if let Err(status) = crate::control::providers::deploy::deploy(host, &entry).await {
+        if let Err(status) = crate::control::providers::deploy::deploy(host, &entry, process).await
+        {
             tracing::error!(provider = %entry.key, error = %status.message(), "could not restore provider on the data plane");
         } else if !running {
             tracing::info!(provider = %entry.key, link = %entry.link_name, "provider restored on the data plane");

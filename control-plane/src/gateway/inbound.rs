@@ -5,7 +5,7 @@
 //! nothing that fails a check reaches wasm.
 
 use futures::StreamExt as _;
-use kiln_types::invocation::{ForgeryError, Invocation, InvocationResponse};
+use kiln_types::invocation::{Entity, ForgeryError, Invocation, InvocationResponse};
 use tracing::Instrument as _;
 
 use crate::dataplane::link::InvokeFailure;
@@ -285,17 +285,62 @@ fn undecodable_event(actor: &str, bytes: usize) -> serde_json::Value {
 /// The data of `invocation_succeeded|failed`, for a payload of `bytes`.
 #[must_use]
 pub fn invocation_event(invocation: &Invocation, bytes: u64) -> serde_json::Value {
-    let entity = |e: &kiln_types::invocation::Entity| {
+    call_event(
+        &invocation.origin,
+        &invocation.target,
+        &invocation.operation,
+        bytes,
+    )
+}
+
+/// The data of `invocation_succeeded|failed` for a call of `operation` from `origin` to
+/// `target` with a payload of `bytes`.
+#[must_use]
+pub fn call_event(
+    origin: &Entity,
+    target: &Entity,
+    operation: &str,
+    bytes: u64,
+) -> serde_json::Value {
+    let entity = |e: &Entity| {
         serde_json::json!({
             "public_key": e.public_key, "contract_id": e.contract_id, "link_name": e.link_name,
         })
     };
     serde_json::json!({
-        "source": entity(&invocation.origin),
-        "dest": entity(&invocation.target),
-        "operation": invocation.operation,
+        "source": entity(origin),
+        "dest": entity(target),
+        "operation": operation,
         "bytes": bytes,
     })
+}
+
+/// What every call to an actor of this host passes, wherever it comes from: the actor
+/// runs here, a provider caller's contract is in its claims, and the policy service
+/// (when there is one) allows it.
+///
+/// # Errors
+/// [`Refusal::NotRunning`], [`Refusal::MissingCapability`] or [`Refusal::Denied`].
+pub async fn admit(host: &Shared, origin: &Entity, target: &Entity) -> Result<(), Refusal> {
+    let actor = target.public_key.as_str();
+    let entry = host
+        .actors
+        .get(actor)
+        .ok_or_else(|| Refusal::NotRunning(actor.to_string()))?;
+    if !origin.is_actor() && !entry.meta().has_cap(&origin.contract_id) {
+        return Err(Refusal::MissingCapability {
+            actor: actor.to_string(),
+            contract: origin.contract_id.clone(),
+            origin: origin.public_key.clone(),
+        });
+    }
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_invocation(&host.claims, origin, target)
+            .await
+            .map_err(Refusal::Denied)?;
+    }
+    Ok(())
 }
 
 /// Checks `invocation` and runs it on `actor`.
@@ -318,24 +363,7 @@ pub async fn run(
     kiln_wasmbus::rpc::whole_request(host.chunks.as_ref(), invocation, host.config.chunk_limit)
         .await?;
     invocation.check_hash(&claims, &invocation.msg)?;
-    let entry = host
-        .actors
-        .get(actor)
-        .ok_or_else(|| Refusal::NotRunning(actor.to_string()))?;
-    let origin = &invocation.origin;
-    if !origin.is_actor() && !entry.meta().has_cap(&origin.contract_id) {
-        return Err(Refusal::MissingCapability {
-            actor: actor.to_string(),
-            contract: origin.contract_id.clone(),
-            origin: origin.public_key.clone(),
-        });
-    }
-    if let Some(policy) = &host.policy {
-        policy
-            .allow_invocation(&host.claims, origin, &invocation.target)
-            .await
-            .map_err(Refusal::Denied)?;
-    }
+    admit(host, &invocation.origin, &invocation.target).await?;
     // The payload is handed on, not copied; the rest stays for the event.
     let payload = std::mem::take(&mut invocation.msg);
     Ok(host

@@ -1,6 +1,7 @@
 //! The capability providers this host runs, as the control plane wants them: claims,
 //! binary, configuration, links its host data carried, last health. The processes run
-//! under the data plane; `crate::control::providers` starts, adopts and stops them.
+//! under the data plane, the built-in ones in the control plane (`crate::builtin`);
+//! `crate::control::providers` starts, adopts and stops them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,6 +23,43 @@ pub enum Health {
     Unhealthy,
 }
 
+/// A provider the control plane serves itself: told of its links directly, checked
+/// and stopped in place.
+pub trait Builtin: Send + Sync + std::fmt::Debug {
+    /// Serves the link's actor as its values say.
+    ///
+    /// # Errors
+    /// Why it cannot (shown to people).
+    fn put_link(&self, link: &LinkDefinition) -> Result<(), String>;
+    /// Stops serving the link's actor.
+    fn delete_link(&self, link: &LinkDefinition);
+    /// Whether it is serving as asked.
+    fn healthy(&self) -> bool;
+    /// Stops serving anything.
+    fn stop(&self);
+}
+
+/// A provider process under the data plane.
+#[derive(Debug)]
+pub struct Process {
+    /// The archive's `claims.jwt`, kept so a restarted control plane can check the
+    /// claims again (see `adoption`).
+    pub token: String,
+    /// Digest of the executable.
+    pub digest: Digest,
+    /// The executable, kept to push again to a restarted data plane.
+    pub binary: Arc<Vec<u8>>,
+}
+
+/// Where a provider runs.
+#[derive(Debug)]
+pub enum Runs {
+    /// As a process under the data plane.
+    Process(Process),
+    /// Inside the control plane.
+    Builtin(Arc<dyn Builtin>),
+}
+
 /// A provider this host runs.
 #[derive(Debug)]
 pub struct Entry {
@@ -29,17 +67,12 @@ pub struct Entry {
     pub key: String,
     /// Link name.
     pub link_name: String,
-    /// Verified claims.
+    /// Verified claims (the host's own for a built-in provider).
     pub claims: ProviderClaims,
-    /// The archive's `claims.jwt`, kept so a restarted control plane can check the
-    /// claims again (see `adoption`).
-    pub token: String,
     /// Where it came from.
     pub image_ref: String,
-    /// Digest of the executable.
-    pub digest: Digest,
-    /// The executable, kept to push again to a restarted data plane.
-    pub binary: Arc<Vec<u8>>,
+    /// Where it runs.
+    pub runs: Runs,
     /// Random id of this start.
     pub instance_id: String,
     /// Configuration string given at start.
@@ -58,6 +91,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Its process, unless it is built in.
+    #[must_use]
+    pub fn process(&self) -> Option<&Process> {
+        match &self.runs {
+            Runs::Process(process) => Some(process),
+            Runs::Builtin(_) => None,
+        }
+    }
+
+    /// The built-in provider it is, if it is one.
+    #[must_use]
+    pub fn builtin(&self) -> Option<&Arc<dyn Builtin>> {
+        match &self.runs {
+            Runs::Builtin(builtin) => Some(builtin),
+            Runs::Process(_) => None,
+        }
+    }
+
     /// The contract it implements.
     #[must_use]
     pub fn contract_id(&self) -> &str {

@@ -5,6 +5,7 @@
 )]
 
 mod api;
+mod builtin_http;
 mod calls;
 mod cli;
 mod dashboard;

@@ -15,7 +15,7 @@ pub(crate) fn start_form(view: &Dashboard) -> Markup {
         name: "start-provider",
         action: "/providers/start",
         title: "Start a provider",
-        placeholder: "registry:5000/httpserver:0.1.0 or file:///path/httpserver.par.gz",
+        placeholder: "registry:5000/httpserver:0.1.0, file:///path/httpserver.par.gz or kiln+builtin://httpserver",
         what: "a provider archive",
         accept: ".gz,.par,application/gzip",
     };

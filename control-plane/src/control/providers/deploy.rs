@@ -6,25 +6,27 @@ use std::collections::HashMap;
 use kiln_types::hostdata::HostData;
 
 use crate::host::Shared;
-use crate::state::providers::Entry;
+use crate::state::providers::{Entry, Process};
 
-/// Starts `entry` on the data plane (or refreshes its host data there).
+/// Starts `entry`, which runs as `process`, on the data plane (or refreshes its host
+/// data there).
 ///
 /// # Errors
 /// The data plane's refusal.
-pub async fn deploy(host: &Shared, entry: &Entry) -> Result<u32, tonic::Status> {
+pub async fn deploy(host: &Shared, entry: &Entry, process: &Process) -> Result<u32, tonic::Status> {
     let host_data = host_data(host, entry).to_stdin_line();
     host.data_plane
         .ensure_provider(
             &entry.key,
             &entry.link_name,
-            entry.digest.as_str(),
-            &entry.binary,
+            process.digest.as_str(),
+            &process.binary,
             host_data,
             crate::dataplane::records::provider_record(
                 &host.config.host_id(),
                 &host.config.cluster_key.public_key(),
                 entry,
+                &process.token,
             ),
         )
         .await
@@ -34,7 +36,8 @@ pub async fn deploy(host: &Shared, entry: &Entry) -> Result<u32, tonic::Status> 
 /// `provider` on `link_name`, so a restart gets the current links.
 pub async fn refresh(host: &Shared, provider: &str, link_name: &str) {
     if let Some(entry) = host.providers.get(provider, link_name)
-        && let Err(status) = deploy(host, &entry).await
+        && let Some(process) = entry.process()
+        && let Err(status) = deploy(host, &entry, process).await
     {
         tracing::warn!(%provider, link = link_name, error = %status.message(), "could not refresh provider host data");
     }

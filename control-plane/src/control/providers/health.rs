@@ -53,15 +53,19 @@ pub fn spawn_health_checks(host: &Shared, entry: &Arc<Entry>) {
                     () = tokio::time::sleep(wait) => {}
                 }
                 wait = host.config.health_interval;
-                // Any answer in time counts as healthy, as on every wasmbus host.
-                let healthy = matches!(
-                    tokio::time::timeout(
-                        host.config.rpc_timeout,
-                        host.rpc.request(subject.clone(), body.clone().into())
-                    )
-                    .await,
-                    Ok(Ok(_))
-                );
+                // Any answer in time counts as healthy, as on every wasmbus host; a
+                // built-in provider is asked in place.
+                let healthy = match entry.builtin() {
+                    Some(builtin) => builtin.healthy(),
+                    None => matches!(
+                        tokio::time::timeout(
+                            host.config.rpc_timeout,
+                            host.rpc.request(subject.clone(), body.clone().into())
+                        )
+                        .await,
+                        Ok(Ok(_))
+                    ),
+                };
                 let now = if healthy {
                     Health::Healthy
                 } else {

@@ -15,7 +15,7 @@ use crate::control::errors::{ControlError, ProviderError};
 use crate::host::Shared;
 use crate::lattice::events::{data as eventdata, kind};
 use crate::state::claims::StoredClaims;
-use crate::state::providers::{Entry, Health};
+use crate::state::providers::{Entry, Health, Process, Runs};
 
 /// Fetches, checks and starts the provider in the archive at `reference` on
 /// `link_name` (already defaulted), recording it here; the control service
@@ -36,6 +36,9 @@ pub(crate) async fn launch(
         return Err(ProviderError::DataPlane(reason));
     }
     check_request(&annotations, config_json.as_deref())?;
+    if reference == crate::builtin::httpserver::REFERENCE {
+        return super::builtin::start(host, link_name, config_json, annotations).await;
+    }
     let verified = host
         .fetcher
         .fetch_provider(reference, &host.config.claims_policy)
@@ -136,10 +139,12 @@ fn entry(host: &Shared, prepared: Prepared) -> Arc<Entry> {
         key: prepared.key,
         link_name: prepared.link_name,
         claims: prepared.claims,
-        token: prepared.token,
         image_ref: prepared.image_ref,
-        digest: prepared.digest,
-        binary: Arc::new(prepared.binary),
+        runs: Runs::Process(Process {
+            token: prepared.token,
+            digest: prepared.digest,
+            binary: Arc::new(prepared.binary),
+        }),
         instance_id: prepared.instance_id,
         config_json: prepared.config_json,
         annotations: prepared.annotations,
@@ -153,7 +158,10 @@ fn entry(host: &Shared, prepared: Prepared) -> Arc<Entry> {
 /// Hands `entry` to the data plane, records it and starts its health checks; returns
 /// the process id.
 async fn run(host: &Shared, entry: &Arc<Entry>) -> Result<u32, ProviderError> {
-    let pid = deploy(host, entry)
+    let process = entry
+        .process()
+        .expect("invariant: entries made from a Prepared run as processes");
+    let pid = deploy(host, entry, process)
         .await
         .map_err(|s| ProviderError::DataPlane(s.message().to_string()))?;
     host.providers.insert(entry.clone());
@@ -217,6 +225,10 @@ pub(crate) async fn shut_down(
         });
     };
     entry.stop_checks.cancel();
+    if let Some(builtin) = entry.builtin() {
+        builtin.stop();
+        return Ok(entry);
+    }
     let subject = subjects::provider_shutdown(&host.config.lattice, key, link_name);
     let body = serde_json::json!({ "host_id": host.config.host_id() }).to_string();
     let _ = tokio::time::timeout(

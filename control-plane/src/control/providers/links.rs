@@ -20,8 +20,19 @@ pub async fn link_changed(host: &Shared, link: &LinkDefinition, put: bool) {
     notify_provider(host, link, put).await;
 }
 
-/// Tells the provider a link was put or deleted (msgpack, no reply expected).
+/// Tells the provider a link was put or deleted (msgpack, no reply expected); a
+/// built-in provider of this host is told in place.
 pub async fn notify_provider(host: &Shared, link: &LinkDefinition, put: bool) {
+    if let Some(entry) = host.providers.get(&link.provider_id, &link.link_name)
+        && let Some(builtin) = entry.builtin()
+    {
+        if !put {
+            builtin.delete_link(link);
+        } else if let Err(problem) = builtin.put_link(link) {
+            tracing::warn!(actor = %link.actor_id, link = %link.link_name, %problem, "the built-in provider cannot serve a link");
+        }
+        return;
+    }
     let subject = if put {
         subjects::provider_linkdefs_put(&host.config.lattice, &link.provider_id, &link.link_name)
     } else {

@@ -3,6 +3,7 @@
 //! running), `deploy` hands it to the data plane with its host data, `health` checks
 //! it, `links` tells it of link changes; `crate::state::providers` keeps what runs.
 
+mod builtin;
 pub mod deploy;
 mod health;
 mod launch;

@@ -1,5 +1,6 @@
-//! HTTP through the httpserver provider into the echo actor, against a plain hyper
-//! "hello" server in its own process, both driven by `wrk` in the same run.
+//! HTTP into the echo actor, through the httpserver provider and through the control
+//! plane's built-in server, against a plain hyper "hello" server in its own process,
+//! all driven by `wrk` in the same run.
 
 use std::time::Duration;
 
@@ -39,17 +40,22 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
     let archive = fixtures::provider_archive("httpserver");
     assert!(h.launch_provider(&archive, "default").await.accepted);
     let port = free_port();
-    let address = format!("127.0.0.1:{port}");
+    link(&h, echo, &fixtures::provider_key(&archive), "default", port).await;
+    // The built-in server on its own link name, so the same actor has both.
+    let builtin_port = free_port();
     let ack = h
-        .put_link(
-            echo,
-            &fixtures::provider_key(&archive),
-            "wasmcloud:httpserver",
-            &[("address", &address)],
-        )
+        .launch_provider_ref(fixtures::BUILTIN_HTTPSERVER, "bench", None)
         .await;
     assert!(ack.accepted, "{ack:?}");
-    for port in [port, hello_port] {
+    link(
+        &h,
+        echo,
+        fixtures::BUILTIN_HTTPSERVER_KEY,
+        "bench",
+        builtin_port,
+    )
+    .await;
+    for port in [port, builtin_port, hello_port] {
         let up = eventually(Duration::from_secs(10), || async move {
             http(port, "GET", "/", b"").await.is_ok()
         })
@@ -57,12 +63,13 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         assert!(up, "nothing listens on {port}");
     }
 
-    let (mut base, mut host) = (Vec::new(), Vec::new());
+    let (mut base, mut host, mut builtin) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..scale().rounds {
         base.push(wrk(hello_port));
         host.push(wrk(port));
+        builtin.push(wrk(builtin_port));
     }
-    let (b, f) = (Figures::median(&base), Figures::median(&host));
+    let b = Figures::median(&base);
     println!(
         "\nHTTP via wrk, {} interleaved rounds of {} s: latency with 1 connection, requests/s with {CONCURRENCY} connections",
         scale().rounds,
@@ -80,9 +87,39 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         "p50 ×",
         "tput ×"
     );
-    crate::print_row("httpserver provider → echo actor", &f, &b);
+    crate::print_row(
+        "httpserver provider → echo actor",
+        &Figures::median(&host),
+        &b,
+    );
+    crate::print_row(
+        "built-in HTTP server → echo actor",
+        &Figures::median(&builtin),
+        &b,
+    );
     let _ = hello.kill();
     let _ = hello.wait();
+}
+
+/// Links `actor` to `provider` on `link_name`, served on `port`.
+async fn link(
+    h: &kiln_integration_tests::Harness,
+    actor: &str,
+    provider: &str,
+    link_name: &str,
+    port: u16,
+) {
+    let address = format!("127.0.0.1:{port}");
+    let ack = h
+        .put_link_named(
+            actor,
+            provider,
+            "wasmcloud:httpserver",
+            link_name,
+            &[("address", &address)],
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
 }
 
 /// Latency percentiles with one connection, and requests/s with `CONCURRENCY`.
