@@ -98,7 +98,7 @@ pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, St
     host.metrics
         .host_call(&request.actor, operation, result.is_ok());
     host.events
-        .publish_invocation(result.is_ok(), summary)
+        .publish_invocation(result.is_ok(), &summary)
         .await;
     result
 }

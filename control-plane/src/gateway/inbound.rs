@@ -10,6 +10,7 @@ use tracing::Instrument as _;
 
 use crate::dataplane::link::InvokeFailure;
 use crate::host::Shared;
+use crate::lattice::events::data as eventdata;
 use kiln_wasmbus::subjects;
 
 /// Why an invocation was not run.
@@ -163,7 +164,7 @@ impl Outcome {
             Outcome::Undecodable(bytes) => {
                 host.metrics.invocation(actor, "", false, seconds);
                 host.events
-                    .publish_invocation(false, undecodable_event(actor, bytes))
+                    .publish_invocation(false, &undecodable_event(actor, bytes))
                     .await;
             }
             Outcome::Ran {
@@ -181,7 +182,7 @@ impl Outcome {
                 };
                 host.metrics.invocation(actor, label, ok, seconds);
                 host.events
-                    .publish_invocation(ok, invocation_event(&invocation, bytes))
+                    .publish_invocation(ok, &invocation_event(&invocation, bytes))
                     .await;
             }
         }
@@ -284,35 +285,13 @@ fn undecodable_event(actor: &str, bytes: usize) -> serde_json::Value {
 
 /// The data of `invocation_succeeded|failed`, for a payload of `bytes`.
 #[must_use]
-pub fn invocation_event(invocation: &Invocation, bytes: u64) -> serde_json::Value {
-    call_event(
+pub fn invocation_event(invocation: &Invocation, bytes: u64) -> eventdata::Call<'_> {
+    eventdata::call(
         &invocation.origin,
         &invocation.target,
         &invocation.operation,
         bytes,
     )
-}
-
-/// The data of `invocation_succeeded|failed` for a call of `operation` from `origin` to
-/// `target` with a payload of `bytes`.
-#[must_use]
-pub fn call_event(
-    origin: &Entity,
-    target: &Entity,
-    operation: &str,
-    bytes: u64,
-) -> serde_json::Value {
-    let entity = |e: &Entity| {
-        serde_json::json!({
-            "public_key": e.public_key, "contract_id": e.contract_id, "link_name": e.link_name,
-        })
-    };
-    serde_json::json!({
-        "source": entity(origin),
-        "dest": entity(target),
-        "operation": operation,
-        "bytes": bytes,
-    })
 }
 
 /// What every call to an actor of this host passes, wherever it comes from: the actor

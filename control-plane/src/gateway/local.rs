@@ -8,6 +8,7 @@ use kiln_types::invocation::Entity;
 
 use super::inbound::{self, Refusal};
 use crate::host::Shared;
+use crate::lattice::events::data as eventdata;
 
 /// Calls `operation` on the local `actor` for `origin`.
 ///
@@ -32,7 +33,7 @@ pub async fn call(
     host.metrics
         .invocation(actor, operation, ok, started.elapsed().as_secs_f64());
     host.events
-        .publish_invocation(ok, inbound::call_event(origin, &target, operation, bytes))
+        .publish_invocation(ok, &eventdata::call(origin, &target, operation, bytes))
         .await;
     result
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use kiln_types::invocation::Entity;
+
 use crate::state::actors::{Entry as ActorEntry, Instance};
 use crate::state::providers::Entry as ProviderEntry;
 
@@ -209,6 +211,50 @@ pub fn human_span(seconds: u64) -> String {
     };
     let plural = if amount == 1 { "" } else { "s" };
     format!("{amount} {unit}{plural}")
+}
+
+/// An entity in the data of invocation events.
+#[derive(Debug, serde::Serialize)]
+pub struct CallEntity<'a> {
+    public_key: &'a str,
+    contract_id: &'a str,
+    link_name: &'a str,
+}
+
+impl<'a> From<&'a Entity> for CallEntity<'a> {
+    fn from(entity: &'a Entity) -> CallEntity<'a> {
+        CallEntity {
+            public_key: &entity.public_key,
+            contract_id: &entity.contract_id,
+            link_name: &entity.link_name,
+        }
+    }
+}
+
+/// The data of `invocation_succeeded|failed`, borrowed: one is published per call.
+#[derive(Debug, serde::Serialize)]
+pub struct Call<'a> {
+    source: CallEntity<'a>,
+    dest: CallEntity<'a>,
+    operation: &'a str,
+    bytes: u64,
+}
+
+/// The data of the event of a call of `operation` from `origin` to `target` with a
+/// payload of `bytes`.
+#[must_use]
+pub fn call<'a>(
+    origin: &'a Entity,
+    target: &'a Entity,
+    operation: &'a str,
+    bytes: u64,
+) -> Call<'a> {
+    Call {
+        source: origin.into(),
+        dest: target.into(),
+        operation,
+        bytes,
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ pub struct Events {
     subject: String,
     rpc_subject: String,
     source: String,
+    /// The full types of the invocation events, made once.
+    succeeded_type: String,
+    failed_type: String,
 }
 
 impl Events {
@@ -53,6 +56,8 @@ impl Events {
             subject: kiln_wasmbus::subjects::events(lattice),
             rpc_subject: kiln_wasmbus::subjects::rpc_events(lattice),
             source: host_id.to_string(),
+            succeeded_type: format!("{TYPE_PREFIX}{}", kind::INVOCATION_SUCCEEDED),
+            failed_type: format!("{TYPE_PREFIX}{}", kind::INVOCATION_FAILED),
         }
     }
 
@@ -67,14 +72,28 @@ impl Events {
         self.send(self.subject.clone(), kind, data).await;
     }
 
-    /// Publishes an invocation result on the RPC event subject.
-    pub async fn publish_invocation(&self, succeeded: bool, data: Value) {
-        let kind = if succeeded {
-            kind::INVOCATION_SUCCEEDED
+    /// Publishes an invocation result on the RPC event subject. One goes out per call,
+    /// so it is serialised straight from borrowed parts ([`Invocation`]), not built as a
+    /// `Value` through the CloudEvents builder; the JSON is the same (a test holds them
+    /// equal).
+    pub async fn publish_invocation(&self, succeeded: bool, data: &impl serde::Serialize) {
+        let ty = if succeeded {
+            &self.succeeded_type
         } else {
-            kind::INVOCATION_FAILED
+            &self.failed_type
         };
-        self.send(self.rpc_subject.clone(), kind, data).await;
+        match serde_json::to_vec(&Invocation::new(ty, &self.source, data)) {
+            Ok(json) => {
+                if let Err(error) = self
+                    .client
+                    .publish(self.rpc_subject.clone(), json.into())
+                    .await
+                {
+                    tracing::warn!(kind = ty, %error, "could not publish an event");
+                }
+            }
+            Err(error) => tracing::error!(kind = ty, %error, "could not encode an event"),
+        }
     }
 
     async fn send(&self, subject: String, kind: &str, data: Value) {
@@ -92,6 +111,35 @@ impl Events {
                 }
             }
             Err(error) => tracing::error!(kind, %error, "could not encode an event"),
+        }
+    }
+}
+
+/// An invocation event in CloudEvents' structured JSON, its fields in the order the
+/// CloudEvents SDK writes them.
+#[derive(serde::Serialize)]
+struct Invocation<'a, D> {
+    specversion: &'static str,
+    id: String,
+    #[serde(rename = "type")]
+    ty: &'a str,
+    source: &'a str,
+    datacontenttype: &'static str,
+    time: String,
+    data: &'a D,
+}
+
+impl<'a, D> Invocation<'a, D> {
+    /// An event of the full type `ty` from `source`, with a new id and the time now.
+    fn new(ty: &'a str, source: &'a str, data: &'a D) -> Invocation<'a, D> {
+        Invocation {
+            specversion: "1.0",
+            id: uuid::Uuid::new_v4().to_string(),
+            ty,
+            source,
+            datacontenttype: "application/json",
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            data,
         }
     }
 }
@@ -141,5 +189,38 @@ mod tests {
         assert_eq!(json["id"].as_str().unwrap().len(), 36);
         assert!(json["time"].as_str().unwrap().ends_with('Z'), "{json}");
         assert_eq!(kind_of(&event), Some("actor_started"));
+    }
+
+    #[test]
+    fn invocation_events_are_the_json_the_builder_makes() {
+        let data = serde_json::json!({
+            "source": {"public_key": "VA", "contract_id": "wasmcloud:httpserver", "link_name": "default"},
+            "dest": {"public_key": "MA", "contract_id": "", "link_name": ""},
+            "operation": "HttpServer.HandleRequest",
+            "bytes": 3,
+        });
+        let ty = format!("{TYPE_PREFIX}{}", kind::INVOCATION_SUCCEEDED);
+        let direct = serde_json::to_value(Invocation::new(&ty, "NHOST", &data)).unwrap();
+        let built = build("NHOST", kind::INVOCATION_SUCCEEDED, data.clone()).unwrap();
+        let built = serde_json::to_value(&built).unwrap();
+        let fields = |v: &Value| {
+            let mut names: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            names.sort();
+            names
+        };
+        assert_eq!(fields(&direct), fields(&built));
+        for same in ["specversion", "type", "source", "datacontenttype", "data"] {
+            assert_eq!(direct[same], built[same], "{same}");
+        }
+        assert_eq!(direct["id"].as_str().unwrap().len(), 36);
+        let time = direct["time"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(time).is_ok() && time.ends_with('Z'),
+            "{time}"
+        );
+        // And the SDK reads it as the event it would have built.
+        let read: Event = serde_json::from_value(direct).unwrap();
+        assert_eq!(kind_of(&read), Some(kind::INVOCATION_SUCCEEDED));
+        assert_eq!(read.source().as_str(), "NHOST");
     }
 }
