@@ -60,7 +60,7 @@ impl Unchecked {
     pub fn check(&self) -> Result<(), BadSignature> {
         self.key
             .verify(&self.signed, &self.signature)
-            .map_err(|_| BadSignature::Signature(self.issuer.clone()))
+            .map_err(|_| self.failure())
     }
 
     /// The error of this signature failing.

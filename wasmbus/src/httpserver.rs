@@ -192,7 +192,7 @@ impl<F: Forward> Listeners<F> {
                 }
             }
         }
-        self.leave_others(actor, address);
+        self.leave_others(actor, Some(address));
         if self.lock().contains_key(&address) {
             return Ok(address);
         }
@@ -204,7 +204,7 @@ impl<F: Forward> Listeners<F> {
 
     /// Stops serving `actor`: its own listener closes, the standing one stays.
     pub fn delete_link(&self, actor: &str) {
-        self.leave_others(actor, SocketAddr::from(([0, 0, 0, 0], 0)));
+        self.leave_others(actor, None);
     }
 
     /// The addresses listened on, each with the actor linked there.
@@ -233,9 +233,9 @@ impl<F: Forward> Listeners<F> {
     }
 
     /// Takes `actor` off every address but `kept`.
-    fn leave_others(&self, actor: &str, kept: SocketAddr) {
+    fn leave_others(&self, actor: &str, kept: Option<SocketAddr>) {
         self.lock().retain(|address, listener| {
-            if *address == kept || read(&listener.actor).as_deref() != Some(actor) {
+            if Some(*address) == kept || read(&listener.actor).as_deref() != Some(actor) {
                 return true;
             }
             if listener.standing {

@@ -128,8 +128,8 @@ impl Forward for Gateway {
                 "the host is stopping",
             ));
         };
-        if host.actors.get(actor).is_some() {
-            crate::gateway::local::call(&host, &self.origin, actor, HANDLE_REQUEST, request)
+        if let Some(entry) = host.actors.get(actor) {
+            crate::gateway::local::call(&host, &self.origin, &entry, HANDLE_REQUEST, request)
                 .await
                 .map_err(|refusal| failure(refusal_status(&refusal), &refusal.to_string()))
         } else {

@@ -11,6 +11,7 @@ use tracing::Instrument as _;
 use crate::dataplane::link::InvokeFailure;
 use crate::host::Shared;
 use crate::lattice::events::data as eventdata;
+use crate::state::actors::Entry as ActorEntry;
 use kiln_wasmbus::subjects;
 
 /// Why an invocation was not run.
@@ -294,21 +295,21 @@ pub fn invocation_event(invocation: &Invocation, bytes: u64) -> eventdata::Call<
     )
 }
 
-/// What every call to an actor of this host passes, wherever it comes from: the actor
-/// runs here, a provider caller's contract is in its claims, and the policy service
-/// (when there is one) allows it.
+/// What every call to `entry`, an actor of this host, passes, wherever it comes from: a
+/// provider caller's contract is in its claims, and the policy service (when there is
+/// one) allows it.
 ///
 /// # Errors
-/// [`Refusal::NotRunning`], [`Refusal::MissingCapability`] or [`Refusal::Denied`].
-pub async fn admit(host: &Shared, origin: &Entity, target: &Entity) -> Result<(), Refusal> {
-    let actor = target.public_key.as_str();
-    let entry = host
-        .actors
-        .get(actor)
-        .ok_or_else(|| Refusal::NotRunning(actor.to_string()))?;
+/// [`Refusal::MissingCapability`] or [`Refusal::Denied`].
+pub async fn admit(
+    host: &Shared,
+    entry: &ActorEntry,
+    origin: &Entity,
+    target: &Entity,
+) -> Result<(), Refusal> {
     if !origin.is_actor() && !entry.meta().has_cap(&origin.contract_id) {
         return Err(Refusal::MissingCapability {
-            actor: actor.to_string(),
+            actor: entry.key.to_string(),
             contract: origin.contract_id.clone(),
             origin: origin.public_key.clone(),
         });
@@ -342,7 +343,11 @@ pub async fn run(
     kiln_wasmbus::rpc::whole_request(host.chunks.as_ref(), invocation, host.config.chunk_limit)
         .await?;
     invocation.check_hash(&claims, &invocation.msg)?;
-    admit(host, &invocation.origin, &invocation.target).await?;
+    let entry = host
+        .actors
+        .get(actor)
+        .ok_or_else(|| Refusal::NotRunning(actor.to_string()))?;
+    admit(host, &entry, &invocation.origin, &invocation.target).await?;
     // The payload is handed on, not copied; the rest stays for the event.
     let payload = std::mem::take(&mut invocation.msg);
     Ok(host

@@ -9,23 +9,25 @@ use kiln_types::invocation::Entity;
 use super::inbound::{self, Refusal};
 use crate::host::Shared;
 use crate::lattice::events::data as eventdata;
+use crate::state::actors::Entry;
 
-/// Calls `operation` on the local `actor` for `origin`.
+/// Calls `operation` on `entry`, an actor of this host, for `origin`.
 ///
 /// # Errors
-/// A [`Refusal`]: the actor is not here, lacks the caller's contract in its claims, the
-/// policy service said no, or the call failed.
+/// A [`Refusal`]: the actor lacks the caller's contract in its claims, the policy
+/// service said no, or the call failed.
 pub async fn call(
     host: &Shared,
     origin: &Entity,
-    actor: &str,
+    entry: &Entry,
     operation: &str,
     payload: Vec<u8>,
 ) -> Result<Vec<u8>, Refusal> {
     let started = std::time::Instant::now();
     let bytes = payload.len() as u64;
+    let actor = entry.key.as_ref();
     let target = Entity::actor(actor);
-    let result = run(host, origin, &target, operation, payload).await;
+    let result = run(host, origin, entry, &target, operation, payload).await;
     let ok = result.is_ok();
     if let Err(refusal) = &result {
         tracing::warn!(actor, origin = %origin.public_key, operation, error = %refusal, "call failed");
@@ -41,11 +43,12 @@ pub async fn call(
 async fn run(
     host: &Shared,
     origin: &Entity,
+    entry: &Entry,
     target: &Entity,
     operation: &str,
     payload: Vec<u8>,
 ) -> Result<Vec<u8>, Refusal> {
-    inbound::admit(host, origin, target).await?;
+    inbound::admit(host, entry, origin, target).await?;
     let id = uuid::Uuid::new_v4().to_string();
     Ok(host
         .data_plane

@@ -139,6 +139,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_dropped_while_it_waits_is_no_longer_counted() {
+        // A verifier that never answers, and another call checking already.
+        let (verifier, _never_answered) = mpsc::channel();
+        let signatures = Signatures {
+            checking: AtomicUsize::new(1),
+            verifier,
+        };
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            signatures.verify(signed(b"left waiting", false)),
+        )
+        .await;
+        assert!(waited.is_err(), "the verifier answered");
+        assert_eq!(signatures.checking.load(Ordering::Acquire), 1);
+    }
+
+    #[tokio::test]
     async fn while_one_call_checks_the_others_are_batched() {
         let in_batches = Counter::default();
         let signatures = Signatures::new(in_batches.clone());

@@ -140,6 +140,12 @@ async fn echo_and_kvcounter_answer_through_the_built_in_server() {
 #[tokio::test]
 async fn link_values_and_the_configuration_choose_the_address() {
     let h = Harness::start().await;
+    // A configuration that is no JSON object is refused, with the reason.
+    let refused = h
+        .launch_provider_ref(REFERENCE, "web", Some("address=1"))
+        .await;
+    assert!(!refused.accepted, "{refused:?}");
+    assert!(refused.error.contains("not a JSON object"), "{refused:?}");
     let standing = free_port();
     let configuration = format!(r#"{{"address": "127.0.0.1:{standing}"}}"#);
     start(&h, "web", Some(&configuration)).await;

@@ -9,37 +9,20 @@ use crate::control::errors::ProviderError;
 use crate::host::Shared;
 use crate::state::providers::{Entry, Health, Runs};
 
-/// Starts the built-in HTTP server on `link_name` (already defaulted), recording it
-/// here; the control service adds the claims and events, as for any provider.
+/// Starts the built-in HTTP server on `link_name` (already defaulted) with `claims`,
+/// recording it here, once the checks of every start passed (`launch::may_start`);
+/// the control service adds the claims and events, as for any provider.
 ///
 /// # Errors
 /// See [`ProviderError`].
 pub(super) async fn start(
     host: &Shared,
     link_name: &str,
+    claims: kiln_types::par::ProviderClaims,
     config_json: Option<String>,
     annotations: BTreeMap<String, String>,
 ) -> Result<Arc<Entry>, ProviderError> {
     let key = httpserver::KEY;
-    let claims = httpserver::claims(&host.config.host_id());
-    if let Some(policy) = &host.policy {
-        policy
-            .allow_start(
-                "start_provider",
-                key,
-                &claims.issuer,
-                kiln_wasmbus::httpserver::CONTRACT,
-                link_name,
-            )
-            .await
-            .map_err(ProviderError::Denied)?;
-    }
-    if host.providers.get(key, link_name).is_some() {
-        return Err(ProviderError::AlreadyRunning {
-            key: key.to_string(),
-            link_name: link_name.to_string(),
-        });
-    }
     let server = Arc::new(
         HttpServer::start(host, link_name, config_json.as_deref())
             .map_err(ProviderError::Builtin)?,

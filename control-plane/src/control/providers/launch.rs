@@ -37,32 +37,25 @@ pub(crate) async fn launch(
     }
     check_request(&annotations, config_json.as_deref())?;
     if reference == crate::builtin::httpserver::REFERENCE {
-        return super::builtin::start(host, link_name, config_json, annotations).await;
+        use crate::builtin::httpserver;
+        let claims = httpserver::claims(&host.config.host_id());
+        let contract = kiln_wasmbus::httpserver::CONTRACT;
+        may_start(host, httpserver::KEY, &claims.issuer, contract, link_name).await?;
+        return super::builtin::start(host, link_name, claims, config_json, annotations).await;
     }
     let verified = host
         .fetcher
         .fetch_provider(reference, &host.config.claims_policy)
         .await?;
     let key = verified.key().to_string();
-    if let Some(policy) = &host.policy {
-        let contract = verified.meta().capid.as_str();
-        policy
-            .allow_start(
-                "start_provider",
-                &key,
-                &verified.claims.issuer,
-                contract,
-                link_name,
-            )
-            .await
-            .map_err(ProviderError::Denied)?;
-    }
-    if host.providers.get(&key, link_name).is_some() {
-        return Err(ProviderError::AlreadyRunning {
-            key,
-            link_name: link_name.to_string(),
-        });
-    }
+    may_start(
+        host,
+        &key,
+        &verified.claims.issuer,
+        &verified.meta().capid,
+        link_name,
+    )
+    .await?;
     if !host.data_plane.wait_ready().await {
         return Err(ProviderError::DataPlane(
             "the data plane is not connected".into(),
@@ -88,6 +81,30 @@ pub(crate) async fn launch(
     let pid = run(host, &entry).await?;
     tracing::info!(provider = %key, link = link_name, contract = entry.contract_id(), pid, "provider started");
     Ok(entry)
+}
+
+/// What every provider start passes, built in or not: the policy service allows it, and
+/// nothing runs on its key and link here yet.
+async fn may_start(
+    host: &Shared,
+    key: &str,
+    issuer: &str,
+    contract: &str,
+    link_name: &str,
+) -> Result<(), ProviderError> {
+    if let Some(policy) = &host.policy {
+        policy
+            .allow_start("start_provider", key, issuer, contract, link_name)
+            .await
+            .map_err(ProviderError::Denied)?;
+    }
+    if host.providers.get(key, link_name).is_some() {
+        return Err(ProviderError::AlreadyRunning {
+            key: key.to_string(),
+            link_name: link_name.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The annotations and configuration string pass their bounds.
