@@ -14,10 +14,22 @@ const DEFAULT_GRACE_MS: u64 = 5_000;
 /// Whether an instance serves many calls or one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InstanceMode {
-    /// Keep each instance between calls; throw it away only after a failure.
+    /// Keep each instance between calls; throw it away only after a failure. Instances
+    /// come up as concurrent calls need them, and the one used last serves next.
     Reuse,
     /// Instantiate for every call and drop the instance after it.
     Fresh,
+    /// As `reuse`, but every instance comes up when the actor starts or scales (a scale
+    /// the pool cannot hold fails), and they serve in turn, so each keeps answering.
+    Warm,
+}
+
+impl InstanceMode {
+    /// Whether an instance is kept for the next call.
+    #[must_use]
+    pub fn reuses(self) -> bool {
+        self != InstanceMode::Fresh
+    }
 }
 
 /// Flags of `kiln-data-plane`.

@@ -64,6 +64,7 @@ fn status(error: CommandError) -> Status {
             Status::not_found(error.to_string())
         }
         CommandError::Provider(_) => Status::failed_precondition(error.to_string()),
+        CommandError::BringUp { .. } => Status::resource_exhausted(error.to_string()),
         CommandError::Limit { .. } | CommandError::Record(_) => {
             Status::invalid_argument(error.to_string())
         }
@@ -240,6 +241,7 @@ impl DataPlane for Service {
         let r = request.into_inner();
         self.host
             .scale_actor(&r.actor, r.instances, r.record)
+            .await
             .map_err(status)?;
         Ok(Response::new(pb::ScaleActorResponse {}))
     }

@@ -44,6 +44,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         max_instances: config.max_instances,
         max_memory: config.memory_limit,
     };
+    let (sizing, smaller) = sizing.fitted();
+    if let Some(warning) = smaller {
+        tracing::warn!("{warning}");
+    }
     let engine = engine::build(&sizing, &config.cache_dir)?;
     let linker = host::linker(&engine)
         .map_err(anyhow::Error::from)

@@ -30,6 +30,14 @@ pub enum CommandError {
     /// No such actor.
     #[error("actor {0} is not running on this data plane")]
     NotRunning(String),
+    /// Its instances could not all be brought up (`--instance-mode warm`).
+    #[error("could not bring up the instances of {actor}: {reason}")]
+    BringUp {
+        /// The actor.
+        actor: String,
+        /// How many came up, and why the next did not.
+        reason: String,
+    },
     /// A provider failed to start.
     #[error(transparent)]
     Provider(#[from] crate::providers::ProviderError),
@@ -48,6 +56,14 @@ pub enum CommandError {
 
 /// Largest record kept per actor or provider.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Brings up every instance of `started` in `warm` mode.
+async fn bring_up(key: &str, started: &Actor) -> Result<(), CommandError> {
+    started.bring_up().await.map_err(|e| CommandError::BringUp {
+        actor: key.to_string(),
+        reason: e.message,
+    })
+}
 
 fn check_record(record: &[u8]) -> Result<(), CommandError> {
     if record.len() > MAX_RECORD_BYTES {
@@ -123,7 +139,12 @@ impl Plane {
         if let Some(running) = self.actor(actor)
             && running.digest() == digest
         {
-            self.insert(actor, running.rescaled(instances, limits));
+            let rescaled = running.rescaled(instances, limits);
+            if let Err(error) = bring_up(actor, &rescaled).await {
+                running.take_back(rescaled);
+                return Err(error);
+            }
+            self.insert(actor, rescaled);
             self.keep_record(actor, record);
             return Ok(());
         }
@@ -134,6 +155,7 @@ impl Plane {
             .ok_or_else(|| CommandError::MissingArtifact(digest.to_string()))?;
         let started =
             Actor::start(&self.runtime, actor, digest, &module, limits, instances).await?;
+        bring_up(actor, &started).await?;
         self.insert(actor, started);
         self.keep_record(actor, record);
         tracing::info!(actor, digest, instances, "actor started");
@@ -143,8 +165,8 @@ impl Plane {
     /// Changes the instance count of a running actor.
     ///
     /// # Errors
-    /// When the actor does not run here.
-    pub fn scale_actor(
+    /// When the actor does not run here, or its instances cannot all be brought up.
+    pub async fn scale_actor(
         &self,
         actor: &str,
         instances: u32,
@@ -154,8 +176,12 @@ impl Plane {
         let running = self
             .actor(actor)
             .ok_or_else(|| CommandError::NotRunning(actor.to_string()))?;
-        let limits = running.limits();
-        self.insert(actor, running.rescaled(instances, limits));
+        let rescaled = running.rescaled(instances, running.limits());
+        if let Err(error) = bring_up(actor, &rescaled).await {
+            running.take_back(rescaled);
+            return Err(error);
+        }
+        self.insert(actor, rescaled);
         self.keep_record(actor, record);
         tracing::info!(actor, instances, "actor scaled");
         Ok(())
@@ -250,6 +276,7 @@ impl Plane {
                 digest: actor.digest().to_string(),
                 instances: actor.instances(),
                 busy: actor.stats().busy.load(Ordering::Relaxed),
+                live: actor.stats().live.load(Ordering::Relaxed),
                 calls: actor.stats().calls.load(Ordering::Relaxed),
                 failures: actor.stats().failures.load(Ordering::Relaxed),
                 record: records.get(key).cloned().unwrap_or_default(),

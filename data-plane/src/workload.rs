@@ -6,6 +6,7 @@
 //! fresh one takes its place, so a failure never leaks into the next call.
 
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,6 +74,23 @@ pub struct Runtime {
 struct Warm {
     store: Store<HostState>,
     guest_call: TypedFunc<(i32, i32), i32>,
+    _live: Live,
+}
+
+/// Counts an instance in [`Stats::live`] for as long as it exists.
+struct Live(Arc<Stats>);
+
+impl Live {
+    fn new(stats: &Arc<Stats>) -> Live {
+        stats.live.fetch_add(1, Ordering::Relaxed);
+        Live(stats.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counters of one actor.
@@ -84,6 +102,8 @@ pub struct Stats {
     pub failures: AtomicU64,
     /// Calls running now.
     pub busy: AtomicU32,
+    /// Instances in memory now, idle or serving a call.
+    pub live: AtomicU32,
 }
 
 /// A running actor.
@@ -96,7 +116,7 @@ pub struct Actor {
     mode: InstanceMode,
     instances: u32,
     permits: Semaphore,
-    idle: Mutex<Vec<Warm>>,
+    idle: Mutex<VecDeque<Warm>>,
     broker: Arc<Broker>,
     stats: Arc<Stats>,
 }
@@ -128,7 +148,7 @@ impl Actor {
             mode: runtime.mode,
             instances: instances.max(1),
             permits: Semaphore::new(instances.max(1) as usize),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
             broker: runtime.broker.clone(),
             stats: Arc::new(Stats::default()),
         };
@@ -136,8 +156,8 @@ impl Actor {
             .instantiate()
             .await
             .map_err(|e| StartError::Instantiate(e.message))?;
-        if actor.mode == InstanceMode::Reuse {
-            actor.lock_idle().push(first);
+        if actor.mode.reuses() {
+            actor.lock_idle().push_back(first);
         }
         Ok(actor)
     }
@@ -167,6 +187,18 @@ impl Actor {
         }
     }
 
+    /// Takes back the idle instances of `rescaled`, made from `self` by
+    /// [`Actor::rescaled`], when it is not used after all (its instances could not all
+    /// come up).
+    pub fn take_back(&self, rescaled: Actor) {
+        let mut idle = std::mem::take(&mut *rescaled.lock_idle());
+        if rescaled.limits.memory != self.limits.memory {
+            return;
+        }
+        idle.truncate(self.instances as usize);
+        self.lock_idle().append(&mut idle);
+    }
+
     /// Limits of its instances.
     #[must_use]
     pub fn limits(&self) -> Limits {
@@ -189,6 +221,31 @@ impl Actor {
     #[must_use]
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// In `warm` mode, brings instances up until all of them are; otherwise nothing.
+    ///
+    /// # Errors
+    /// When one cannot be brought up (the pool is full, usually), with how many were.
+    pub async fn bring_up(&self) -> Result<(), CallError> {
+        if self.mode != InstanceMode::Warm {
+            return Ok(());
+        }
+        while self.stats.live.load(Ordering::Relaxed) < self.instances {
+            let warm = self.instantiate().await.map_err(|e| {
+                CallError::new(
+                    e.kind,
+                    format!(
+                        "{} of {} instances are up; the next failed: {}",
+                        self.stats.live.load(Ordering::Relaxed),
+                        self.instances,
+                        e.message
+                    ),
+                )
+            })?;
+            self.lock_idle().push_back(warm);
+        }
+        Ok(())
     }
 
     /// Runs one call on a free instance, waiting for one if all are busy.
@@ -223,7 +280,10 @@ impl Actor {
         invocation_id: String,
     ) -> Result<Vec<u8>, CallError> {
         let reused = match self.mode {
-            InstanceMode::Reuse => self.lock_idle().pop(),
+            // The one used last is the likeliest to be in the caches.
+            InstanceMode::Reuse => self.lock_idle().pop_back(),
+            // In turn, so every instance keeps answering.
+            InstanceMode::Warm => self.lock_idle().pop_front(),
             InstanceMode::Fresh => None,
         };
         let mut warm = match reused {
@@ -256,8 +316,8 @@ impl Actor {
             Ok(Ok(code)) => code,
         };
         let call = std::mem::take(&mut warm.store.data_mut().call);
-        if self.mode == InstanceMode::Reuse {
-            self.lock_idle().push(warm);
+        if self.mode.reuses() {
+            self.lock_idle().push_back(warm);
         }
         if code == 1 {
             Ok(call.response.unwrap_or_default())
@@ -298,7 +358,11 @@ impl Actor {
         let guest_call = instance
             .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
             .map_err(|e| CallError::new(Kind::Host, format!("{e:#}")))?;
-        Ok(Warm { store, guest_call })
+        Ok(Warm {
+            store,
+            guest_call,
+            _live: Live::new(&self.stats),
+        })
     }
 
     fn classify(&self, store: &Store<HostState>, error: &wasmtime::Error) -> CallError {
@@ -330,7 +394,7 @@ impl Actor {
         )
     }
 
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, VecDeque<Warm>> {
         self.idle
             .lock()
             .expect("invariant: idle lock is never poisoned")

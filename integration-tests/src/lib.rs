@@ -730,9 +730,15 @@ pub fn start_data_plane(dir: &Path, options: &Options) -> Process {
         format!("unix:{}", dir.join("dp.sock").display()),
         "--cache-dir".to_string(),
         dir.join("dp-cache").display().to_string(),
-        "--max-instances".to_string(),
-        "200".to_string(),
     ];
+    // A small pool unless the test sizes its own.
+    if !options
+        .data_plane_args
+        .iter()
+        .any(|a| a == "--max-instances")
+    {
+        args.extend(["--max-instances".to_string(), "200".to_string()]);
+    }
     args.extend(options.data_plane_args.iter().cloned());
     Process::spawn_with_env(
         "data-plane",

@@ -85,12 +85,31 @@ impl Process {
     /// Its resident memory now, in KiB (`VmRSS`), 0 when it is gone.
     #[must_use]
     pub fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+        self.proc_kib("status", "VmRSS:")
+    }
+
+    /// Its proportional set size now, in KiB: resident pages, each shared page counted
+    /// as its share among the processes that map it; 0 when it is gone.
+    #[must_use]
+    pub fn pss_kib(&self) -> u64 {
+        self.proc_kib("smaps_rollup", "Pss:")
+    }
+
+    /// How many memory mappings it has now (lines of `/proc/PID/maps`; the kernel caps
+    /// them at `vm.max_map_count`); 0 when it is gone.
+    #[must_use]
+    pub fn mappings(&self) -> usize {
+        std::fs::read_to_string(format!("/proc/{}/maps", self.pid()))
+            .map_or(0, |maps| maps.lines().count())
+    }
+
+    /// The figure after `field` in `/proc/PID/{file}`, in kB.
+    fn proc_kib(&self, file: &str, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/{file}", self.pid()))
             .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(field))
                     .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             })
             .unwrap_or(0)

@@ -483,8 +483,14 @@ async fn set_instances(host: &Shared, entry: Entry) -> Result<u32, ControlError>
         tracing::info!(actor = %key, "actor stopped");
     } else {
         let record = records::actor_record(&entry);
+        let previous = host.actors.get(&key);
         host.actors.put(entry);
-        host.data_plane.scale(&key, remaining, record).await?;
+        // A scale the data plane refuses (a warm pool too small) leaves the actor as
+        // it was, here as there.
+        if let Err(error) = host.data_plane.scale(&key, remaining, record).await {
+            restore(&host.actors, &key, previous);
+            return Err(error.into());
+        }
         tracing::info!(actor = %key, instances = remaining, "actor scaled");
     }
     Ok(remaining)

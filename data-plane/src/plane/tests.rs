@@ -164,6 +164,67 @@ async fn a_loop_does_not_block_other_calls() {
     }
 }
 
+fn served(reply: &[u8]) -> u32 {
+    u32::from_le_bytes(reply.try_into().expect("four bytes"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_instances_come_up_as_needed_and_the_last_used_serves_next() {
+    let f = host(InstanceMode::Reuse).await;
+    start(&f.host, "counter", "counter").await.unwrap();
+    f.host
+        .scale_actor("counter", 4, Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(f.host.inventory().actors[0].live, 1);
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        counts.push(served(&call(&f.host, "counter", b"").await.unwrap()));
+    }
+    assert_eq!(counts, [1, 2, 3]);
+    assert_eq!(f.host.inventory().actors[0].live, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_instances_come_up_at_start_and_scale_and_serve_in_turn() {
+    let f = host(InstanceMode::Warm).await;
+    let live = |f: &Fixture| f.host.inventory().actors[0].live;
+    start(&f.host, "counter", "counter").await.unwrap();
+    assert_eq!(live(&f), 2);
+    f.host
+        .scale_actor("counter", 4, Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(live(&f), 4);
+    let mut counts = Vec::new();
+    for _ in 0..8 {
+        counts.push(served(&call(&f.host, "counter", b"").await.unwrap()));
+    }
+    assert_eq!(counts, [1, 1, 1, 1, 2, 2, 2, 2]);
+
+    // More than the pool holds (64 slots): refused with the numbers, and the actor
+    // keeps its instances, which go on in turn.
+    let error = f
+        .host
+        .scale_actor("counter", 100, Bytes::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CommandError::BringUp { .. }), "{error}");
+    assert!(
+        error.to_string().contains("64 of 100 instances are up"),
+        "{error}"
+    );
+    assert_eq!(f.host.inventory().actors[0].instances, 4);
+    assert_eq!(live(&f), 4);
+    assert_eq!(served(&call(&f.host, "counter", b"").await.unwrap()), 3);
+
+    f.host
+        .scale_actor("counter", 1, Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(live(&f), 1);
+}
+
 #[tokio::test]
 async fn broken_modules_are_refused_at_start() {
     let f = host(InstanceMode::Reuse).await;

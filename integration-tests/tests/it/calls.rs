@@ -189,6 +189,51 @@ async fn scale_and_stop_change_the_inventory_and_the_subscription() {
 }
 
 #[tokio::test]
+async fn warm_instances_come_up_at_a_scale_and_one_past_the_pool_is_refused_whole() {
+    let h = Harness::with(kiln_integration_tests::Options {
+        data_plane_args: ["--instance-mode", "warm", "--max-instances", "20"]
+            .map(String::from)
+            .to_vec(),
+        ..Default::default()
+    })
+    .await;
+    let echo = launch_sample(&h, "echo").await;
+    let scale = |count: u32| serde_json::json!({"actor_id": echo, "actor_ref": "", "count": count});
+    let live = || async {
+        let inventory = h.data_plane_inventory().await;
+        (inventory.actors[0].instances, inventory.actors[0].live)
+    };
+    let ack = h.command("scale", &scale(10)).await;
+    assert!(ack.accepted, "{ack:?}");
+    assert_eq!(
+        live().await,
+        (10, 10),
+        "all ten are up before the scale answers"
+    );
+
+    let ack = h.command("scale", &scale(50)).await;
+    assert!(!ack.accepted, "a scale past the pool is refused");
+    assert!(
+        ack.error.contains("could not bring up the instances")
+            && ack.error.contains("20 of 50 instances are up"),
+        "{ack:?}"
+    );
+    assert_eq!(live().await, (10, 10), "the actor keeps what it had");
+    let inventory = h.inventory().await;
+    assert_eq!(
+        inventory["actors"][0]["instances"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    let response = h
+        .invoke(&echo, "HttpServer.HandleRequest", http::get("/after"))
+        .await;
+    assert_eq!(response.error, None, "{}", h.logs());
+}
+
+#[tokio::test]
 async fn ping_reports_the_host() {
     let h = Harness::start().await;
     let subject = h.ctl().subject(CtlSubject::PingHosts).unwrap();

@@ -1,7 +1,8 @@
 //! `kiln-bench`: latency and throughput of the echo actor through the lattice and both
 //! planes, against a bare NATS request/reply echo measured in the same run; then the
 //! cold start from a launch command to the first reply; HTTP through the httpserver
-//! provider against a plain hyper server; the control interface.
+//! provider against a plain hyper server; the control interface; density (10,000
+//! instances of one actor, 1,000 distinct actors, in one data plane).
 //!
 //! Run it with `scripts/bench` (release build). It prints a table and the ratios, and
 //! with `--json FILE` writes them as JSON too. `--smoke` runs every path briefly, to
@@ -22,6 +23,7 @@ use kiln_integration_tests::{Harness, Options, data_plane_client, fixtures, http
 use kiln_wasmbus::subjects;
 
 mod control;
+mod density;
 mod http_server;
 mod report;
 mod scale;
@@ -85,13 +87,16 @@ async fn main() {
     let echo_path = fixtures::sample_actor("echo");
     let echo = fixtures::actor_key(&std::fs::read(&echo_path).unwrap());
     host_paths(&echo_path, &echo).await;
-    // KILN_BENCH_ONLY=HTTP (or CONTROL) runs only that part.
+    // KILN_BENCH_ONLY=HTTP (or CONTROL, or DENSITY) runs only that part.
     let only = std::env::var("KILN_BENCH_ONLY").ok();
     if only.as_deref().is_none_or(|only| "HTTP".contains(only)) {
         http_server::run(&echo_path, &echo).await;
     }
     if only.as_deref().is_none_or(|only| "CONTROL".contains(only)) {
         control::run().await;
+    }
+    if only.as_deref().is_none_or(|only| "DENSITY".contains(only)) {
+        density::run(&echo_path, &echo).await;
     }
     if let Some(file) = json {
         report::write(&file);

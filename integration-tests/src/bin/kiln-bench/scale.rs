@@ -25,6 +25,10 @@ pub struct Scale {
     pub control_actors: usize,
     /// Requests per control round-trip figure.
     pub control_requests: usize,
+    /// Instances of one actor in the density run.
+    pub density_instances: usize,
+    /// Distinct actors in the density run.
+    pub density_actors: usize,
     /// Whether this is the smoke.
     pub smoke: bool,
 }
@@ -41,6 +45,8 @@ const FULL: Scale = Scale {
     wrk_seconds: 3,
     control_actors: 100,
     control_requests: 1_000,
+    density_instances: 10_000,
+    density_actors: 1_000,
     smoke: false,
 };
 
@@ -54,6 +60,8 @@ const SMOKE: Scale = Scale {
     wrk_seconds: 1,
     control_actors: 5,
     control_requests: 20,
+    density_instances: 100,
+    density_actors: 5,
     smoke: true,
 };
 
