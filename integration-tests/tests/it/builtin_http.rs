@@ -60,7 +60,10 @@ async fn get(port: u16, path: &str) -> (u16, String) {
 }
 
 /// The next `invocation_*` event whose source is the built-in server.
-async fn next_call_event(events: &mut async_nats::Subscriber) -> serde_json::Value {
+async fn next_call_event(
+    events: &mut async_nats::Subscriber,
+    logs: impl Fn() -> String,
+) -> serde_json::Value {
     let wait = async {
         while let Some(message) = events.next().await {
             let event: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
@@ -73,7 +76,7 @@ async fn next_call_event(events: &mut async_nats::Subscriber) -> serde_json::Val
     };
     tokio::time::timeout(Duration::from_secs(10), wait)
         .await
-        .expect("an invocation event from the built-in server")
+        .unwrap_or_else(|_| panic!("no invocation event from the built-in server\n{}", logs()))
 }
 
 #[tokio::test]
@@ -107,7 +110,7 @@ async fn echo_and_kvcounter_answer_through_the_built_in_server() {
     assert_eq!(body["path"], "/hello");
     assert_eq!(body["query_string"], "x=1");
     assert_eq!(body["body"], "from curl");
-    let event = next_call_event(&mut events).await;
+    let event = next_call_event(&mut events, || h.logs()).await;
     assert_eq!(
         event["type"], "com.wasmcloud.lattice.invocation_succeeded",
         "{event}"
@@ -211,7 +214,7 @@ async fn an_actor_without_the_claim_is_refused_with_the_reason_and_an_event() {
         body.contains("does not have the capability claim wasmcloud:httpserver"),
         "{body}"
     );
-    let event = next_call_event(&mut events).await;
+    let event = next_call_event(&mut events, || h.logs()).await;
     assert_eq!(
         event["type"], "com.wasmcloud.lattice.invocation_failed",
         "{event}"
@@ -238,7 +241,7 @@ async fn an_actor_on_another_host_is_reached_over_the_lattice() {
     assert_eq!(status, 200, "{body}\n{}\n{}", h.logs(), peer.logs());
     assert!(body.contains("/far"), "{body}");
     // The peer ran it: its event names it as the source host.
-    let event = next_call_event(&mut events).await;
+    let event = next_call_event(&mut events, || format!("{}\n{}", h.logs(), peer.logs())).await;
     assert_eq!(event["source"], peer.id(), "{event}");
     assert_eq!(
         event["type"], "com.wasmcloud.lattice.invocation_succeeded",
