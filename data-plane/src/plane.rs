@@ -139,12 +139,7 @@ impl Plane {
         if let Some(running) = self.actor(actor)
             && running.digest() == digest
         {
-            let rescaled = running.rescaled(instances, limits);
-            if let Err(error) = bring_up(actor, &rescaled).await {
-                running.take_back(rescaled);
-                return Err(error);
-            }
-            self.insert(actor, rescaled);
+            self.rescale(actor, &running, instances, limits).await?;
             self.keep_record(actor, record);
             return Ok(());
         }
@@ -176,12 +171,8 @@ impl Plane {
         let running = self
             .actor(actor)
             .ok_or_else(|| CommandError::NotRunning(actor.to_string()))?;
-        let rescaled = running.rescaled(instances, running.limits());
-        if let Err(error) = bring_up(actor, &rescaled).await {
-            running.take_back(rescaled);
-            return Err(error);
-        }
-        self.insert(actor, rescaled);
+        self.rescale(actor, &running, instances, running.limits())
+            .await?;
         self.keep_record(actor, record);
         tracing::info!(actor, instances, "actor scaled");
         Ok(())
@@ -311,6 +302,24 @@ impl Plane {
             }
         }
         Ok(limits)
+    }
+
+    /// Replaces `running` by itself with another instance count and limits, once its
+    /// instances are up; when they cannot all come up it stays as it was.
+    async fn rescale(
+        &self,
+        key: &str,
+        running: &Actor,
+        instances: u32,
+        limits: Limits,
+    ) -> Result<(), CommandError> {
+        let rescaled = running.rescaled(instances, limits);
+        if let Err(error) = bring_up(key, &rescaled).await {
+            running.take_back(rescaled);
+            return Err(error);
+        }
+        self.insert(key, rescaled);
+        Ok(())
     }
 
     fn keep_record(&self, actor: &str, record: Bytes) {
