@@ -29,6 +29,8 @@ pub struct Host {
     pub config: Config,
     /// The RPC connection: invocations in and host calls out.
     pub rpc: async_nats::Client,
+    /// The invocation responses on `rpc`, gathered under load.
+    pub replies: crate::lattice::gather::Gather,
     /// The control connection: control interface and events.
     pub ctl: async_nats::Client,
     /// The data plane.

@@ -40,8 +40,9 @@ pub async fn open(config: Config, shutdown: CancellationToken) -> anyhow::Result
         config.chunk_limit,
     );
     let tasks = TaskTracker::new();
+    let calls = TaskTracker::new();
     let registry_credentials = Arc::new(artifacts::credentials::Credentials::default());
-    let events = lattice::events::Events::new(ctl.clone(), &config.lattice, &host_id);
+    let events = lattice::events::Events::new(ctl.clone(), &config.lattice, &host_id, &calls);
     let policy = config.policy_topic.clone().map(|topic| {
         tracing::info!(%topic, "policy service enabled");
         gateway::policy::Policy::new(
@@ -78,6 +79,7 @@ pub async fn open(config: Config, shutdown: CancellationToken) -> anyhow::Result
         caller,
         friendly_name: friendly_name(&host_id),
         config,
+        replies: lattice::gather::Gather::new(rpc.clone(), calls.clone()),
         rpc,
         ctl,
         data_plane,
@@ -88,7 +90,7 @@ pub async fn open(config: Config, shutdown: CancellationToken) -> anyhow::Result
         lattice_data,
         started: Instant::now(),
         tasks: tasks.clone(),
-        calls: TaskTracker::new(),
+        calls,
         drained: CancellationToken::new(),
         shutdown,
     }))

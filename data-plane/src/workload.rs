@@ -348,8 +348,11 @@ impl Actor {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| self.classify(&store, &e))?;
-        // TinyGo and WASI command modules initialise their runtime in `_start`.
-        if let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
+        // TinyGo and WASI command modules initialise their runtime in `_start`. Looked
+        // up as an `Option`: a missing export as an error would capture a backtrace
+        // (with `RUST_BACKTRACE` set), tens of µs of every instantiation.
+        if let Some(start) = instance.get_func(&mut store, "_start")
+            && let Ok(start) = start.typed::<(), ()>(&store)
             && let Err(error) = start.call_async(&mut store, ()).await
             && !exited_cleanly(&error)
         {

@@ -103,6 +103,12 @@ impl Process {
             .map_or(0, |maps| maps.lines().count())
     }
 
+    /// The CPU time it has used so far, user and system, in seconds; 0 when it is gone.
+    #[must_use]
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.pid())
+    }
+
     /// The figure after `field` in `/proc/PID/{file}`, in kB.
     fn proc_kib(&self, file: &str, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/{file}", self.pid()))
@@ -285,6 +291,18 @@ impl Nats {
     #[must_use]
     pub fn rss_kib(&self) -> u64 {
         self.process.rss_kib()
+    }
+
+    /// The CPU time it has used so far, in seconds.
+    #[must_use]
+    pub fn cpu_seconds(&self) -> f64 {
+        self.process.cpu_seconds()
+    }
+
+    /// Its process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
     /// The server's log.
@@ -479,4 +497,62 @@ impl Registry {
             .join(hex)
             .join("data")
     }
+}
+
+/// The CPU time this process's children have used, those that have ended and been
+/// waited for (`cutime` and `cstime` of `/proc/self/stat`), in seconds.
+#[must_use]
+pub fn waited_children_cpu_seconds() -> f64 {
+    stat_seconds("self", 13, 14)
+}
+
+/// The ids of `pid`'s children now, none when it has none (a scan of `/proc` for
+/// processes whose parent it is).
+#[must_use]
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                // After the command (in parentheses, which may hold spaces): the state,
+                // then the parent's id.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// The CPU time process `pid` has used so far, user and system (all its threads), in
+/// seconds; 0 when it is gone. Read from `/proc/PID/stat`, whose times are in the
+/// kernel's `USER_HZ` (100 on Linux, whatever the kernel's own tick).
+#[must_use]
+pub fn cpu_seconds(pid: u32) -> f64 {
+    stat_seconds(&pid.to_string(), 11, 12)
+}
+
+/// Two times of `/proc/{process}/stat` added, in seconds: `first` and `second` count
+/// the fields after the command (in parentheses, which may hold spaces) from 0, the
+/// state; utime is 11 and stime 12, cutime 13 and cstime 14.
+fn stat_seconds(process: &str, first: usize, second: usize) -> f64 {
+    const USER_HZ: f64 = 100.0;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{process}/stat")) else {
+        return 0.0;
+    };
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(first) + ticks(second)) / USER_HZ
 }

@@ -1,7 +1,9 @@
 //! Actor claims: what a signed module may do, who signed it, and checks on it.
 
+use data_encoding::HEXUPPER;
 use serde::{Deserialize, Serialize};
 
+use crate::ids::Digest;
 use crate::jwt::{self, Claims, JwtError, WASCAP_REVISION};
 use crate::keys::{KeyKind, KeyPair};
 use crate::wasm::{self, WasmError};
@@ -105,6 +107,8 @@ pub struct VerifiedActor {
     pub token: String,
     /// The module without its token sections: the bytes to run.
     pub stripped: Vec<u8>,
+    /// The digest of `stripped`, by which hosts keep modules.
+    pub digest: Digest,
 }
 
 impl VerifiedActor {
@@ -144,10 +148,12 @@ pub fn verify_actor(
 ) -> Result<VerifiedActor, ClaimsError> {
     let parts = wasm::split(binary)?;
     let token = parts.token.clone().ok_or(ClaimsError::Unsigned)?;
-    let claims = verify_token(&token, &parts.module_hash(), policy, now)?;
+    let sha256 = parts.sha256();
+    let claims = verify_token(&token, &HEXUPPER.encode(&sha256), policy, now)?;
     Ok(VerifiedActor {
         claims,
         token,
+        digest: Digest::of_hash(&sha256),
         stripped: parts.stripped,
     })
 }
@@ -285,6 +291,8 @@ mod tests {
         assert!(actor.meta().has_cap("wasmcloud:httpserver"));
         assert_eq!(actor.meta().call_alias.as_deref(), Some("demo/echo"));
         assert_eq!(actor.stripped, module());
+        // Hashed once, for the claims' check and the digest hosts keep it by.
+        assert_eq!(actor.digest, Digest::of(&module()));
         assert_eq!(revision(&actor.claims), 2);
     }
 

@@ -38,6 +38,13 @@ impl Split {
     pub fn module_hash(&self) -> String {
         module_hash(&self.stripped)
     }
+
+    /// The SHA-256 of the stripped bytes, computed once: hashing a module of a few
+    /// hundred KiB is most of a start's CPU.
+    #[must_use]
+    pub fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(&self.stripped).into()
+    }
 }
 
 /// A binary that is not well-formed wasm.

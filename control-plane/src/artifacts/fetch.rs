@@ -142,21 +142,30 @@ impl Fetcher {
     /// # Errors
     /// See [`FetchError`].
     pub async fn fetch(&self, reference: &str, kind: Kind) -> Result<Vec<u8>, FetchError> {
+        let limit = self.limits.of(kind);
+        if let Some(path) = self.file(reference)? {
+            return read_file(path, limit, kind).await;
+        }
+        Ok(self.oci.pull(reference, limit).await?)
+    }
+
+    /// The path of a `file://` reference this host may read, `None` for a registry
+    /// reference.
+    fn file<'r>(&self, reference: &'r str) -> Result<Option<&'r str>, FetchError> {
         if reference.len() > limits::REFERENCE {
             return Err(FetchError::ReferenceTooLong(reference.len()));
         }
-        let limit = self.limits.of(kind);
         if let Some(path) = reference.strip_prefix("file://") {
             let uploaded = is_upload(&self.uploads, std::path::Path::new(path));
             if !(self.allow_file_load || uploaded) {
                 return Err(FetchError::FileLoadDisabled(reference.to_string()));
             }
-            return read_file(path, limit, kind).await;
+            return Ok(Some(path));
         }
         if reference.contains("://") && !reference.starts_with("oci://") {
             return Err(FetchError::Unsupported(reference.to_string()));
         }
-        Ok(self.oci.pull(reference, limit).await?)
+        Ok(None)
     }
 
     /// Fetches `reference` and verifies the actor's claims at the current time.
@@ -168,12 +177,21 @@ impl Fetcher {
         reference: &str,
         policy: &Policy,
     ) -> Result<VerifiedActor, FetchError> {
-        let bytes = self.fetch(reference, Kind::Actor).await?;
         let policy = policy.clone();
-        blocking(reference, move || {
-            claims::verify_actor(&bytes, &policy, kiln_types::unix_now())
-        })
-        .await
+        let verify =
+            move |bytes: &[u8]| claims::verify_actor(bytes, &policy, kiln_types::unix_now());
+        if let Some(path) = self.file(reference)? {
+            // Read and checked in one go on the blocking pool: each hand-off to it
+            // costs a thread's wake-up, tens of µs of a start.
+            let (path, limit) = (path.to_string(), self.limits.actor);
+            return blocking(reference, move || {
+                let bytes = read_file_blocking(&path, limit, Kind::Actor)?;
+                verify(&bytes).map_err(FetchError::from)
+            })
+            .await;
+        }
+        let bytes = self.oci.pull(reference, self.limits.actor).await?;
+        blocking(reference, move || verify(&bytes)).await
     }
 
     /// Fetches the provider archive at `reference` and verifies it at the current

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kiln_types::claims::VerifiedActor;
-use kiln_types::ids::{ActorKey, Digest};
+use kiln_types::ids::ActorKey;
 
 use super::errors::ControlError;
 use crate::dataplane::records;
@@ -191,7 +191,7 @@ fn with_instances(
             claims: Arc::new(verified.claims),
             token: Arc::from(verified.token),
             image_ref: reference.to_string(),
-            digest: Digest::of(&verified.stripped),
+            digest: verified.digest,
             module: Arc::new(verified.stripped),
             instances: added.to_vec(),
         }),
@@ -199,32 +199,44 @@ fn with_instances(
 }
 
 /// Makes the data plane run `entry` and serves it on the lattice; on failure the
-/// registry gets `previous` back.
+/// registry gets `previous` back. The lattice subscription is made while the data plane
+/// brings the actor up (a round trip each, to the NATS server and to the data plane, one
+/// not waiting for the other); calls that come before the actor is up wait in it.
 async fn run_on_data_plane(
     host: &Shared,
     entry: &Entry,
     previous: Option<Arc<Entry>>,
 ) -> Result<(), ControlError> {
     let key = entry.key.as_str();
-    if let Err(error) = host
-        .data_plane
-        .ensure_actor(
+    let (started, listening) = tokio::join!(
+        host.data_plane.ensure_actor(
             key,
             entry.digest.as_str(),
             &entry.module,
             entry.count(),
             records::actor_record(entry),
-        )
-        .await
-    {
-        restore(&host.actors, key, previous);
-        return Err(error.into());
+        ),
+        inbound::listen(host, key)
+    );
+    match (started, listening) {
+        (Ok(()), Ok(listening)) => {
+            if let Some(listening) = listening {
+                listening.serve(host, key);
+            }
+            Ok(())
+        }
+        (Err(error), listening) => {
+            if let Ok(Some(listening)) = listening {
+                listening.refuse(host, key, error.message()).await;
+            }
+            restore(&host.actors, key, previous);
+            Err(error.into())
+        }
+        (Ok(()), Err(error)) => {
+            restore(&host.actors, key, previous);
+            Err(ControlError::Lattice(format!("{error:#}")))
+        }
     }
-    if let Err(error) = inbound::subscribe(host, key).await {
-        restore(&host.actors, key, previous);
-        return Err(ControlError::Lattice(format!("{error:#}")));
-    }
-    Ok(())
 }
 
 /// Puts an actor's or a provider's claims (and its reference, for registry
@@ -425,7 +437,7 @@ pub async fn update_actor(
     }
     let stored = StoredClaims::of_actor(&verified.claims);
     let mut entry = Entry::clone(&running);
-    entry.digest = Digest::of(&verified.stripped);
+    entry.digest = verified.digest;
     entry.claims = Arc::new(verified.claims);
     entry.token = Arc::from(verified.token);
     entry.module = Arc::new(verified.stripped);

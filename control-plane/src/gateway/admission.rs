@@ -37,8 +37,8 @@ impl Subscriptions {
     }
 
     /// Calls in flight now over every actor.
-    #[cfg(test)]
-    fn in_flight(&self) -> usize {
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
         self.host_limit - self.host.available_permits()
     }
 

@@ -97,9 +97,7 @@ pub async fn call(host: &Shared, request: HostCallRequest) -> Result<Vec<u8>, St
     let operation = summary["operation"].as_str().unwrap_or_default();
     host.metrics
         .host_call(&request.actor, operation, result.is_ok());
-    host.events
-        .publish_invocation(result.is_ok(), &summary)
-        .await;
+    host.events.publish_invocation(result.is_ok(), &summary);
     result
 }
 

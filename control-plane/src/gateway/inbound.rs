@@ -14,6 +14,10 @@ use crate::lattice::events::data as eventdata;
 use crate::state::actors::Entry as ActorEntry;
 use kiln_wasmbus::subjects;
 
+/// Largest response gathered with others: far below any lattice's maximum payload
+/// (NATS's default is 1 MiB), so a gathered response is never refused for its size.
+const GATHERED_BYTES: usize = 16 << 10;
+
 /// Why an invocation was not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -56,54 +60,108 @@ pub enum Refusal {
 /// # Errors
 /// When NATS refuses the subscription.
 pub async fn subscribe(host: &Shared, actor: &str) -> anyhow::Result<()> {
+    if let Some(listening) = listen(host, actor).await? {
+        listening.serve(host, actor);
+    }
+    Ok(())
+}
+
+/// An actor's lattice subscription, registered with the NATS server but not served yet:
+/// calls that come meanwhile wait in it. A start subscribes while the data plane brings
+/// the actor up, and serves once it is up ([`Listening::serve`]) or answers what came
+/// with the failure ([`Listening::refuse`]).
+pub struct Listening {
+    subscriber: async_nats::Subscriber,
+    subject: String,
+}
+
+/// Subscribes for `actor`, unless it is served already (`None`). Returns once the NATS
+/// server has registered the subscription.
+///
+/// # Errors
+/// When NATS refuses the subscription.
+pub async fn listen(host: &Shared, actor: &str) -> anyhow::Result<Option<Listening>> {
     if host.subscriptions.is_live(actor) {
-        return Ok(());
+        return Ok(None);
     }
     let subject = subjects::actor_rpc(&host.config.lattice, actor);
-    let mut subscriber = host
+    let subscriber = host
         .rpc
         .queue_subscribe(subject.clone(), subject.clone())
         .await?;
     kiln_wasmbus::roundtrip::server_has_read(&host.rpc).await?;
-    let stop = host.shutdown.child_token();
-    host.subscriptions.set_live(actor, stop.clone());
-    let task_host = host.clone();
-    let actor = actor.to_string();
-    let bound = host.subscriptions.actor_bound();
-    host.tasks.spawn(
-        async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    message = subscriber.next() => {
-                        let Some(message) = message else { break };
-                        // Past the bounds the call is answered at once, so overload
-                        // costs a reply, not a task and its memory.
-                        let permits = match task_host.subscriptions.admit(&bound, message.payload.len()) {
-                            Ok(permits) => permits,
-                            Err(busy) => {
-                                refuse_busy(&task_host, &actor, message, busy).await;
-                                continue;
-                            }
-                        };
-                        let host = task_host.clone();
-                        let actor = actor.clone();
-                        let span = invocation_span(&actor, &message);
-                        task_host.calls.spawn(
-                            async move {
-                                answer(&host, &actor, message).await;
-                                drop(permits);
-                            }
-                            .instrument(span),
-                        );
+    Ok(Some(Listening {
+        subscriber,
+        subject,
+    }))
+}
+
+impl Listening {
+    /// Serves the calls, those that came already first.
+    pub fn serve(self, host: &Shared, actor: &str) {
+        let Listening {
+            mut subscriber,
+            subject,
+        } = self;
+        let stop = host.shutdown.child_token();
+        host.subscriptions.set_live(actor, stop.clone());
+        let task_host = host.clone();
+        let actor = actor.to_string();
+        let bound = host.subscriptions.actor_bound();
+        host.tasks.spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        message = subscriber.next() => {
+                            let Some(message) = message else { break };
+                            // Past the bounds the call is answered at once, so overload
+                            // costs a reply, not a task and its memory.
+                            let permits = match task_host.subscriptions.admit(&bound, message.payload.len()) {
+                                Ok(permits) => permits,
+                                Err(busy) => {
+                                    refuse_busy(&task_host, &actor, message, busy).await;
+                                    continue;
+                                }
+                            };
+                            let host = task_host.clone();
+                            let actor = actor.clone();
+                            let span = invocation_span(&actor, &message);
+                            task_host.calls.spawn(
+                                async move {
+                                    answer(&host, &actor, message).await;
+                                    drop(permits);
+                                }
+                                .instrument(span),
+                            );
+                        }
                     }
                 }
+                let _ = subscriber.unsubscribe().await;
             }
-            let _ = subscriber.unsubscribe().await;
+            .instrument(tracing::info_span!("actor_rpc", %subject)),
+        );
+    }
+
+    /// Ends the subscription and answers each call that came with `reason`: without an
+    /// answer its caller would wait out its timeout.
+    pub async fn refuse(mut self, host: &Shared, actor: &str, reason: &str) {
+        let _ = self.subscriber.unsubscribe().await;
+        // Closed, the subscription still gives what it holds, then ends.
+        while let Some(message) = self.subscriber.next().await {
+            let Some(reply) = message.reply else {
+                continue;
+            };
+            let id = Invocation::decode(&message.payload)
+                .map(|invocation| invocation.id)
+                .unwrap_or_default();
+            let response =
+                InvocationResponse::failure(id, format!("actor {actor} did not start: {reason}"));
+            if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
+                tracing::debug!(actor, %error, "could not answer a call to an actor that did not start");
+            }
         }
-        .instrument(tracing::info_span!("actor_rpc", %subject)),
-    );
-    Ok(())
+    }
 }
 
 /// Answers a call that found no place with a "busy" error.
@@ -160,13 +218,12 @@ enum Outcome {
 }
 
 impl Outcome {
-    async fn record(self, host: &Shared, actor: &str, seconds: f64) {
+    fn record(self, host: &Shared, actor: &str, seconds: f64) {
         match self {
             Outcome::Undecodable(bytes) => {
                 host.metrics.invocation(actor, "", false, seconds);
                 host.events
-                    .publish_invocation(false, &undecodable_event(actor, bytes))
-                    .await;
+                    .publish_invocation(false, &undecodable_event(actor, bytes));
             }
             Outcome::Ran {
                 invocation,
@@ -183,8 +240,7 @@ impl Outcome {
                 };
                 host.metrics.invocation(actor, label, ok, seconds);
                 host.events
-                    .publish_invocation(ok, &invocation_event(&invocation, bytes))
-                    .await;
+                    .publish_invocation(ok, &invocation_event(&invocation, bytes));
             }
         }
     }
@@ -198,9 +254,7 @@ async fn answer(host: &Shared, actor: &str, message: async_nats::Message) {
     let started = std::time::Instant::now();
     let (response, outcome) = respond(host, actor, &message.payload).await;
     publish(host, actor, reply, response).await;
-    outcome
-        .record(host, actor, started.elapsed().as_secs_f64())
-        .await;
+    outcome.record(host, actor, started.elapsed().as_secs_f64());
 }
 
 /// The response to the bytes of one call, and what to record about it.
@@ -247,8 +301,10 @@ async fn respond(host: &Shared, actor: &str, payload: &[u8]) -> (InvocationRespo
     (response, outcome)
 }
 
-/// Publishes `response` to `reply`; one too large for the lattice is replaced by a
-/// failure that says so, since without an answer the caller would wait out its timeout.
+/// Publishes `response` to `reply`. While other calls are in flight a small one is
+/// gathered with theirs into one write ([`crate::lattice::gather`]); alone it goes out
+/// at once. One too large for the lattice is replaced by a failure that says so, since
+/// without an answer the caller would wait out its timeout.
 async fn publish(
     host: &Shared,
     actor: &str,
@@ -257,7 +313,12 @@ async fn publish(
 ) {
     let bytes = response.encode();
     let size = bytes.len();
-    match host.rpc.publish(reply.clone(), bytes.into()).await {
+    // This call's own places count as one.
+    if size <= GATHERED_BYTES && host.subscriptions.in_flight() > 1 {
+        host.replies.later(reply, bytes.into());
+        return;
+    }
+    match host.replies.now(reply.clone(), bytes.into()).await {
         Ok(()) => {}
         Err(error) if error.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
             let message = format!(

@@ -35,8 +35,7 @@ pub async fn call(
     host.metrics
         .invocation(actor, operation, ok, started.elapsed().as_secs_f64());
     host.events
-        .publish_invocation(ok, &eventdata::call(origin, &target, operation, bytes))
-        .await;
+        .publish_invocation(ok, &eventdata::call(origin, &target, operation, bytes));
     result
 }
 

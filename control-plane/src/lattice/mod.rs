@@ -6,5 +6,6 @@ pub mod cache_watch;
 pub mod connect;
 pub mod ctl;
 pub mod events;
+pub mod gather;
 pub mod heartbeat;
 pub mod peers;

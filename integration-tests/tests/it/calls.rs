@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, fixtures, http};
 use kiln_wasmbus::subjects::{self, CtlSubject};
 
@@ -186,6 +187,65 @@ async fn scale_and_stop_change_the_inventory_and_the_subscription() {
         async_nats::RequestErrorKind::NoResponders,
         "a stopped actor no longer listens"
     );
+}
+
+#[tokio::test]
+async fn calls_answered_together_each_get_their_own_reply_and_event() {
+    // Replies and invocation events of calls answered at once go out gathered into
+    // one write (lattice::gather); none may be lost, doubled or cross to another caller.
+    let h = Harness::start().await;
+    let echo = launch_sample(&h, "echo").await;
+    let ack = h
+        .command(
+            "scale",
+            &serde_json::json!({"actor_id": echo, "actor_ref": "", "count": 8}),
+        )
+        .await;
+    assert!(ack.accepted, "{ack:?}");
+    let mut events = h
+        .client
+        .subscribe(subjects::rpc_events(&h.lattice))
+        .await
+        .unwrap();
+    h.client.flush().await.unwrap();
+    const CALLS: usize = 400;
+    let harness = &h;
+    let echo = echo.as_str();
+    let paths = futures::stream::iter(0..CALLS)
+        .map(|i| async move {
+            let response = harness
+                .invoke(
+                    echo,
+                    "HttpServer.HandleRequest",
+                    http::get(&format!("/call/{i}")),
+                )
+                .await;
+            assert_eq!(response.error, None, "call {i}");
+            let body: serde_json::Value =
+                serde_json::from_slice(&http::response(&response.msg).body).unwrap();
+            (i, body["path"].as_str().unwrap().to_string())
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await;
+    for (i, path) in &paths {
+        assert_eq!(
+            path,
+            &format!("/call/{i}"),
+            "a reply went to another caller"
+        );
+    }
+    for n in 0..CALLS {
+        let message = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {n} of {CALLS} events\n{}", h.logs()))
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(event["type"], "com.wasmcloud.lattice.invocation_succeeded");
+        assert_eq!(event["data"]["dest"]["public_key"], echo, "{event}");
+    }
+    let extra = tokio::time::timeout(Duration::from_millis(300), events.next()).await;
+    assert!(extra.is_err(), "an event more than the calls: {extra:?}");
 }
 
 #[tokio::test]

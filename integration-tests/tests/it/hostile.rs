@@ -87,3 +87,45 @@ async fn guest_errors_come_back_as_invocation_errors() {
     let error = h.invoke(&failing, "Any.Op", vec![]).await.error.unwrap();
     assert_eq!(error, "no such operation");
 }
+
+#[tokio::test]
+async fn a_call_that_comes_while_its_actor_fails_to_start_is_answered_with_the_failure() {
+    // The lattice subscription is made while the data plane brings the actor up, so a
+    // call can come before the start fails: it gets the failure, not a timeout.
+    let h = Harness::with(Options {
+        data_plane_args: vec!["--deadline-ms".into(), "1000".into()],
+        ..Options::default()
+    })
+    .await;
+    let (signed, key) = fixtures::sign(&fixtures::wat("start_loop"), &ActorSpec::default());
+    let key = key.public_key();
+    let launch = h.launch_bytes("start_loop.wasm", &signed);
+    let call = async {
+        // No responder until the host subscribes; then the call waits in the
+        // subscription while `_start` runs to its deadline.
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(response) = h.try_invoke(&key, "Any.Op", vec![]).await {
+                return response;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "the host never subscribed; logs:\n{}",
+                h.logs()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let (ack, response) = tokio::join!(launch, call);
+    assert!(!ack.accepted, "{ack:?}");
+    assert!(ack.error.contains("deadline"), "{ack:?}");
+    let error = response.error.expect("an error, not a payload");
+    assert!(
+        error.starts_with(&format!("actor {key} did not start: ")) && error.contains("deadline"),
+        "{error}"
+    );
+    // Nothing serves it afterwards, and the host is not left counting it.
+    assert!(h.try_invoke(&key, "Any.Op", vec![]).await.is_none());
+    let inventory = h.inventory().await;
+    assert_eq!(inventory["actors"], serde_json::json!([]), "{inventory}");
+}

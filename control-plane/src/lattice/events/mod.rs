@@ -6,6 +6,9 @@ pub mod data;
 
 use cloudevents::{Event, EventBuilder as _, EventBuilderV10};
 use serde_json::Value;
+use tokio_util::task::TaskTracker;
+
+use crate::lattice::gather::Gather;
 
 /// Prefix of every event type.
 pub const TYPE_PREFIX: &str = "com.wasmcloud.lattice.";
@@ -40,7 +43,9 @@ pub mod kind {
 pub struct Events {
     client: async_nats::Client,
     subject: String,
-    rpc_subject: String,
+    rpc_subject: async_nats::Subject,
+    /// The invocation events, gathered (on `client`).
+    rpc: Gather,
     source: String,
     /// The full types of the invocation events, made once.
     succeeded_type: String,
@@ -48,13 +53,20 @@ pub struct Events {
 }
 
 impl Events {
-    /// Events of `host_id` on `lattice`, sent through `client`.
+    /// Events of `host_id` on `lattice`, sent through `client`; the invocation events
+    /// are gathered by tasks on `calls`.
     #[must_use]
-    pub fn new(client: async_nats::Client, lattice: &str, host_id: &str) -> Events {
+    pub fn new(
+        client: async_nats::Client,
+        lattice: &str,
+        host_id: &str,
+        calls: &TaskTracker,
+    ) -> Events {
         Events {
+            rpc: Gather::new(client.clone(), calls.clone()),
             client,
             subject: kiln_wasmbus::subjects::events(lattice),
-            rpc_subject: kiln_wasmbus::subjects::rpc_events(lattice),
+            rpc_subject: kiln_wasmbus::subjects::rpc_events(lattice).into(),
             source: host_id.to_string(),
             succeeded_type: format!("{TYPE_PREFIX}{}", kind::INVOCATION_SUCCEEDED),
             failed_type: format!("{TYPE_PREFIX}{}", kind::INVOCATION_FAILED),
@@ -76,22 +88,15 @@ impl Events {
     /// so it is serialised straight from borrowed parts ([`Invocation`]), not built as a
     /// `Value` through the CloudEvents builder; the JSON is the same (a test holds them
     /// equal).
-    pub async fn publish_invocation(&self, succeeded: bool, data: &impl serde::Serialize) {
+    pub fn publish_invocation(&self, succeeded: bool, data: &impl serde::Serialize) {
         let ty = if succeeded {
             &self.succeeded_type
         } else {
             &self.failed_type
         };
         match serde_json::to_vec(&Invocation::new(ty, &self.source, data)) {
-            Ok(json) => {
-                if let Err(error) = self
-                    .client
-                    .publish(self.rpc_subject.clone(), json.into())
-                    .await
-                {
-                    tracing::warn!(kind = ty, %error, "could not publish an event");
-                }
-            }
+            // After the reply, so it waits for the others of its moment.
+            Ok(json) => self.rpc.later(self.rpc_subject.clone(), json.into()),
             Err(error) => tracing::error!(kind = ty, %error, "could not encode an event"),
         }
     }

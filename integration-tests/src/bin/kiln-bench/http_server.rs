@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kiln_integration_tests::{Options, eventually, fixtures, http, process::free_port};
 
+use crate::cpu::{self, Source};
 use crate::scale::scale;
 use crate::{CONCURRENCY, Figures};
 
@@ -63,11 +64,26 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         assert!(up, "nothing listens on {port}");
     }
 
+    let sources = [
+        ("NATS server", Source::Process(h.nats.pid())),
+        ("control plane", Source::Process(h.control_plane.pid())),
+        ("data plane", Source::Process(h.data_plane.pid())),
+        ("provider", Source::ChildrenOf(h.data_plane.pid())),
+        ("hello server", Source::Process(hello.id())),
+        ("wrk", Source::Waited),
+    ];
     let (mut base, mut host, mut builtin) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut base_cpu, mut host_cpu, mut builtin_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..scale().rounds {
-        base.push(wrk(hello_port));
-        host.push(wrk(port));
-        builtin.push(wrk(builtin_port));
+        for (port, figures, cpu) in [
+            (hello_port, &mut base, &mut base_cpu),
+            (port, &mut host, &mut host_cpu),
+            (builtin_port, &mut builtin, &mut builtin_cpu),
+        ] {
+            let (f, c) = wrk(port, &sources);
+            figures.push(f);
+            cpu.push(c);
+        }
     }
     let b = Figures::median(&base);
     println!(
@@ -97,6 +113,19 @@ pub async fn run(echo_path: &std::path::Path, echo: &str) {
         &Figures::median(&builtin),
         &b,
     );
+    let base_cpu = cpu::median(&base_cpu);
+    cpu::print(
+        "HTTP: httpserver provider",
+        &sources,
+        &cpu::median(&host_cpu),
+        &base_cpu,
+    );
+    cpu::print(
+        "HTTP: built-in HTTP server",
+        &sources,
+        &cpu::median(&builtin_cpu),
+        &base_cpu,
+    );
     let _ = hello.kill();
     let _ = hello.wait();
 }
@@ -122,16 +151,20 @@ async fn link(
     assert!(ack.accepted, "{ack:?}");
 }
 
-/// Latency percentiles with one connection, and requests/s with `CONCURRENCY`.
-fn wrk(port: u16) -> Figures {
+/// Latency percentiles with one connection, and requests/s with `CONCURRENCY`; and the
+/// CPU time each of `sources` spent per request with `CONCURRENCY`, in µs.
+fn wrk(port: u16, sources: &[(&str, Source)]) -> (Figures, Vec<f64>) {
     let url = format!("http://127.0.0.1:{port}/bench");
     let single = run_wrk(&url, 1, 1);
+    let meter = cpu::Meter::start(sources);
     let loaded = run_wrk(&url, CONCURRENCY, 2);
-    Figures {
+    let cpu = meter.per_call_us(requests(&loaded));
+    let figures = Figures {
         p50_us: percentile(&single, "50%"),
         p99_us: percentile(&single, "99%"),
         per_second: requests_per_second(&loaded),
-    }
+    };
+    (figures, cpu)
 }
 
 fn run_wrk(url: &str, connections: usize, threads: usize) -> String {
@@ -176,6 +209,15 @@ fn percentile(report: &str, which: &str) -> f64 {
         "s" => number * 1e6,
         _ => f64::NAN,
     }
+}
+
+/// The requests wrk made, from its "N requests in …" line.
+fn requests(report: &str) -> usize {
+    report
+        .lines()
+        .find_map(|line| line.trim().split_once(" requests in "))
+        .and_then(|(count, _)| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no requests line in:\n{report}"))
 }
 
 fn requests_per_second(report: &str) -> f64 {

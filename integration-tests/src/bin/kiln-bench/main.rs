@@ -22,8 +22,11 @@ use futures::StreamExt as _;
 use kiln_integration_tests::{Harness, Options, data_plane_client, fixtures, http};
 use kiln_wasmbus::subjects;
 
+mod cold_start;
 mod control;
+mod cpu;
 mod density;
+mod grpc_floor;
 mod http_server;
 mod report;
 mod scale;
@@ -64,6 +67,11 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("hello-server") {
         http_server::hello_server(args[2].parse().unwrap()).await;
+        return;
+    }
+    // `kiln-bench grpc-floor-server SOCKET`: the baseline of the data-plane hop.
+    if args.get(1).map(String::as_str) == Some("grpc-floor-server") {
+        grpc_floor::serve(std::path::Path::new(&args[2])).await;
         return;
     }
     // `kiln-bench soak [SECONDS]`: the long run at 80 % of saturation.
@@ -170,21 +178,55 @@ async fn host_path(
     let _responder = bare_responder(&h).await;
     let subject = subjects::actor_rpc(&h.lattice, echo);
     let (mut base, mut host) = (Vec::new(), Vec::new());
+    let (mut base_cpu, mut host_cpu) = (Vec::new(), Vec::new());
+    let processes = [
+        ("NATS server", cpu::Source::Process(h.nats.pid())),
+        ("control plane", cpu::Source::Process(h.control_plane.pid())),
+        ("data plane", cpu::Source::Process(h.data_plane.pid())),
+        ("client", cpu::Source::Process(std::process::id())),
+    ];
     for _ in 0..scale().rounds {
         // A host accepts each signed invocation once: every round gets its own,
         // signed before it is timed (the baseline echoes the same bytes).
         let signed = signed_calls(&h, echo, scale().signed_per_round).await;
-        base.push(measure(&h.client, "bench.echo", &signed, |_| {}).await);
-        host.push(measure(&h.client, &subject, &signed, check_echo).await);
+        let (figures, cpu) = measure(&h.client, "bench.echo", &signed, |_| {}, &processes).await;
+        base.push(figures);
+        base_cpu.push(cpu);
+        let (figures, cpu) = measure(&h.client, &subject, &signed, check_echo, &processes).await;
+        host.push(figures);
+        host_cpu.push(cpu);
     }
     print_row(label, &Figures::median(&host), &Figures::median(&base));
+    cpu::print(
+        label,
+        &processes,
+        &cpu::median(&host_cpu),
+        &cpu::median(&base_cpu),
+    );
     batched_share(&h, label).await;
     if invoke_path == "stream" {
-        let f = data_plane_alone(&h, echo).await;
-        report::path(&format!("{label}: data plane alone"), &f, None);
+        // The same client on the same stream against a bare tonic echo of the same
+        // proto, in turns with the data plane.
+        let floor_server = grpc_floor::start(h.dir.path()).await;
+        let (mut alone, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..scale().rounds {
+            floor.push(data_plane_alone(&floor_server.socket, echo).await);
+            alone.push(data_plane_alone(&h.dir.path().join("dp.sock"), echo).await);
+        }
+        drop(floor_server);
+        let (alone, floor) = (Figures::median(&alone), Figures::median(&floor));
+        report::path(&format!("{label}: data plane alone"), &alone, Some(&floor));
         println!(
-            "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
-            "  data plane alone (gRPC stream + wasm)", f.p50_us, f.p99_us, f.per_second
+            "{:<40} {:>8.0} {:>8.0} {:>9.0} | {:>8.0} {:>8.0} {:>9.0} | {:>6.2} {:>6.2}",
+            "  data plane alone (baseline: bare gRPC)",
+            alone.p50_us,
+            alone.p99_us,
+            alone.per_second,
+            floor.p50_us,
+            floor.p99_us,
+            floor.per_second,
+            alone.p50_us / floor.p50_us,
+            alone.per_second / floor.per_second
         );
     }
     if invoke_path == "stream" && instance_mode == "reuse" {
@@ -194,14 +236,23 @@ async fn host_path(
             "{:<40} {:>8.0} {:>8.0} {:>9.0} |",
             "  same, client signs every call", f.p50_us, f.p99_us, f.per_second
         );
-        let (p50, p99, min) = cold_start(&h, echo_path, echo).await;
+        let cold = cold_start::run(&h, echo_path, echo).await;
+        let r = &cold.reply;
         println!(
-            "  cold start, launch command to first reply, compiled module cached ({} runs): p50 {p50:.2} ms, p99 {p99:.2} ms, min {min:.2} ms",
-            scale().cold_starts
+            "  cold start, launch command to first reply, compiled module cached ({} runs): p50 {:.2} ms, p99 {:.2} ms, min {:.2} ms",
+            scale().cold_starts,
+            r.p50,
+            r.p99,
+            r.min
+        );
+        println!(
+            "    of which: command answered p50 {:.2} ms, actors_started event p50 {:.2} ms",
+            cold.ack.p50, cold.started.p50
         );
         report::figure(
             "cold start, launch command to first reply (ms)",
-            serde_json::json!({"p50": p50, "p99": p99, "min": min}),
+            serde_json::json!({"p50": r.p50, "p99": r.p99, "min": r.min,
+                "answered_p50": cold.ack.p50, "started_event_p50": cold.started.p50}),
         );
     }
 }
@@ -303,11 +354,11 @@ async fn bare_responder(h: &Harness) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// The data plane's own share: a direct gRPC client on its socket, calling the echo
-/// actor the control plane started, on one multiplexed stream.
-async fn data_plane_alone(h: &Harness, echo: &str) -> Figures {
+/// The data plane's own share: a direct gRPC client on `socket`, calling the echo actor
+/// the control plane started, on one multiplexed stream.
+async fn data_plane_alone(socket: &std::path::Path, echo: &str) -> Figures {
     use kiln_proto::dataplane::v1 as pb;
-    let mut client = data_plane_client(&h.dir.path().join("dp.sock")).await;
+    let mut client = data_plane_client(socket).await;
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let mut responses = client
         .invoke_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -383,13 +434,15 @@ pub(crate) async fn signed_calls(h: &Harness, echo: &str, count: usize) -> Vec<B
 }
 
 /// Latency at concurrency 1 and throughput at `CONCURRENCY`, on one client connection;
-/// each payload is sent once (the throughput run ends early if they run out).
+/// each payload is sent once (the throughput run ends early if they run out). Also the
+/// CPU time each of `processes` spent per call in the throughput run, in µs.
 async fn measure(
     client: &async_nats::Client,
     subject: &str,
     payloads: &[Bytes],
     check: fn(&[u8]),
-) -> Figures {
+    processes: &[(&str, cpu::Source)],
+) -> (Figures, Vec<f64>) {
     let subject = subject.to_string();
     for payload in payloads.iter().take(scale().warmup_calls) {
         check(
@@ -424,6 +477,7 @@ async fn measure(
     let next = Arc::new(AtomicUsize::new(0));
     let payloads: Arc<Vec<Bytes>> =
         Arc::new(payloads[scale().warmup_calls + scale().latency_calls..].to_vec());
+    let meter = cpu::Meter::start(processes);
     let started = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
@@ -449,12 +503,14 @@ async fn measure(
     for worker in workers {
         worker.await.unwrap();
     }
-    let per_second = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    Figures {
+    let calls = done.load(Ordering::Relaxed);
+    let per_second = calls as f64 / started.elapsed().as_secs_f64();
+    let figures = Figures {
         p50_us: at(0.50),
         p99_us: at(0.99),
         per_second,
-    }
+    };
+    (figures, meter.per_call_us(calls))
 }
 
 /// The same echo calls when the client builds and signs each invocation in the loop.
@@ -520,45 +576,4 @@ async fn signing_client(h: &Harness, echo: &str) -> Figures {
         p99_us: at(0.99),
         per_second: count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
     }
-}
-
-/// Stops echo, then times `la` until the first successful reply, `scale().cold_starts`
-/// times.
-async fn cold_start(h: &Harness, path: &std::path::Path, echo: &str) -> (f64, f64, f64) {
-    let subject = subjects::actor_rpc(&h.lattice, echo);
-    let mut times = Vec::with_capacity(scale().cold_starts);
-    for i in 0..scale().cold_starts {
-        let ack = h
-            .command("sa", &serde_json::json!({"actor_ref": echo, "count": 0}))
-            .await;
-        assert!(ack.accepted, "{ack:?}");
-        let invocation = Bytes::from(
-            h.invocation(
-                echo,
-                "HttpServer.HandleRequest",
-                http::get(&format!("/cold/{i}")),
-            )
-            .encode(),
-        );
-        let started = Instant::now();
-        let ack = h.launch(path).await;
-        assert!(ack.accepted, "{ack:?}");
-        loop {
-            match h.client.request(subject.clone(), invocation.clone()).await {
-                Ok(reply) => {
-                    check_echo(&reply.payload);
-                    break;
-                }
-                Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
-                Err(e) => panic!("{e}"),
-            }
-        }
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    (
-        times[times.len() / 2],
-        times[(times.len() * 99 / 100).min(times.len() - 1)],
-        times[0],
-    )
 }

@@ -1,0 +1,85 @@
+//! Publishes gathered into one write when many calls answer at once.
+//!
+//! Each `publish` of async-nats wakes the client's connection task, and tokio runs a
+//! task woken that way right after the task that woke it (its LIFO slot). So when
+//! many calls answer at once, the connection task writes each message on its own: at 64
+//! calls in flight the control plane made about one `writev` per message, and the NATS
+//! server as many reads.
+//!
+//! [`Gather::later`] queues a message instead. The first message queued starts a
+//! flusher task, which first lets the other tasks that are ready run once
+//! (`yield_now`); they queue theirs. It then publishes everything queued in one go,
+//! and the connection task writes it all at once. A message that must go out at once
+//! goes through [`Gather::now`].
+
+use std::sync::{Arc, Mutex};
+
+use async_nats::Subject;
+use bytes::Bytes;
+use tokio_util::task::TaskTracker;
+
+type Queue = Arc<Mutex<Vec<(Subject, Bytes)>>>;
+
+/// One NATS client's publishes, gathered when they come together.
+#[derive(Clone)]
+pub struct Gather {
+    client: async_nats::Client,
+    queue: Queue,
+    tasks: TaskTracker,
+}
+
+impl Gather {
+    /// Publishes through `client`; the flushers run on `tasks`, so a drain that waits
+    /// for `tasks` also waits for what they hold.
+    #[must_use]
+    pub fn new(client: async_nats::Client, tasks: TaskTracker) -> Gather {
+        Gather {
+            client,
+            queue: Arc::default(),
+            tasks,
+        }
+    }
+
+    /// Publishes `payload` on `subject` now.
+    ///
+    /// # Errors
+    /// The client's: a payload above the server's maximum, a closed connection.
+    pub async fn now(
+        &self,
+        subject: Subject,
+        payload: Bytes,
+    ) -> Result<(), async_nats::PublishError> {
+        self.client.publish(subject, payload).await
+    }
+
+    /// Queues `payload` for `subject`, to go out with the others queued now. A payload
+    /// above the server's maximum is dropped with a warning; the caller checks first
+    /// when it must answer otherwise.
+    pub fn later(&self, subject: Subject, payload: Bytes) {
+        let first = {
+            let mut queue = lock(&self.queue);
+            queue.push((subject, payload));
+            queue.len() == 1
+        };
+        if first {
+            let (client, queue) = (self.client.clone(), self.queue.clone());
+            self.tasks.spawn(async move {
+                // The tasks ready now (calls answered in the same read from the data
+                // plane) run first and queue theirs.
+                tokio::task::yield_now().await;
+                let gathered = std::mem::take(&mut *lock(&queue));
+                for (subject, payload) in gathered {
+                    if let Err(error) = client.publish(subject.clone(), payload).await {
+                        tracing::warn!(%subject, %error, "could not publish");
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn lock(queue: &Queue) -> std::sync::MutexGuard<'_, Vec<(Subject, Bytes)>> {
+    queue
+        .lock()
+        .expect("invariant: the publish queue's lock is never poisoned")
+}
