@@ -103,12 +103,6 @@ impl Process {
             .map_or(0, |maps| maps.lines().count())
     }
 
-    /// The CPU time it has used so far, user and system, in seconds; 0 when it is gone.
-    #[must_use]
-    pub fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.pid())
-    }
-
     /// The figure after `field` in `/proc/PID/{file}`, in kB.
     fn proc_kib(&self, file: &str, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/{file}", self.pid()))
@@ -291,12 +285,6 @@ impl Nats {
     #[must_use]
     pub fn rss_kib(&self) -> u64 {
         self.process.rss_kib()
-    }
-
-    /// The CPU time it has used so far, in seconds.
-    #[must_use]
-    pub fn cpu_seconds(&self) -> f64 {
-        self.process.cpu_seconds()
     }
 
     /// Its process id.

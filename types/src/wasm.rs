@@ -36,7 +36,7 @@ impl Split {
     /// Upper-case hex SHA-256 of the stripped bytes: the `hash` the claims must carry.
     #[must_use]
     pub fn module_hash(&self) -> String {
-        module_hash(&self.stripped)
+        HEXUPPER.encode(&self.sha256())
     }
 
     /// The SHA-256 of the stripped bytes, computed once: hashing a module of a few
@@ -56,12 +56,6 @@ pub enum WasmError {
     /// A token section is not UTF-8.
     #[error("the {0} section is not UTF-8")]
     TokenEncoding(String),
-}
-
-/// Upper-case hex SHA-256 of `bytes`.
-#[must_use]
-pub fn module_hash(bytes: &[u8]) -> String {
-    HEXUPPER.encode(&Sha256::digest(bytes))
 }
 
 /// Splits `binary` into its claims token and its stripped bytes.

@@ -149,34 +149,36 @@ impl Listening {
         let _ = self.subscriber.unsubscribe().await;
         // Closed, the subscription still gives what it holds, then ends.
         while let Some(message) = self.subscriber.next().await {
-            let Some(reply) = message.reply else {
-                continue;
-            };
-            let id = Invocation::decode(&message.payload)
-                .map(|invocation| invocation.id)
-                .unwrap_or_default();
-            let response =
-                InvocationResponse::failure(id, format!("actor {actor} did not start: {reason}"));
-            if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
-                tracing::debug!(actor, %error, "could not answer a call to an actor that did not start");
-            }
+            fail(
+                host,
+                actor,
+                message,
+                format!("actor {actor} did not start: {reason}"),
+            )
+            .await;
         }
     }
 }
 
 /// Answers a call that found no place with a "busy" error.
 async fn refuse_busy(host: &Shared, actor: &str, message: async_nats::Message, busy: String) {
+    tracing::debug!(actor, "{busy}");
+    host.metrics.busy(actor);
+    fail(host, actor, message, busy).await;
+}
+
+/// Answers a call that is not run with `error` (under the invocation's id, when its
+/// bytes are one).
+async fn fail(host: &Shared, actor: &str, message: async_nats::Message, error: String) {
     let Some(reply) = message.reply else {
         return;
     };
     let id = Invocation::decode(&message.payload)
         .map(|invocation| invocation.id)
         .unwrap_or_default();
-    tracing::debug!(actor, "{busy}");
-    host.metrics.busy(actor);
-    let response = InvocationResponse::failure(id, busy);
+    let response = InvocationResponse::failure(id, error);
     if let Err(error) = host.rpc.publish(reply, response.encode().into()).await {
-        tracing::debug!(actor, %error, "could not answer a call with busy");
+        tracing::debug!(actor, %error, "could not answer a call that was not run");
     }
 }
 
@@ -318,7 +320,7 @@ async fn publish(
         host.replies.later(reply, bytes.into());
         return;
     }
-    match host.replies.now(reply.clone(), bytes.into()).await {
+    match host.rpc.publish(reply.clone(), bytes.into()).await {
         Ok(()) => {}
         Err(error) if error.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded => {
             let message = format!(

@@ -10,7 +10,7 @@
 //! flusher task, which first lets the other tasks that are ready run once
 //! (`yield_now`); they queue theirs. It then publishes everything queued in one go,
 //! and the connection task writes it all at once. A message that must go out at once
-//! goes through [`Gather::now`].
+//! is published on the client as usual.
 
 use std::sync::{Arc, Mutex};
 
@@ -38,18 +38,6 @@ impl Gather {
             queue: Arc::default(),
             tasks,
         }
-    }
-
-    /// Publishes `payload` on `subject` now.
-    ///
-    /// # Errors
-    /// The client's: a payload above the server's maximum, a closed connection.
-    pub async fn now(
-        &self,
-        subject: Subject,
-        payload: Bytes,
-    ) -> Result<(), async_nats::PublishError> {
-        self.client.publish(subject, payload).await
     }
 
     /// Queues `payload` for `subject`, to go out with the others queued now. A payload
@@ -82,4 +70,35 @@ fn lock(queue: &Queue) -> std::sync::MutexGuard<'_, Vec<(Subject, Bytes)>> {
     queue
         .lock()
         .expect("invariant: the publish queue's lock is never poisoned")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose server is never reached: publishes wait in its channel.
+    async fn unconnected() -> async_nats::Client {
+        async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect("127.0.0.1:1")
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn messages_queued_together_go_out_from_one_task() {
+        let tasks = TaskTracker::new();
+        let gather = Gather::new(unconnected().await, tasks.clone());
+        for i in 0..10 {
+            gather.later(format!("reply.{i}").into(), Bytes::from_static(b"x"));
+        }
+        assert_eq!(lock(&gather.queue).len(), 10);
+        assert_eq!(tasks.len(), 1, "one flusher for the ten");
+        tasks.close();
+        tasks.wait().await;
+        assert!(lock(&gather.queue).is_empty(), "the flusher took all ten");
+        // The next moment starts its own.
+        gather.later("reply.late".into(), Bytes::from_static(b"y"));
+        assert_eq!(tasks.len(), 1);
+    }
 }

@@ -73,7 +73,8 @@ pub async fn run(h: &Harness, path: &std::path::Path, echo: &str) -> ColdStart {
             let acked = ms();
             // As a client of the lattice would: the actor is there once it says so. (The
             // stop's events come before, and are not this.)
-            while let Some(message) = events.next().await {
+            loop {
+                let message = events.next().await.expect("the event stream ended");
                 let event: serde_json::Value =
                     serde_json::from_slice(&message.payload).unwrap_or_default();
                 if event["type"] == "com.wasmcloud.lattice.actors_started"
@@ -83,14 +84,12 @@ pub async fn run(h: &Harness, path: &std::path::Path, echo: &str) -> ColdStart {
                 }
             }
             let event = ms();
-            let reply = loop {
-                match h.client.request(subject.clone(), invocation.clone()).await {
-                    Ok(reply) => break reply,
-                    // Not expected once the event came: the host subscribes first.
-                    Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
-                    Err(e) => panic!("{e}"),
-                }
-            };
+            // The host subscribes before it says the actor started: no retry.
+            let reply = h
+                .client
+                .request(subject.clone(), invocation.clone())
+                .await
+                .unwrap_or_else(|e| panic!("the first call after actors_started: {e}"));
             crate::check_echo(&reply.payload);
             (acked, event, ms())
         };
